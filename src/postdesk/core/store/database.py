@@ -1,0 +1,236 @@
+"""Opening the database: engine settings per dialect, friendly failures, migrations at start."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from postdesk.core.config import database_url, redact_url
+from postdesk.core.errors import UserError
+
+BUSY_TIMEOUT_S = 30
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    """An open, migrated database and a factory of sessions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password redacted."""
+        return redact_url(self.engine.url.render_as_string(hide_password=False))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for other databases or in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine with Postdesk's settings: WAL, busy timeout and foreign keys on SQLite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UserError(
+            "store.bad_url",
+            f"The database address '{redact_url(url)}' is not a valid database URL.",
+            "Use e.g. postgresql+psycopg://user@host/dbname, or unset POSTDESK_DATABASE_URL.",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, connect_args=_connect_timeout(parsed))
+    except NoSuchModuleError:
+        raise UserError(
+            "store.driver_missing",
+            f"Postdesk cannot talk to this kind of database: '{parsed.get_backend_name()}'.",
+            "Use a postgresql+psycopg:// URL (install the postgres extra) or SQLite.",
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise UserError(
+            "store.driver_missing",
+            f"The database driver '{exc.name}' is not installed.",
+            "Install Postdesk with the postgres extra: pip install 'postdesk[postgres]'.",
+        ) from None
+
+
+def _connect_timeout(parsed) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the workspace database (``POSTDESK_DATABASE_URL`` or SQLite) and bring it up to date."""
+    url = url or database_url()
+    engine = create_store_engine(url)
+    try:
+        if migrate:
+            _migrate(engine, url)
+        else:
+            with engine.connect():
+                pass
+    except UserError:
+        engine.dispose()
+        raise
+    except (OperationalError, DBAPIError) as exc:
+        engine.dispose()
+        raise _explain(url, exc) from None
+    return Store(engine)
+
+
+def _explain(url: str, exc: Exception) -> UserError:
+    path = sqlite_path(url)
+    text = str(getattr(exc, "orig", exc)).lower()
+    if path is not None and ("not a database" in text or "malformed" in text or "corrupt" in text):
+        backups = sorted(path.parent.glob(path.name + ".bak-*"))
+        hint = (
+            f"Move it aside and restore the latest backup, {backups[-1].name}, from {path.parent}."
+            if backups
+            else f"Move it aside (Postdesk then starts with an empty workspace), "
+            f"or restore it from your own backup."
+        )
+        return UserError(
+            "store.corrupt", f"The database file {path} is damaged or is not a Postdesk database.", hint
+        )
+    if path is not None:
+        return UserError(
+            "store.unreadable",
+            f"Postdesk could not open its database file {path}.",
+            "Check that the file and its folder can be read and written by your user.",
+        )
+    return UserError(
+        "store.unreachable",
+        f"Postdesk could not connect to the database at {redact_url(url)}.",
+        "Check that the server is running and reachable, and the name, user and password in "
+        "POSTDESK_DATABASE_URL.",
+    )
+
+
+# --- migrations -------------------------------------------------------------------------------
+
+
+def _alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this version of Postdesk knows."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None for an empty database)."""
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _migrate(engine: Engine, url: str) -> None:
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    path = sqlite_path(url)
+    backup = None
+    if path is not None and current is not None:
+        backup = _backup_sqlite(engine, path, current)
+    elif current is None and _has_foreign_tables(engine):
+        raise UserError(
+            "store.not_postdesk",
+            f"The database at {redact_url(url)} already holds tables that are not Postdesk's.",
+            "Point POSTDESK_DATABASE_URL at an empty database made for Postdesk.",
+        )
+    try:
+        _upgrade(engine)
+    except Exception:
+        engine.dispose()
+        if backup is not None and path is not None:
+            shutil.copyfile(backup, path)
+            for suffix in ("-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            raise UserError(
+                "store.migration_failed",
+                f"Updating the database {path} to this version of Postdesk failed; "
+                "it was left as it was.",
+                f"A copy is at {backup}. Run the previous version, or report the problem with "
+                "'postdesk doctor'.",
+            ) from None
+        raise
+
+
+def _upgrade(engine: Engine) -> None:
+    from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def _has_foreign_tables(engine: Engine) -> bool:
+    return bool(set(inspect(engine).get_table_names()) - {"alembic_version"})
+
+
+def _backup_sqlite(engine: Engine, path: Path, revision: str) -> Path:
+    """Copy the SQLite file aside with SQLite's online backup (safe with WAL)."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = path.with_name(f"{path.name}.bak-{revision}-{stamp}")
+    source = sqlite3.connect(path)
+    target = sqlite3.connect(backup)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return backup
