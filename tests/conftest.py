@@ -1,4 +1,4 @@
-"""Test set-up shared by every test: Qt offscreen, isolated data dirs, and the real-service plugins."""
+"""Shared test set-up: Qt offscreen, isolated data dirs, and the real-service plugins."""
 
 from __future__ import annotations
 
@@ -9,5 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 # Every module in tests/support/ is a plugin of fixtures (real services, sample data).
 pytest_plugins = sorted(
-    f"support.{p.stem}" for p in (Path(__file__).parent / "support").glob("*.py") if p.stem != "__init__"
+    f"support.{p.stem}"
+    for p in (Path(__file__).parent / "support").glob("*.py")
+    if p.stem != "__init__"
 )

@@ -43,7 +43,9 @@ def test_check_backend_names_the_secret_service(secret_service: str) -> None:
     assert "SecretService" in secrets.check_backend()
 
 
-def test_tampered_sealed_value_is_refused_with_a_message(secret_service: str, postdesk_home) -> None:
+def test_tampered_sealed_value_is_refused_with_a_message(
+    secret_service: str, postdesk_home
+) -> None:
     secrets.store_secret("dkim:x", "k" * 3000)
     (vault_file,) = (postdesk_home / "vault").iterdir()
     vault_file.write_bytes(b"\0" * 64)
@@ -77,8 +79,11 @@ def test_plain_text_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_cli_without_keyring_says_how_to_fix_it(postdesk_home) -> None:
-    env = {"POSTDESK_HOME": str(postdesk_home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "POSTDESK_HOME": str(postdesk_home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "PATH": "/usr/bin:/bin",
+    }
     done = subprocess.run(
         [sys.executable, "-m", "postdesk", "doctor"], env=env, capture_output=True, text=True
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from postdesk.core.errors import UserError
 from postdesk.core.store import database, open_store
@@ -22,21 +23,37 @@ from postdesk.core.store.models import (
 )
 
 TABLES = {
-    "settings", "smtp_services", "dedicated_domains", "domain_records", "dkim_keys", "dns_checks",
-    "tracking_changes", "smtp_users", "dedicated_ips", "daily_usage", "audit_log", "alembic_version",
+    "settings",
+    "smtp_services",
+    "dedicated_domains",
+    "domain_records",
+    "dkim_keys",
+    "dns_checks",
+    "tracking_changes",
+    "smtp_users",
+    "dedicated_ips",
+    "daily_usage",
+    "audit_log",
+    "alembic_version",
 }
 
 
 def _exercise(store) -> None:
     """Write and read one of everything that matters, including the live-login rule."""
     with store.session() as s:
-        service = SmtpService(name="SendGrid", host="smtp.sendgrid.net", port=587, security="starttls")
+        service = SmtpService(
+            name="SendGrid", host="smtp.sendgrid.net", port=587, security="starttls"
+        )
         domain = DedicatedDomain(name="example.com", ownership_token="t", service=service)
-        domain.records.append(DomainRecord(kind="spf", type="TXT", host="example.com", value="v=spf1"))
+        domain.records.append(
+            DomainRecord(kind="spf", type="TXT", host="example.com", value="v=spf1")
+        )
         s.add_all([service, domain])
         s.flush()
         s.add(SmtpUser(domain_id=domain.id, login="shop", password_hash="scrypt$x"))
-        s.add(DailyUsage(day=dt.date(2026, 1, 1), bucket="service:1", service_id=service.id, sent=3))
+        s.add(
+            DailyUsage(day=dt.date(2026, 1, 1), bucket="service:1", service_id=service.id, sent=3)
+        )
         s.add(AuditEvent(action="smtp_user.created", subject="shop@example.com"))
     with store.session() as s:
         domain = s.scalars(select(DedicatedDomain)).one()
@@ -47,7 +64,7 @@ def _exercise(store) -> None:
         user.deleted_at = dt.datetime.now(dt.UTC)
     with store.session() as s:  # a deleted login can be created again; its history stays
         s.add(SmtpUser(domain_id=1, login="shop", password_hash="scrypt$y"))
-    with pytest.raises(Exception), store.session() as s:
+    with pytest.raises(IntegrityError), store.session() as s:
         s.add(SmtpUser(domain_id=1, login="shop", password_hash="scrypt$z"))
 
 
@@ -114,7 +131,8 @@ def _migrations_with(tmp_path: Path, body: str) -> Path:
 def test_sqlite_is_copied_aside_before_a_migration(postdesk_home, tmp_path, monkeypatch) -> None:
     _exercise(open_store())
     monkeypatch.setattr(
-        database, "MIGRATIONS",
+        database,
+        "MIGRATIONS",
         _migrations_with(tmp_path, "    op.add_column('settings', sa.Column('note', sa.Text()))"),
     )
     store = open_store()
@@ -129,10 +147,12 @@ def test_failed_migration_leaves_the_original_intact(postdesk_home, tmp_path, mo
     _exercise(store)
     store.close()
     monkeypatch.setattr(
-        database, "MIGRATIONS",
+        database,
+        "MIGRATIONS",
         _migrations_with(
             tmp_path,
-            "    op.execute('DELETE FROM smtp_services')\n    raise RuntimeError('broken migration')",
+            "    op.execute('DELETE FROM smtp_services')\n"
+            "    raise RuntimeError('broken migration')",
         ),
     )
     with pytest.raises(UserError) as caught:

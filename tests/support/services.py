@@ -61,13 +61,19 @@ def _secret_service_daemon() -> Iterator[str]:
     (root / "run").mkdir(mode=0o700)
     bus = subprocess.run(
         ["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     address, pid = bus.stdout.split()[:2]
     env["DBUS_SESSION_BUS_ADDRESS"] = address
     keyring_daemon = subprocess.Popen(
         ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-        env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     assert keyring_daemon.stdin is not None
     keyring_daemon.stdin.write(b"test-keyring-password")
@@ -159,23 +165,46 @@ def postgres_server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     subprocess.run(
-        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postdesk", "--auth=trust",
-         "-E", "UTF8", "--no-sync"],
-        check=True, capture_output=True,
+        [
+            *as_postgres,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postdesk",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
     )
     port = free_port()
     log = root / "server.log"
     subprocess.run(
-        [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-        check=True, capture_output=True,
+        [
+            *as_postgres,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql+psycopg://postdesk@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            check=False, capture_output=True,
+            check=False,
+            capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
 

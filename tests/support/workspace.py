@@ -17,11 +17,20 @@ def store(postdesk_home) -> Iterator[Store]:
     opened.close()
 
 
-def add_verified_domain(store: Store, name: str = "example.com", service_id: int | None = None) -> None:
+def add_verified_domain(
+    store: Store, name: str = "example.com", service_id: int | None = None
+) -> None:
     """A domain whose DNS checks passed (the checks themselves are tested against NSD)."""
     with store.session() as s:
-        s.add(DedicatedDomain(name=name, ownership_token="t", status="verified",
-                              verified_at=utcnow(), service_id=service_id))
+        s.add(
+            DedicatedDomain(
+                name=name,
+                ownership_token="t",
+                status="verified",
+                verified_at=utcnow(),
+                service_id=service_id,
+            )
+        )
 
 
 @pytest.fixture

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from postdesk.cli import doctor, gui
+from postdesk.cli import doctor, gui, service, smtp_user, tracking, usage
 
-REGISTRY = [gui.register, doctor.register]
+REGISTRY = [
+    gui.register,
+    doctor.register,
+    service.register,
+    smtp_user.register,
+    tracking.register,
+    usage.register,
+]

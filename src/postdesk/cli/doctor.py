@@ -13,8 +13,15 @@ from postdesk.cli.output import print_json
 from postdesk.core.errors import UserError
 
 DEPENDENCIES = (
-    "PySide6", "qasync", "aiosmtplib", "dnspython", "keyring", "SQLAlchemy", "alembic",
-    "platformdirs", "cryptography",
+    "PySide6",
+    "qasync",
+    "aiosmtplib",
+    "dnspython",
+    "keyring",
+    "SQLAlchemy",
+    "alembic",
+    "platformdirs",
+    "cryptography",
 )
 
 

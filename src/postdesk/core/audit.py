@@ -15,7 +15,9 @@ def record(session: Session, action: str, subject: str = "", **detail: object) -
     return event
 
 
-def recent(session: Session, limit: int = 200, subject_prefix: str | None = None) -> list[AuditEvent]:
+def recent(
+    session: Session, limit: int = 200, subject_prefix: str | None = None
+) -> list[AuditEvent]:
     """The newest events first, optionally only those about one subject (e.g. a domain)."""
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
     if subject_prefix:

@@ -45,7 +45,12 @@ class Problem:
     fix: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity, "message": self.message, "fix": self.fix}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+        }
 
 
 @dataclass

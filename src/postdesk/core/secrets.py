@@ -66,7 +66,10 @@ def _keyring():  # type: ignore[no-untyped-def]
             raise SecretsUnavailable(
                 "No secure password storage (OS keyring) was found on this computer.", _fix_hint()
             )
-        if "plaintext" in type(backend).__name__.lower() or "keyrings.alt" in type(backend).__module__:
+        if (
+            "plaintext" in type(backend).__name__.lower()
+            or "keyrings.alt" in type(backend).__module__
+        ):
             raise SecretsUnavailable(
                 f"The keyring backend '{backend_name(backend)}' stores passwords in plain text, "
                 "which Postdesk refuses to use.",
@@ -112,7 +115,9 @@ def check_backend() -> str:
     read = _call("read a test value", backend.get_password, SERVICE, _PROBE_NAME)
     _call("remove a test value", backend.delete_password, SERVICE, _PROBE_NAME)
     if read != token:
-        raise SecretsUnavailable("The OS keyring did not return what was stored in it.", _fix_hint())
+        raise SecretsUnavailable(
+            "The OS keyring did not return what was stored in it.", _fix_hint()
+        )
     return backend_name(backend)
 
 

@@ -50,7 +50,11 @@ class Store:
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL (None for other databases or in-memory SQLite)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
@@ -128,11 +132,13 @@ def _explain(url: str, exc: Exception) -> UserError:
         hint = (
             f"Move it aside and restore the latest backup, {backups[-1].name}, from {path.parent}."
             if backups
-            else f"Move it aside (Postdesk then starts with an empty workspace), "
-            f"or restore it from your own backup."
+            else "Move it aside (Postdesk then starts with an empty workspace), "
+            "or restore it from your own backup."
         )
         return UserError(
-            "store.corrupt", f"The database file {path} is damaged or is not a Postdesk database.", hint
+            "store.corrupt",
+            f"The database file {path} is damaged or is not a Postdesk database.",
+            hint,
         )
     if path is not None:
         return UserError(

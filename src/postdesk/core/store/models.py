@@ -249,7 +249,9 @@ class DailyUsage(Base):
     domain_id: Mapped[int | None] = mapped_column(
         ForeignKey("dedicated_domains.id", ondelete="SET NULL")
     )
-    smtp_user_id: Mapped[int | None] = mapped_column(ForeignKey("smtp_users.id", ondelete="SET NULL"))
+    smtp_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smtp_users.id", ondelete="SET NULL")
+    )
     service_id: Mapped[int | None] = mapped_column(
         ForeignKey("smtp_services.id", ondelete="SET NULL")
     )

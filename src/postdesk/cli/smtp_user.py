@@ -1,0 +1,120 @@
+"""``postdesk smtp-user``: the logins apps use to send for a verified domain."""
+
+from __future__ import annotations
+
+import argparse
+
+from postdesk.cli.output import print_json, print_table, read_password_stdin
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("smtp-user", help="SMTP users of a verified domain (at most 5)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    create = sub.add_parser("create", help="create a login; the password is printed once")
+    create.add_argument("domain")
+    create.add_argument("login")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="use the password given on standard input instead of a generated one",
+    )
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(handler=run_create)
+
+    listing = sub.add_parser("list", help="list a domain's SMTP users")
+    listing.add_argument("domain")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=run_list)
+
+    reset = sub.add_parser("reset-password", help="give a login a new password (printed once)")
+    reset.add_argument("domain")
+    reset.add_argument("login")
+    reset.add_argument("--password-stdin", action="store_true")
+    reset.add_argument("--json", action="store_true")
+    reset.set_defaults(handler=run_reset)
+
+    delete = sub.add_parser("delete", help="delete a login; sending with it stops at once")
+    delete.add_argument("domain")
+    delete.add_argument("login")
+    delete.set_defaults(handler=run_delete)
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from postdesk.core.store import open_store
+
+    return open_store()
+
+
+def _show_new(made, args: argparse.Namespace, verb: str) -> None:  # type: ignore[no-untyped-def]
+    if args.json:
+        print_json({"login": made.login, "username": made.username, "password": made.password})
+        return
+    print(f"{verb} {made.username}")
+    print(f"Password: {made.password}")
+    print("Copy it now: Postdesk will not show it again.")
+
+
+def run_create(args: argparse.Namespace) -> int:
+    from postdesk.core import credentials
+
+    password = read_password_stdin() if args.password_stdin else None
+    made = credentials.create_smtp_user(_store(), args.domain, args.login, password)
+    _show_new(made, args, "Created")
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    from postdesk.core import credentials
+
+    password = read_password_stdin() if args.password_stdin else None
+    made = credentials.reset_password(_store(), args.domain, args.login, password)
+    _show_new(made, args, "New password for")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from postdesk.core import credentials, domains
+
+    store = _store()
+    users = credentials.list_smtp_users(store, args.domain)
+    name = domains.lookup_name(args.domain)
+    rows = [
+        {
+            "login": u.login,
+            "username": credentials.username(u.login, name),
+            "created_at": u.created_at.isoformat(),
+            "last_used_at": u.last_used_at.isoformat() if u.last_used_at else None,
+        }
+        for u in users
+    ]
+    if args.json:
+        print_json({"domain": name, "limit": credentials.MAX_USERS_PER_DOMAIN, "smtp_users": rows})
+        return 0
+    if not rows:
+        print(
+            f"{name} has no SMTP users yet. Create one with: postdesk smtp-user create {name} LOGIN"
+        )
+        return 0
+    print_table(
+        ["LOGIN", "USERNAME", "CREATED", "LAST USED"],
+        [
+            [
+                r["login"],
+                r["username"],
+                str(r["created_at"])[:16].replace("T", " "),
+                str(r["last_used_at"] or "never")[:16].replace("T", " "),
+            ]
+            for r in rows
+        ],
+    )
+    print(f"{len(rows)} of {credentials.MAX_USERS_PER_DOMAIN} SMTP users")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from postdesk.core import credentials
+
+    credentials.delete_smtp_user(_store(), args.domain, args.login)
+    print(f"Deleted {args.login}: it can no longer send. Its history and statistics stay.")
+    return 0

@@ -1,0 +1,277 @@
+"""Dedicated domains: Add & Verify, the records to publish, live verification and its history.
+
+The checkers in ``dnscheck`` are pure; this module is the workflow that feeds them what is expected
+and records what they found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postdesk.core import audit, dkimkeys, recordgen, secrets, settings
+from postdesk.core.errors import UserError
+from postdesk.core.records import ExpectedRecord
+from postdesk.core.services import default_service
+from postdesk.core.store import Store
+from postdesk.core.store.models import (
+    DedicatedDomain,
+    DkimKey,
+    DnsCheck,
+    DomainRecord,
+    SmtpService,
+    utcnow,
+)
+from postdesk.core.validation import display_domain, normalize_domain
+
+PENDING_RECHECK_FOR = dt.timedelta(hours=72)
+FIRST_RECHECK = dt.timedelta(minutes=5)
+LONGEST_RECHECK = dt.timedelta(hours=6)
+VERIFIED_RECHECK = dt.timedelta(days=1)
+FAILING_RECHECK = dt.timedelta(hours=1)
+
+
+@dataclass
+class VerifyOutcome:
+    """The report of one Verify Now, and whether a verified domain just broke."""
+
+    report: object  # dnscheck's DomainReport (kept loose: core.dnscheck owns that type)
+    status: str
+    regressed: bool
+
+
+def lookup_name(text: str) -> str:
+    """The stored (A-label) form of a domain the user typed, for looking it up."""
+    name = text.strip().lower().rstrip(".")
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
+
+
+def get_domain(session: Session, name: str) -> DedicatedDomain:
+    """The dedicated domain with this name (Unicode or A-label), or a UserError."""
+    domain = session.scalars(
+        select(DedicatedDomain).where(DedicatedDomain.name == lookup_name(name))
+    ).first()
+    if domain is None:
+        raise UserError(
+            "domain.not_found",
+            f"'{name}' is not one of your dedicated domains.",
+            "Add it first with Add Domain (or 'postdesk domain add').",
+        )
+    return domain
+
+
+def list_domains(store: Store) -> list[DedicatedDomain]:
+    """All dedicated domains, by name."""
+    with store.session() as s:
+        return list(s.scalars(select(DedicatedDomain).order_by(DedicatedDomain.name)))
+
+
+def existing_names(store: Store) -> list[str]:
+    """Names already added, for duplicate checks in the Add Domain dialog."""
+    with store.session() as s:
+        return list(s.scalars(select(DedicatedDomain.name)))
+
+
+def check_new_domain(store: Store, text: str) -> str:
+    """Validate what the user typed in Add Domain; returns the A-label or raises UserError."""
+    return normalize_domain(text, existing=existing_names(store))
+
+
+def _service(session: Session, name: str | None) -> SmtpService | None:
+    if name is None:
+        return default_service(session)
+    from postdesk.core.services import _get
+
+    return _get(session, name)
+
+
+async def add_domain(
+    store: Store, text: str, *, service_name: str | None = None
+) -> DedicatedDomain:
+    """Add & Verify: validate, generate the records (merging any SPF/DMARC already published)."""
+    name = check_new_domain(store, text)
+    with store.session() as s:
+        service = _service(s, service_name)
+        service_id = service.id if service else None
+        spf_include = service.spf_include if service else None
+        spf_extra = list(service.spf_extra) if service else []
+        relay = {
+            k: settings.get(s, k)
+            for k in ("return_path_target", "tracking_target", "mx_target", "dmarc_rua")
+        }
+    existing_spf, existing_dmarc = await published_policies(name)
+    key = await asyncio.to_thread(dkimkeys.generate_dkim_key)
+    records = recordgen.build_expected_records(
+        name,
+        ownership_token=(token := recordgen.new_ownership_token()),
+        spf_include=spf_include,
+        spf_extra=spf_extra,
+        dkim_selector=key.selector,
+        dkim_public_b64=key.public_b64,
+        existing_spf=existing_spf,
+        existing_dmarc=existing_dmarc,
+        dmarc_rua=relay["dmarc_rua"],
+        return_path_target=relay["return_path_target"],
+        tracking_target=relay["tracking_target"],
+        mx_target=relay["mx_target"],
+    )
+    ref = secrets.new_secret_ref("dkim")
+    await asyncio.to_thread(secrets.store_secret, ref, key.private_pem)
+    try:
+        with store.session() as s:
+            domain = DedicatedDomain(
+                name=name,
+                service_id=service_id,
+                ownership_token=token,
+                dkim_selector=key.selector,
+                next_check_at=utcnow() + FIRST_RECHECK,
+            )
+            domain.records = [_record_row(i, r) for i, r in enumerate(records)]
+            domain.dkim_keys = [
+                DkimKey(
+                    selector=key.selector, bits=key.bits, public_key=key.public_b64, secret_ref=ref
+                )
+            ]
+            s.add(domain)
+            s.flush()
+            audit.record(s, "domain.added", name, selector=key.selector)
+    except BaseException:
+        await asyncio.to_thread(secrets.delete_secret, ref)  # no key without its domain
+        raise
+    return domain
+
+
+def _record_row(position: int, record: ExpectedRecord) -> DomainRecord:
+    return DomainRecord(
+        position=position,
+        kind=record.kind,
+        type=record.type,
+        host=record.host,
+        value=record.value,
+        required=record.required,
+    )
+
+
+async def published_policies(name: str) -> tuple[str | None, str | None]:
+    """The SPF and DMARC records a domain already publishes (None each when absent or unknown)."""
+    from postdesk.core.dnscheck import published_txt
+
+    spf, dmarc = await asyncio.gather(
+        published_txt(name, "v=spf1"), published_txt(f"_dmarc.{name}", "v=DMARC1")
+    )
+    return spf, dmarc
+
+
+def expected_records(store: Store, name: str) -> tuple[str, list[ExpectedRecord]]:
+    """The domain's stored name and the records it must publish, in the order to work through."""
+    with store.session() as s:
+        domain = get_domain(s, name)
+        return domain.name, [_expected(r) for r in domain.records]
+
+
+def _expected(row: DomainRecord) -> ExpectedRecord:
+    return ExpectedRecord(row.kind, row.type, row.host, row.value, row.required)  # type: ignore[arg-type]
+
+
+async def verify_domain(store: Store, name: str) -> VerifyOutcome:
+    """Verify Now: check every record live and store the result with its history."""
+    from postdesk.core.dnscheck import verify_records
+
+    with store.session() as s:
+        domain = get_domain(s, name)
+        stored_name = domain.name
+        spf_include = domain.service.spf_include if domain.service else None
+        expected = [_expected(r) for r in domain.records]
+    report = await verify_records(stored_name, expected, spf_include=spf_include)
+    return VerifyOutcome(report, *record_check(store, stored_name, report))
+
+
+def record_check(store: Store, name: str, report) -> tuple[str, bool]:  # type: ignore[no-untyped-def]
+    """Store one verification result; returns (new status, whether a verified domain broke)."""
+    from postdesk.core.domainsettings import promote_verified_keys
+
+    now = utcnow()
+    with store.session() as s:
+        domain = get_domain(s, name)
+        was_verified = domain.status == "verified"
+        status = "verified" if report.status == "verified" else "failing"
+        by_host = {(r.kind, r.host): r.status for r in report.records}
+        for row in domain.records:
+            row.status = by_host.get((row.kind, row.host), row.status)
+        domain.status, domain.last_checked_at = status, now
+        domain.check_attempts += 1
+        if status == "verified" and not was_verified:
+            domain.verified_at = now
+            audit.record(s, "domain.verified", name)
+        regressed = was_verified and status != "verified"
+        if regressed:
+            audit.record(s, "domain.broke", name, problems=_problem_codes(report))
+        domain.next_check_at = _next_check(domain, now)
+        s.add(DnsCheck(domain_id=domain.id, checked_at=now, status=status, report=report.as_dict()))
+        retired = promote_verified_keys(s, domain, report.records)
+    for ref in retired:  # the old key no longer signs: its private half leaves the keyring
+        secrets.delete_secret(ref)
+    return status, regressed
+
+
+def _problem_codes(report) -> list[str]:  # type: ignore[no-untyped-def]
+    return sorted({p.code for r in report.records for p in r.problems})
+
+
+def _next_check(domain: DedicatedDomain, now: dt.datetime) -> dt.datetime | None:
+    """Pending domains back off (for up to 72 h), verified ones are re-checked daily."""
+    if domain.status == "verified":
+        return now + VERIFIED_RECHECK
+    if domain.verified_at is not None:
+        return now + FAILING_RECHECK
+    if now - domain.created_at > PENDING_RECHECK_FOR:
+        return None
+    return now + min(FIRST_RECHECK * 2 ** min(domain.check_attempts, 10), LONGEST_RECHECK)
+
+
+def due_for_check(store: Store, now: dt.datetime | None = None) -> list[str]:
+    """Domains whose scheduled re-check time has come."""
+    now = now or utcnow()
+    with store.session() as s:
+        query = select(DedicatedDomain.name).where(DedicatedDomain.next_check_at <= now)
+        return list(s.scalars(query))
+
+
+def check_history(store: Store, name: str, limit: int = 20) -> list[DnsCheck]:
+    """The latest verification results of a domain, newest first."""
+    with store.session() as s:
+        domain = get_domain(s, name)
+        query = (
+            select(DnsCheck)
+            .where(DnsCheck.domain_id == domain.id)
+            .order_by(DnsCheck.checked_at.desc())
+            .limit(limit)
+        )
+        return list(s.scalars(query))
+
+
+def remove_domain(store: Store, name: str) -> None:
+    """Remove a domain with its records, keys and SMTP users (their keyring entries too)."""
+    with store.session() as s:
+        domain = get_domain(s, name)
+        refs = [k.secret_ref for k in domain.dkim_keys]
+        refs += [u.secret_ref for u in domain.smtp_users if u.secret_ref]
+        for user in list(domain.smtp_users):
+            s.delete(user)
+        s.delete(domain)
+        audit.record(s, "domain.removed", domain.name)
+        s.flush()
+        for ref in refs:  # inside the transaction: a keyring failure keeps the rows too
+            secrets.delete_secret(ref)
+
+
+def shown_name(name: str) -> str:
+    """The Unicode form of a stored domain name, for display."""
+    return display_domain(name)

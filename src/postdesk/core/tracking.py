@@ -1,0 +1,134 @@
+"""Open and click tracking per domain: on by default; a change takes effect after a delay.
+
+What is in effect for a domain at time T is the newest non-cancelled change whose
+``effective_at`` is at or before T; with no change, tracking is on. Asking for the value already
+in effect while a change is still pending cancels that change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postdesk.core import audit, settings
+from postdesk.core.domains import get_domain
+from postdesk.core.store import Store
+from postdesk.core.store.models import TrackingChange, utcnow
+
+Feature = Literal["open", "click"]
+FEATURES: tuple[Feature, ...] = ("open", "click")
+LABELS = {"open": "Open tracking", "click": "Click tracking"}
+
+
+@dataclass(frozen=True)
+class Pending:
+    enabled: bool
+    effective_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FeatureState:
+    """A tracking feature now, and the change waiting to take effect, if any."""
+
+    feature: Feature
+    enabled: bool
+    pending: Pending | None
+
+    def as_dict(self) -> dict[str, object]:
+        pending = (
+            None
+            if self.pending is None
+            else {
+                "enabled": self.pending.enabled,
+                "effective_at": self.pending.effective_at.astimezone(dt.UTC).isoformat(),
+            }
+        )
+        return {"enabled": self.enabled, "pending": pending}
+
+    def describe(self, now: dt.datetime | None = None) -> str:
+        """E.g. "Open tracking will turn off at 14:32 (in 12 min)" in local time."""
+        label = LABELS[self.feature]
+        if self.pending is None:
+            return f"{label} is {'on' if self.enabled else 'off'}."
+        now = now or utcnow()
+        minutes = max(0, int((self.pending.effective_at - now).total_seconds() + 59) // 60)
+        local = self.pending.effective_at.astimezone().strftime("%H:%M")
+        verb = "on" if self.pending.enabled else "off"
+        return f"{label} will turn {verb} at {local} (in {minutes} min)."
+
+
+def _changes(session: Session, domain_id: int, feature: Feature) -> list[TrackingChange]:
+    query = (
+        select(TrackingChange)
+        .where(
+            TrackingChange.domain_id == domain_id,
+            TrackingChange.feature == feature,
+            TrackingChange.cancelled_at.is_(None),
+        )
+        .order_by(TrackingChange.effective_at, TrackingChange.id)
+    )
+    return list(session.scalars(query))
+
+
+def _state(session: Session, domain_id: int, feature: Feature, at: dt.datetime) -> FeatureState:
+    changes = _changes(session, domain_id, feature)
+    enabled = True
+    pending = None
+    for change in changes:
+        if change.effective_at <= at:
+            enabled = change.enabled
+        else:
+            pending = change
+    return FeatureState(
+        feature,
+        enabled,
+        None if pending is None else Pending(pending.enabled, pending.effective_at),
+    )
+
+
+def in_effect(session: Session, domain_id: int, feature: Feature, at: dt.datetime) -> bool:
+    """Whether a tracking feature applies to mail a domain sends at time ``at`` (the relay asks)."""
+    return _state(session, domain_id, feature, at).enabled
+
+
+def tracking_state(
+    store: Store, domain_name: str, at: dt.datetime | None = None
+) -> dict[Feature, FeatureState]:
+    """Both features of a domain: what is in effect at ``at`` (now) and what is pending."""
+    at = at or utcnow()
+    with store.session() as s:
+        domain = get_domain(s, domain_name)
+        return {f: _state(s, domain.id, f, at) for f in FEATURES}
+
+
+def set_tracking(
+    store: Store, domain_name: str, feature: Feature, enabled: bool, at: dt.datetime | None = None
+) -> FeatureState:
+    """Ask for a feature on or off; takes effect after the propagation delay (or cancels)."""
+    at = at or utcnow()
+    with store.session() as s:
+        domain = get_domain(s, domain_name)
+        state = _state(s, domain.id, feature, at)
+        if state.pending is not None and state.pending.enabled != enabled:
+            for change in _changes(s, domain.id, feature):
+                if change.effective_at > at:
+                    change.cancelled_at = at
+            audit.record(s, "tracking.cancelled", domain.name, feature=feature)
+        elif state.pending is None and state.enabled != enabled:
+            delay = dt.timedelta(minutes=float(settings.get(s, "tracking_delay_minutes")))
+            s.add(
+                TrackingChange(
+                    domain_id=domain.id,
+                    feature=feature,
+                    enabled=enabled,
+                    requested_at=at,
+                    effective_at=at + delay,
+                )
+            )
+            audit.record(s, "tracking.changed", domain.name, feature=feature, enabled=enabled)
+        s.flush()
+        return _state(s, domain.id, feature, at)

@@ -1,0 +1,299 @@
+"""Daily sending against the account limit (1,500 emails a UTC day, each recipient counts).
+
+Test sends and the relay both count mail through :func:`record_sent`. When the day's total goes
+past the limit, every SMTP credential of every dedicated domain is deleted automatically (rows
+and keyring entries) while the history and statistics stay — the rule users agreed to.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from postdesk.core import audit, secrets, settings
+from postdesk.core.store import Store
+from postdesk.core.store.models import DailyUsage, DedicatedDomain, SmtpUser, utcnow
+
+log = logging.getLogger(__name__)
+
+WARNING_SHARE = 0.80
+CRITICAL_SHARE = 0.95
+Level = Literal["normal", "warning", "critical", "limit", "exceeded"]
+
+
+@dataclass(frozen=True)
+class Today:
+    """Today's count against the limit."""
+
+    date: dt.date
+    sent: int
+    limit: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.sent, 0)
+
+    @property
+    def level(self) -> Level:
+        return level_for(self.sent, self.limit)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "date": self.date.isoformat(),
+            "sent": self.sent,
+            "remaining": self.remaining,
+            "level": self.level,
+        }
+
+
+@dataclass(frozen=True)
+class LimitEnforced:
+    """What the deletion rule did: the count that triggered it and the logins it removed."""
+
+    sent: int
+    limit: int
+    deleted: list[str]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The result of counting sent mail: today's state and, if it fired, the deletion rule."""
+
+    today: Today
+    enforced: LimitEnforced | None = None
+
+
+def level_for(sent: int, limit: int) -> Level:
+    """normal under 80 %, warning from 80 %, critical from 95 %, limit at 100 %, then exceeded."""
+    if sent > limit:
+        return "exceeded"
+    if sent == limit:
+        return "limit"
+    if sent >= limit * CRITICAL_SHARE:
+        return "critical"
+    if sent >= limit * WARNING_SHARE:
+        return "warning"
+    return "normal"
+
+
+def utc_day(at: dt.datetime | None = None) -> dt.date:
+    """The UTC day a moment falls on (the limit resets at 00:00 UTC)."""
+    return (at or utcnow()).astimezone(dt.UTC).date()
+
+
+def next_reset(at: dt.datetime | None = None) -> dt.datetime:
+    """When the daily count next starts from zero (00:00 UTC)."""
+    day = utc_day(at) + dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+
+
+def daily_limit(session: Session) -> int:
+    return int(settings.get(session, "daily_limit"))
+
+
+def record_sent(
+    store: Store,
+    *,
+    recipients: int,
+    smtp_user_id: int | None = None,
+    service_id: int | None = None,
+    domain_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> Recorded:
+    """Count mail sent (one per recipient) atomically, then apply the limit rule."""
+    if recipients <= 0:
+        raise ValueError("recipients must be positive")
+    at = at or utcnow()
+    day = utc_day(at)
+    bucket = f"user:{smtp_user_id}" if smtp_user_id is not None else f"service:{service_id}"
+    with store.session() as s:
+        _upsert(s, day, bucket, recipients, domain_id, smtp_user_id, service_id)
+        if smtp_user_id is not None:
+            user = s.get(SmtpUser, smtp_user_id)
+            if user is not None:
+                user.last_used_at = at
+        limit = daily_limit(s)
+        sent = total_on(s, day)
+        enforced = None
+        refs: list[str] = []
+        if sent > limit:
+            enforced, refs = _delete_all_credentials(s, sent, limit)
+    _forget_secrets(store, refs)
+    return Recorded(Today(day, sent, limit), enforced)
+
+
+def _upsert(
+    session: Session,
+    day: dt.date,
+    bucket: str,
+    n: int,
+    domain_id: int | None,
+    smtp_user_id: int | None,
+    service_id: int | None,
+) -> None:
+    """One statement that adds ``n`` to the day's row, so concurrent senders never lose counts."""
+    insert = (
+        pg_insert
+        if session.bind is not None and session.bind.dialect.name == "postgresql"
+        else sqlite_insert
+    )
+    statement = insert(DailyUsage).values(
+        day=day,
+        bucket=bucket,
+        sent=n,
+        domain_id=domain_id,
+        smtp_user_id=smtp_user_id,
+        service_id=service_id,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["day", "bucket"], set_={"sent": DailyUsage.sent + n}
+    )
+    session.execute(statement)
+
+
+def total_on(session: Session, day: dt.date) -> int:
+    """Emails sent by the whole account on one UTC day."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(DailyUsage.sent), 0)).where(DailyUsage.day == day)
+        )
+        or 0
+    )
+
+
+def _delete_all_credentials(
+    session: Session, sent: int, limit: int
+) -> tuple[LimitEnforced | None, list[str]]:
+    users = session.scalars(
+        select(SmtpUser).join(DedicatedDomain).where(SmtpUser.deleted_at.is_(None))
+    ).all()
+    if not users:
+        return None, []
+    now = utcnow()
+    deleted, refs = [], []
+    for user in users:
+        deleted.append(f"{user.login}@{user.domain.name}")
+        if user.secret_ref:
+            refs.append(user.secret_ref)
+        user.deleted_at, user.deleted_reason = now, "daily_limit"
+        user.secret_ref, user.password_hash = None, "!"
+    audit.record(
+        session, "usage.limit_exceeded", "account", sent=sent, limit=limit, deleted=deleted
+    )
+    return LimitEnforced(sent, limit, deleted), refs
+
+
+def _forget_secrets(store: Store, refs: list[str]) -> None:
+    """Remove keyring entries of deleted credentials; any left over are retried later.
+
+    The rows are deleted first, in their own transaction, so a locked keyring can never keep a
+    credential working past the limit.
+    """
+    left = [ref for ref in refs if not _try_delete(ref)]
+    if left:
+        with store.session() as s:
+            pending = list(settings.get(s, "orphan_secret_refs") or [])
+            settings.put(s, "orphan_secret_refs", sorted(set(pending + left)))
+
+
+def _try_delete(ref: str) -> bool:
+    try:
+        secrets.delete_secret(ref)
+        return True
+    except secrets.SecretsUnavailable:
+        log.warning("a keyring entry of a deleted credential is kept until the keyring opens")
+        return False
+
+
+def sweep_orphan_secrets(store: Store) -> int:
+    """Retry removing keyring entries whose credentials were deleted; returns how many remain."""
+    with store.session() as s:
+        pending = list(settings.get(s, "orphan_secret_refs") or [])
+    left = [ref for ref in pending if not _try_delete(ref)]
+    with store.session() as s:
+        settings.put(s, "orphan_secret_refs", left)
+    return len(left)
+
+
+def today(store: Store, at: dt.datetime | None = None) -> Today:
+    """Today's account-wide count, what is left, and the warning level."""
+    day = utc_day(at)
+    with store.session() as s:
+        return Today(day, total_on(s, day), daily_limit(s))
+
+
+def daily_series(
+    store: Store,
+    days: int,
+    *,
+    end: dt.date | None = None,
+    domain_id: int | None = None,
+    smtp_user_id: int | None = None,
+) -> list[tuple[dt.date, int]]:
+    """Emails per day for the last ``days`` days up to ``end`` (zeros filled in), oldest first."""
+    end = end or utc_day()
+    start = end - dt.timedelta(days=days - 1)
+    query = (
+        select(DailyUsage.day, func.sum(DailyUsage.sent))
+        .where(DailyUsage.day >= start, DailyUsage.day <= end)
+        .group_by(DailyUsage.day)
+    )
+    if domain_id is not None:
+        query = query.where(DailyUsage.domain_id == domain_id)
+    if smtp_user_id is not None:
+        query = query.where(DailyUsage.smtp_user_id == smtp_user_id)
+    with store.session() as s:
+        counts = {day: int(n) for day, n in s.execute(query)}
+    return [
+        (start + dt.timedelta(days=i), counts.get(start + dt.timedelta(days=i), 0))
+        for i in range(days)
+    ]
+
+
+@dataclass(frozen=True)
+class SenderStats:
+    """Sent today, in the last 7 and 30 days, and when last used."""
+
+    today: int
+    last_7_days: int
+    last_30_days: int
+    last_used_at: dt.datetime | None
+
+
+def sender_stats(
+    store: Store,
+    *,
+    domain_id: int | None = None,
+    smtp_user_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> SenderStats:
+    """Usage numbers for one SMTP user or one domain (the SMTP Settings right-hand panel)."""
+    series = daily_series(
+        store, 30, end=utc_day(at), domain_id=domain_id, smtp_user_id=smtp_user_id
+    )
+    last_used = None
+    if smtp_user_id is not None:
+        with store.session() as s:
+            user = s.get(SmtpUser, smtp_user_id)
+            last_used = user.last_used_at if user else None
+    return SenderStats(
+        series[-1][1], sum(n for _, n in series[-7:]), sum(n for _, n in series), last_used
+    )
+
+
+def series_csv(series: list[tuple[dt.date, int]]) -> str:
+    """The series as CSV: a header line, then one line per day."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "sent"])
+    writer.writerows((day.isoformat(), n) for day, n in series)
+    return out.getvalue()

@@ -1,0 +1,121 @@
+"""SMTP services: validation, presets, the keyring, and refusing to remove a service in use."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from sqlalchemy import select
+
+from postdesk.core import secrets, services
+from postdesk.core.errors import UserError
+from postdesk.core.presets import PRESETS
+from postdesk.core.services import ServiceForm
+from postdesk.core.store.models import AuditEvent, SmtpService
+from support.workspace import add_verified_domain
+
+
+def sendgrid(password: str = "SG.key-123", **changes) -> ServiceForm:
+    preset = PRESETS["sendgrid"]
+    form = ServiceForm(
+        name="SendGrid",
+        host=preset.host,
+        port=preset.port,
+        security=preset.security,
+        username="apikey",
+        password=password,
+        preset="sendgrid",
+    )
+    for key, value in changes.items():
+        setattr(form, key, value)
+    return form
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"host": "https://smtp.x.com"}, "host", "web address"),
+        ({"port": "70000"}, "port", "65535"),
+        ({"port": 465, "security": "starttls"}, "security", "implicit TLS"),
+        ({"port": 587, "security": "tls"}, "security", "STARTTLS"),
+        ({"username": " "}, "username", "username"),
+        ({"password": ""}, "password", "password"),
+        ({"name": "Send\ngrid"}, "name", "line break"),
+    ],
+)
+def test_bad_fields_get_an_inline_message(changes, field, words) -> None:
+    check = services.validate_form(sendgrid(**changes))
+    assert not check.ok
+    assert words.lower() in check.errors[field].lower()
+
+
+def test_port_25_is_a_warning_not_an_error() -> None:
+    check = services.validate_form(sendgrid(port=25, security="starttls"))
+    assert check.ok
+    assert "blocked" in check.warnings["port"]
+
+
+def test_add_keeps_the_password_in_the_keyring_only(store, secret_service) -> None:
+    service = services.add_service(store, sendgrid())
+    assert service.is_default  # the first service becomes the default
+    assert service.spf_include == "sendgrid.net"
+    assert keyring.get_password(secrets.SERVICE, service.secret_ref) == "SG.key-123"
+    with store.engine.connect() as conn:
+        dump = "\n".join(
+            str(row)
+            for t in ("smtp_services", "audit_log")
+            for row in conn.exec_driver_sql(f"select * from {t}")
+        )
+    assert "SG.key-123" not in dump
+
+
+def test_edit_password_only_rewrites_the_keyring_entry(store, secret_service) -> None:
+    service = services.add_service(store, sendgrid())
+    services.edit_service(store, "SendGrid", sendgrid(password="SG.new-key"))
+    again = services.get_service(store, "SendGrid")
+    assert again.secret_ref == service.secret_ref
+    assert services.service_password(again) == "SG.new-key"
+    services.edit_service(store, "SendGrid", sendgrid(password=None, port=2525))
+    assert services.service_password(services.get_service(store, "SendGrid")) == "SG.new-key"
+
+
+def test_remove_is_refused_while_a_domain_sends_through_it(store, secret_service) -> None:
+    service = services.add_service(store, sendgrid())
+    add_verified_domain(store, "shop.example", service.id)
+    with pytest.raises(UserError) as caught:
+        services.remove_service(store, "SendGrid")
+    assert "shop.example" in caught.value.message
+    assert keyring.get_password(secrets.SERVICE, service.secret_ref) == "SG.key-123"
+
+
+def test_remove_deletes_the_keyring_entry_and_moves_the_default(store, secret_service) -> None:
+    first = services.add_service(store, sendgrid())
+    services.add_service(store, sendgrid(name="Backup", password="other"))
+    services.remove_service(store, "SendGrid")
+    assert keyring.get_password(secrets.SERVICE, first.secret_ref) is None
+    (left,) = services.list_services(store)
+    assert left.name == "Backup" and left.is_default
+    with store.session() as s:
+        actions = [e.action for e in s.scalars(select(AuditEvent))]
+    assert actions.count("service.added") == 2 and "service.removed" in actions
+
+
+def test_set_default_keeps_one_default(store, secret_service) -> None:
+    services.add_service(store, sendgrid())
+    services.add_service(store, sendgrid(name="Backup", password="x"))
+    services.set_default(store, "Backup")
+    defaults = [s.name for s in services.list_services(store) if s.is_default]
+    assert defaults == ["Backup"]
+
+
+def test_duplicate_name_is_refused_without_touching_the_keyring(store, secret_service) -> None:
+    services.add_service(store, sendgrid())
+    with pytest.raises(UserError, match="already exists"):
+        services.add_service(store, sendgrid(password="second"))
+    with store.session() as s:
+        assert len(s.scalars(select(SmtpService)).all()) == 1
+
+
+def test_locked_keyring_leaves_no_row(store, locked_secret_service) -> None:
+    with pytest.raises(secrets.SecretsUnavailable):
+        services.add_service(store, sendgrid())
+    assert services.list_services(store) == []

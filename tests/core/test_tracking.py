@@ -1,0 +1,51 @@
+"""Tracking: on by default, changes take effect after the delay, toggling back cancels."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from postdesk.core import tracking
+from support.workspace import add_verified_domain
+
+T0 = dt.datetime(2026, 5, 1, 14, 17, tzinfo=dt.UTC)
+
+
+def test_on_by_default(store) -> None:
+    add_verified_domain(store)
+    state = tracking.tracking_state(store, "example.com", T0)
+    assert state["open"].enabled and state["click"].enabled
+    assert state["open"].pending is None
+
+
+def test_change_takes_effect_after_fifteen_minutes(store) -> None:
+    add_verified_domain(store)
+    changed = tracking.set_tracking(store, "example.com", "open", False, T0)
+    assert changed.enabled is True
+    assert changed.pending is not None
+    assert changed.pending.effective_at == T0 + dt.timedelta(minutes=15)
+    assert "will turn off" in changed.describe(T0 + dt.timedelta(minutes=3))
+    assert "(in 12 min)" in changed.describe(T0 + dt.timedelta(minutes=3))
+    with store.session() as s:
+        assert tracking.in_effect(s, 1, "open", T0 + dt.timedelta(minutes=14, seconds=59))
+        assert not tracking.in_effect(s, 1, "open", T0 + dt.timedelta(minutes=15))
+        assert tracking.in_effect(s, 1, "click", T0 + dt.timedelta(hours=1))
+    later = tracking.tracking_state(store, "example.com", T0 + dt.timedelta(minutes=16))
+    assert later["open"].enabled is False and later["open"].pending is None
+
+
+def test_toggling_back_before_it_takes_effect_cancels(store) -> None:
+    add_verified_domain(store)
+    tracking.set_tracking(store, "example.com", "click", False, T0)
+    back = tracking.set_tracking(store, "example.com", "click", True, T0 + dt.timedelta(minutes=5))
+    assert back.enabled is True and back.pending is None
+    with store.session() as s:
+        assert tracking.in_effect(s, 1, "click", T0 + dt.timedelta(hours=2))
+
+
+def test_json_shape(store) -> None:
+    add_verified_domain(store)
+    state = tracking.set_tracking(store, "example.com", "open", False, T0)
+    assert state.as_dict() == {
+        "enabled": True,
+        "pending": {"enabled": False, "effective_at": "2026-05-01T14:32:00+00:00"},
+    }
