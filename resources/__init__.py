@@ -1,0 +1,1 @@
+"""Postdesk's bundled resources: icons, the desktop entry and the AppStream metadata."""

@@ -1,0 +1,1 @@
+"""Postdesk's desktop interface (PySide6 + qasync) over ``postdesk.core``."""

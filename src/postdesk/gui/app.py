@@ -1,0 +1,160 @@
+"""Start the GUI: the QApplication, the qasync event loop, and the offscreen screenshot mode.
+
+asyncio and qasync are imported only after the window's first paint; keep this module (and what
+the window imports at start) free of them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from postdesk import APP_NAME, __version__
+from postdesk.core.config import data_dir
+from postdesk.gui.errors import ExceptionHooks, install_exception_hooks
+from postdesk.gui.mainwindow import MainWindow
+from postdesk.gui.qtutils import app_icon
+from postdesk.gui.tabs import TAB_TITLES, tab_index
+
+DESKTOP_FILE_NAME = "postdesk"
+SETTINGS_FILE = "gui.ini"
+SCREENSHOT_SIZE = (1280, 800)
+WORKSPACE_ERROR_TITLE = "Postdesk can't open its workspace"
+# Offscreen, layout and the first paint need a few passes of the event loop before a grab.
+SCREENSHOT_SETTLE_PASSES = 5
+SCREENSHOT_SETTLE_S = 0.02
+
+
+def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
+    """Run the Postdesk window until it closes; with ``screenshot``, save a PNG of it instead."""
+    if tab is not None and tab_index(tab) is None:
+        print(f"Unknown tab '{tab}'. Choose one of: {', '.join(TAB_TITLES)}", file=sys.stderr)
+        return 2
+    if screenshot is not None:
+        # Must be decided before the QApplication exists; an explicit choice still wins.
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        screenshot = Path(screenshot).absolute()
+    app = _application()
+    hooks = install_exception_hooks(app.activeWindow)
+    try:
+        window = MainWindow(None if screenshot is not None else gui_settings())
+        if tab is not None:
+            window.select_tab(tab)
+        if screenshot is not None:
+            window.resize(*SCREENSHOT_SIZE)
+        window.show()
+        # Paint before loading asyncio and qasync (a good part of start-up), so the window
+        # appears as early as possible.
+        app.processEvents()
+        if screenshot is None and threading.current_thread() is threading.main_thread():
+            # Qt's loop never returns to Python's signal handling, so let Ctrl+C in a terminal quit.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        import qasync  # after PySide6: qasync binds to whichever Qt binding is already imported
+
+        return int(qasync.run(_main(window, hooks, screenshot)))
+    finally:
+        hooks.uninstall()
+
+
+def _application() -> QApplication:
+    existing = QApplication.instance()
+    # Only argv[0]: the rest are Postdesk's own command-line arguments, not Qt's.
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    app.setWindowIcon(app_icon())
+    # The main coroutine decides when Postdesk ends; Qt quitting on its own would stop the
+    # asyncio loop under it while the coroutine still waits.
+    app.setQuitOnLastWindowClosed(False)
+    return app
+
+
+def gui_settings() -> QSettings:
+    """The GUI's own settings (window geometry), kept in the data directory."""
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(folder / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+
+async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | None) -> int:
+    import asyncio
+
+    from postdesk.gui.asyncutil import start_task
+
+    asyncio.get_running_loop().set_exception_handler(hooks.loop_exception_handler)
+    store = await open_workspace(window, quiet=screenshot is not None)
+    if store is None:
+        return 1
+    try:
+        await window.attach_store(store)
+        if screenshot is not None:
+            return await _save_screenshot(window, screenshot)
+        closed = asyncio.Event()
+        window.closed.connect(closed.set)
+        start_task(window.check_secure_storage(), banner=window.banner)
+        await closed.wait()
+        return 0
+    finally:
+        store.close()
+
+
+async def open_workspace(window: MainWindow, *, quiet: bool = False):  # type: ignore[no-untyped-def]
+    """Open (and migrate) the database off the GUI thread; explain and stop if it can't be.
+
+    ``quiet`` (screenshot mode) prints the problem instead of showing a dialog.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from postdesk.core.errors import UserError
+    from postdesk.core.store import open_store
+    from postdesk.gui.asyncutil import run_blocking
+
+    try:
+        return await run_blocking(open_store)
+    except UserError as error:
+        if quiet:
+            print(f"{error.message} {error.hint}", file=sys.stderr)
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            WORKSPACE_ERROR_TITLE,
+            error.message,
+            QMessageBox.StandardButton.Close,
+            window,
+        )
+        box.setInformativeText(error.hint)
+        box.open()
+        import asyncio
+
+        done = asyncio.Event()
+        box.finished.connect(done.set)
+        await done.wait()
+        return None
+
+
+async def _save_screenshot(window: MainWindow, path: Path) -> int:
+    import asyncio
+
+    for _ in range(SCREENSHOT_SETTLE_PASSES):
+        QApplication.processEvents()
+        await asyncio.sleep(SCREENSHOT_SETTLE_S)
+    image = window.grab()
+    window.close()
+    window.deleteLater()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"Could not create the folder for the screenshot: {error}", file=sys.stderr)
+        return 1
+    if not image.save(str(path), "PNG"):
+        print(f"Could not write the screenshot to {path}.", file=sys.stderr)
+        return 1
+    return 0

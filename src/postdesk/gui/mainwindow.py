@@ -1,0 +1,129 @@
+"""The main window: a window-wide banner, the four tabs, and a status bar."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+
+from postdesk import APP_NAME, __version__
+from postdesk.core.errors import UserError
+from postdesk.gui.qtutils import SPACE_S, app_icon, label, muted, vbox
+from postdesk.gui.tabs import PAGES, Page, tab_index
+from postdesk.gui.widgets.banner import Banner
+
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
+
+DEFAULT_SIZE = (1100, 720)
+GEOMETRY_KEY = "window/geometry"
+NO_KEYRING_TITLE = "No secure password storage"
+
+
+class MainWindow(QMainWindow):
+    """Postdesk's window. With ``settings`` it remembers its size and place between runs."""
+
+    closed = Signal()
+
+    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.banner = Banner()
+        self.pages: list[Page] = [page_class() for page_class in PAGES]
+        self.tabs = QTabWidget()
+        for page in self.pages:
+            self.tabs.addTab(page, page.title)
+        central = QWidget()
+        central.setLayout(vbox(self.banner, self.tabs, margin=SPACE_S, spacing=SPACE_S))
+        self.setCentralWidget(central)
+        self.statusBar().addPermanentWidget(muted(label(f"{APP_NAME} {__version__}", wrap=False)))
+        self.store: Store | None = None
+        for page in self.pages:
+            page.navigate.connect(self.open_domain)
+            page.changed.connect(self._mark_stale)
+        self._stale: set[int] = set()
+        self.tabs.currentChanged.connect(self._tab_shown)
+        self._restore_geometry()
+
+    async def attach_store(self, store: Store) -> None:
+        """Hand the opened workspace to every page and let each show its data."""
+        import asyncio
+
+        self.store = store
+        await asyncio.gather(*(page.attach(store) for page in self.pages))
+
+    def open_domain(self, title: str, domain: str) -> None:
+        """Show tab ``title`` switched to ``domain`` (the ⋯ menu's SMTP / Domain Settings)."""
+        index = tab_index(title)
+        if index is None:
+            return
+        self.tabs.setCurrentIndex(index)
+        self.pages[index].show_domain(domain)
+
+    def _mark_stale(self) -> None:
+        sender = self.sender()
+        self._stale = {i for i, page in enumerate(self.pages) if page is not sender}
+
+    def _tab_shown(self, index: int) -> None:
+        if index in self._stale and self.store is not None:
+            from postdesk.gui.asyncutil import start_task
+
+            self._stale.discard(index)
+            page = self.pages[index]
+            start_task(page.refresh(), banner=page.banner)
+
+    def select_tab(self, title: str) -> bool:
+        """Show the tab called ``title`` (any letter case); False if there is no such tab."""
+        index = tab_index(title)
+        if index is None:
+            return False
+        self.tabs.setCurrentIndex(index)
+        return True
+
+    def current_page(self) -> Page:
+        return self.pages[self.tabs.currentIndex()]
+
+    async def check_secure_storage(self) -> None:
+        """Warn (banner and dialog) when passwords cannot be stored in an OS keyring."""
+        # Loaded after the window shows, to keep start-up lean.
+        from postdesk.core import secrets
+        from postdesk.gui.asyncutil import run_blocking
+
+        try:
+            # A keyring round trip can block on D-Bus, so it runs off the GUI thread.
+            await run_blocking(secrets.check_backend)
+        except secrets.SecretsUnavailable as error:
+            self.show_no_secure_storage(error)
+
+    def show_no_secure_storage(self, error: UserError) -> QMessageBox:
+        """Tell the user, in a banner and a non-modal dialog, that secrets cannot be saved."""
+        self.banner.show_message(
+            "warning",
+            f"{NO_KEYRING_TITLE}: Postdesk cannot save passwords until this is fixed.",
+            f"{error.message} {error.hint}",
+            dismissable=False,
+        )
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(NO_KEYRING_TITLE)
+        box.setText(error.message)
+        box.setInformativeText(error.hint)
+        box.setStandardButtons(QMessageBox.StandardButton.Close)
+        box.open()
+        return box
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.settings is not None:
+            self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+            self.settings.sync()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    def _restore_geometry(self) -> None:
+        saved = self.settings.value(GEOMETRY_KEY) if self.settings is not None else None
+        if not (isinstance(saved, QByteArray) and self.restoreGeometry(saved)):
+            self.resize(*DEFAULT_SIZE)

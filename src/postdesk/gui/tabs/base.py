@@ -1,0 +1,79 @@
+"""The frame every tab page shares: a header, a banner slot for UserErrors, and a content area."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from postdesk.core.errors import UserError
+from postdesk.gui.errors import show_user_error
+from postdesk.gui.qtutils import (
+    PAGE_MARGIN,
+    SPACE_M,
+    SPACE_XS,
+    TITLE_FONT_SCALE,
+    label,
+    muted,
+    scaled_font,
+    vbox,
+)
+from postdesk.gui.widgets.banner import Banner
+
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
+
+
+class Page(QWidget):
+    """One tab: subclasses set ``title`` and ``description`` and fill :meth:`build_content`."""
+
+    title: ClassVar[str]
+    description: ClassVar[str]
+
+    #: Ask the window to show another tab for one domain: (tab title, domain name).
+    navigate = Signal(str, str)
+    #: This page changed workspace data; other pages refresh when they are next shown.
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store: Store | None = None
+        self.setObjectName(type(self).__name__)
+        self.title_label = label(self.title)
+        self.title_label.setFont(scaled_font(self.title_label, TITLE_FONT_SCALE))
+        self.description_label = muted(label(self.description))
+        self.banner = Banner()
+        self.content_layout = QVBoxLayout()
+        self.content_layout.setContentsMargins(0, 0, 0, 0)
+        self.content_layout.addWidget(self.build_content(), 1)
+        header = vbox(self.title_label, self.description_label, spacing=SPACE_XS)
+        layout = vbox(header, self.banner, margin=PAGE_MARGIN, spacing=SPACE_M)
+        layout.addLayout(self.content_layout, 1)
+        self.setLayout(layout)
+
+    async def attach(self, store: Store) -> None:
+        """Receive the opened workspace (after the first paint) and show its data."""
+        self.store = store
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Reload what the page shows from the store; called when the tab is shown again."""
+
+    def show_domain(self, name: str) -> None:
+        """Switch the page to one domain (pages that have a domain picker override this)."""
+
+    def build_content(self) -> QWidget:
+        """The widget below the header; a page replaces it as the page grows."""
+        raise NotImplementedError
+
+    def set_content(self, widget: QWidget) -> None:
+        """Swap the content area for ``widget`` (e.g. an empty state for a table)."""
+        while (item := self.content_layout.takeAt(0)) is not None:
+            if old := item.widget():
+                old.deleteLater()
+        self.content_layout.addWidget(widget, 1)
+
+    def show_user_error(self, error: UserError) -> None:
+        """Show an expected failure in this page's banner."""
+        show_user_error(self.banner, error)
