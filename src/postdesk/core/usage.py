@@ -119,7 +119,7 @@ def record_sent(
         _upsert(s, day, bucket, recipients, domain_id, smtp_user_id, service_id)
         if smtp_user_id is not None:
             user = s.get(SmtpUser, smtp_user_id)
-            if user is not None:
+            if user is not None and (user.last_used_at is None or user.last_used_at < at):
                 user.last_used_at = at
         limit = daily_limit(s)
         sent = total_on(s, day)

@@ -1,0 +1,1 @@
+"""Dialogs: each collects input for one action and validates it inline; pages call core."""
