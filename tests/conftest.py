@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytest.register_assert_rewrite("support")
 
 # Every module in tests/support/ is a plugin of fixtures (real services, sample data).
 pytest_plugins = sorted(

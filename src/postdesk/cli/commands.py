@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postdesk.cli import doctor, gui, service, smtp_user, tracking, usage
+from postdesk.cli import doctor, gui, service, smtp_user, testsend, tracking, usage
 
 REGISTRY = [
     gui.register,
@@ -10,5 +10,5 @@ REGISTRY = [
     service.register,
     smtp_user.register,
     tracking.register,
-    usage.register,
+    usage.register, testsend.register,
 ]

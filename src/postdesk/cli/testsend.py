@@ -1,0 +1,82 @@
+"""``postdesk test-send``: a test email with the whole SMTP conversation and a verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from postdesk.cli.output import print_json
+from postdesk.core.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "test-send", help="send a test email and show the SMTP conversation and a verdict"
+    )
+    via = parser.add_mutually_exclusive_group(required=True)
+    via.add_argument("--service", metavar="NAME", help="send through this SMTP service")
+    via.add_argument("--smtp-user", metavar="DOMAIN/LOGIN", help="send as this SMTP user (relay)")
+    parser.add_argument("--from", dest="from_addr", required=True, metavar="ADDRESS")
+    parser.add_argument("--to", dest="to_addr", required=True, metavar="ADDRESS")
+    parser.add_argument("--subject", help="subject (default: Postdesk test email)")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from postdesk.core import sending
+    from postdesk.core.store import open_store
+
+    email = sending.TestEmail(args.from_addr, args.to_addr)
+    if args.subject:
+        email.subject = args.subject
+    store = open_store()
+    live = None if args.json else _print_line
+    if args.service:
+        work = sending.send_through_service(store, args.service, email, on_line=live)
+    else:
+        domain, login = _split_user(args.smtp_user)
+        work = sending.send_as_smtp_user(store, domain, login, email, on_line=live)
+    result = asyncio.run(work)
+    print_result(result, as_json=args.json, transcript_shown=live is not None)
+    return 0 if result.ok else 1
+
+
+def _split_user(text: str) -> tuple[str, str]:
+    domain, slash, login = text.partition("/")
+    if not slash or not domain or not login:
+        raise UserError(
+            "test_send.smtp_user",
+            f"'{text}' is not DOMAIN/LOGIN.",
+            "Write it like example.com/shop.",
+        )
+    return domain, login
+
+
+_ARROWS = {"client": "C:", "server": "S:", "info": "  "}
+
+
+def _print_line(line) -> None:  # type: ignore[no-untyped-def]
+    print(f"{line.ms:>6} ms {_ARROWS.get(line.direction, '  ')} {line.text}", flush=True)
+
+
+def print_result(result, *, as_json: bool, transcript_shown: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Print a test result: JSON, or the transcript (unless shown live) and the verdict."""
+    if as_json:
+        print_json(result.as_dict())
+        return
+    if not transcript_shown:
+        for line in result.transcript:
+            _print_line(line)
+    if result.tls:
+        tls = result.tls
+        print(
+            f"\nTLS: {tls.get('protocol')} {tls.get('cipher')}; certificate for "
+            f"{', '.join(tls.get('names') or []) or tls.get('subject')}, expires "
+            f"{tls.get('not_after')}; verified: {'yes' if tls.get('verified') else 'no'}"
+        )
+    verdict = "OK" if result.ok else f"FAILED ({result.category}, at {result.stage})"
+    stream = sys.stdout if result.ok else sys.stderr
+    print(f"\n{verdict}: {result.advice}", file=stream)

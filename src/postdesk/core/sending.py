@@ -1,0 +1,160 @@
+"""Test sends and connection tests: the workflow around the pure ``smtptest`` checker.
+
+It reads the password from the keyring, runs the conversation, remembers the result for the
+service's badge, and counts every successful test send as an email sent by the account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from postdesk.core import credentials, services, settings, usage
+from postdesk.core.errors import UserError
+from postdesk.core.smtptest import (
+    SmtpEndpoint,
+    TestResult,
+    TranscriptLine,
+    build_test_message,
+    run_test,
+)
+from postdesk.core.store import Store
+from postdesk.core.store.models import DedicatedDomain, SmtpService
+
+DEFAULT_SUBJECT = "Postdesk test email"
+DEFAULT_TEXT = (
+    "This is a test email sent with Postdesk.\n\n"
+    "If it reached your inbox, the SMTP settings used to send it work."
+)
+DEFAULT_HTML = (
+    "<html><body><p>This is a <strong>test email</strong> sent with Postdesk.</p>"
+    "<p>If it reached your inbox, the SMTP settings used to send it work.</p></body></html>"
+)
+OnLine = Callable[[TranscriptLine], None]
+
+
+@dataclass
+class TestEmail:
+    """What the Send test email form collects."""
+
+    __test__ = False  # not a pytest test class
+
+    from_addr: str
+    to_addr: str
+    subject: str = DEFAULT_SUBJECT
+    text: str = DEFAULT_TEXT
+    html: str = DEFAULT_HTML
+
+
+def _endpoint(service: SmtpService, password: str | None) -> SmtpEndpoint:
+    return SmtpEndpoint(
+        host=service.host,
+        port=service.port,
+        security=service.security,  # type: ignore[arg-type]
+        username=service.username or None,
+        password=password,
+        pinned_sha256=service.pinned_sha256,
+    )
+
+
+def _summary(result: TestResult) -> str:
+    return result.advice if not result.ok else "Connected, TLS and login accepted."
+
+
+async def test_service_connection(
+    store: Store, name: str, *, on_line: OnLine | None = None
+) -> TestResult:
+    """Connect, TLS, EHLO and AUTH with a service — no message is sent."""
+    service = services.get_service(store, name)
+    password = await asyncio.to_thread(services.service_password, service)
+    result = await run_test(_endpoint(service, password), None, on_line=on_line)
+    services.record_test(store, name, result.ok, result.category, _summary(result))
+    return result
+
+
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip().lower().rstrip(">")
+
+
+def _check_from_service(store: Store, service: SmtpService, from_addr: str) -> int | None:
+    """The sender must be on one of the user's domains, or be the service's own address."""
+    domain = _domain_of(from_addr)
+    with store.session() as s:
+        ours = s.scalars(select(DedicatedDomain).where(DedicatedDomain.name == domain)).first()
+        if ours is not None:
+            return ours.id
+    if "@" in service.username and _domain_of(service.username) == domain:
+        return None
+    raise UserError(
+        "test_send.foreign_sender",
+        f"{from_addr} is not on one of your dedicated domains.",
+        "Send from an address on a domain you added in Dedicated Domain And IP, or from the "
+        "service's own address.",
+    )
+
+
+async def send_through_service(
+    store: Store, service_name: str, email: TestEmail, *, on_line: OnLine | None = None
+) -> TestResult:
+    """Send a test email through an upstream service; a success counts towards today's usage."""
+    message = build_test_message(
+        email.from_addr, email.to_addr, email.subject, email.text, email.html
+    )
+    service = services.get_service(store, service_name)
+    domain_id = _check_from_service(store, service, email.from_addr)
+    password = await asyncio.to_thread(services.service_password, service)
+    result = await run_test(_endpoint(service, password), message, on_line=on_line)
+    services.record_test(store, service_name, result.ok, result.category, _summary(result))
+    if result.ok:
+        await asyncio.to_thread(
+            usage.record_sent, store, recipients=1, service_id=service.id, domain_id=domain_id
+        )
+    return result
+
+
+def relay_endpoint(store: Store, username: str, password: str | None) -> SmtpEndpoint:
+    """How an app (or a test send) reaches this workspace's relay as one SMTP user."""
+    from postdesk.core.relay.tlscert import CERT_NAME, tls_dir
+
+    generated = tls_dir() / CERT_NAME
+    with store.session() as s:
+        host = str(settings.get(s, "relay_host"))
+        port = int(settings.get(s, "relay_port"))
+        security = str(settings.get(s, "relay_security"))
+    return SmtpEndpoint(
+        host=host,
+        port=port,
+        security=security,  # type: ignore[arg-type]
+        username=username,
+        password=password,
+        # The relay's own certificate (made on first run) is trusted by this machine's tools.
+        cafile=str(generated) if generated.exists() else None,
+    )
+
+
+async def send_as_smtp_user(
+    store: Store, domain: str, login: str, email: TestEmail, *, on_line: OnLine | None = None
+) -> TestResult:
+    """Send a test email as an SMTP user through the relay (the relay counts it)."""
+    message = build_test_message(
+        email.from_addr, email.to_addr, email.subject, email.text, email.html
+    )
+    password = await asyncio.to_thread(credentials.smtp_user_password, store, domain, login)
+    if password is None:
+        raise UserError(
+            "test_send.no_password",
+            f"Postdesk has no stored password for {login}.",
+            "Reset the user's password in SMTP Settings, then try again.",
+        )
+    name = credentials.username(login.strip().lower(), _stored_domain(store, domain))
+    return await run_test(relay_endpoint(store, name, password), message, on_line=on_line)
+
+
+def _stored_domain(store: Store, domain: str) -> str:
+    from postdesk.core.domains import get_domain
+
+    with store.session() as s:
+        return get_domain(s, domain).name
