@@ -97,10 +97,14 @@ async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | No
         await window.attach_store(store)
         if screenshot is not None:
             return await _save_screenshot(window, screenshot)
+        from postdesk.gui.usagewatch import install_usage_watch
+
         closed = asyncio.Event()
         window.closed.connect(closed.set)
+        watch = install_usage_watch(window)
         start_task(window.check_secure_storage(), banner=window.banner)
         await closed.wait()
+        watch.stop()
         return 0
     finally:
         store.close()

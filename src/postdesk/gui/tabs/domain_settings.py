@@ -1,11 +1,84 @@
-"""Domain Settings: tracking, sending service and DKIM key of one domain."""
+"""Domain Settings: tracking, the service a domain sends through, reply-to, and DKIM keys."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+import datetime as dt
 
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QAbstractScrollArea,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from postdesk.core import settings, tracking
+from postdesk.core.domains import expected_records, list_domains, lookup_name, shown_name
+from postdesk.core.domainsettings import (
+    dkim_keys,
+    generate_new_key,
+    set_domain_service,
+    set_reply_to,
+)
+from postdesk.core.errors import UserError
+from postdesk.core.services import list_services
+from postdesk.core.store.models import DedicatedDomain, utcnow
+from postdesk.gui.asyncutil import busy, task_slot
+from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.tabs.base import Page
+from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.emptystate import EmptyState
+from postdesk.gui.widgets.toggle_row import ToggleRow
+
+DOMAINS_TAB = "Dedicated Domain And IP"
+SERVICES_TAB = "SMTP Service"
+# Often enough that "in 12 min" never lags by a whole minute for long.
+COUNTDOWN_INTERVAL_MS = 15_000
+ERROR_COLOUR = "#c0392b"
+KEY_STATES = {"active": "Active", "pending": "Waiting for DNS", "retired": "Retired"}
+KEY_COLUMNS = ("Selector", "Size", "Created", "State")
+EXPLANATIONS = {
+    "open": "Adds a tiny invisible image to each email, so you can see when it is opened.",
+    "click": "Sends each link through your tracking address first, so you can see which "
+    "links people click.",
+}
+DKIM_HELP = (
+    "A new key starts waiting for DNS. Publish its DKIM record (shown on the Dedicated Domain "
+    "And IP tab) at your DNS host and press Verify Now there. Until the record is found, the "
+    "current key keeps signing your mail."
+)
+
+
+def error_label() -> QLabel:
+    widget = label(selectable=True)
+    widget.setStyleSheet(f"color: {ERROR_COLOUR};")
+    widget.hide()
+    return widget
+
+
+def created_text(at: dt.datetime) -> str:
+    """A stored (UTC) moment in the user's time zone, e.g. "25 Nov 2026, 13:17"."""
+    local = at.astimezone()
+    return f"{local.day} {local:%b %Y, %H:%M}"
+
+
+def group(title: str, *items: QWidget | object) -> QGroupBox:
+    box = QGroupBox(title)
+    box.setLayout(vbox(*items, margin=SPACE_M, spacing=SPACE_S))  # type: ignore[arg-type]
+    # Spare height goes below the groups, not into gaps between their lines.
+    box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+    return box
 
 
 class DomainSettingsPage(Page):
@@ -16,8 +89,300 @@ class DomainSettingsPage(Page):
     )
 
     def build_content(self) -> QWidget:
-        return EmptyState(
+        self.domains: dict[str, DedicatedDomain] = {}
+        self._wanted: str | None = None
+        self.countdown = QTimer(self)
+        self.countdown.setInterval(COUNTDOWN_INTERVAL_MS)
+        self.countdown.timeout.connect(self.render_tracking)
+        self.empty_state = EmptyState(
             "icons/empty-settings.png",
             "No domain to set up yet",
             "Add a domain on the Dedicated Domain And IP tab first; its settings will appear here.",
+            button_text="Open Dedicated Domain And IP",
         )
+        assert self.empty_state.button is not None
+        self.empty_state.button.clicked.connect(lambda: self.navigate.emit(DOMAINS_TAB, ""))
+        self.domain_combo = QComboBox()
+        self.domain_combo.setAccessibleName("Domain")
+        self.domain_combo.currentIndexChanged.connect(self._domain_chosen)
+        picker = hbox(label("Domain:", wrap=False), self.domain_combo)
+        picker.addStretch(1)
+
+        left = vbox(self._build_tracking(), self._build_sending(), spacing=SPACE_L)
+        left.addStretch(1)
+        right = vbox(self._build_dkim(), spacing=SPACE_L)
+        right.addStretch(1)
+        columns = hbox(left, right, spacing=SPACE_L)
+        columns.setStretch(0, 1)
+        columns.setStretch(1, 1)
+        settings_view = QWidget()
+        settings_view.setLayout(vbox(picker, columns, spacing=SPACE_M))
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(settings_view)
+        # Let the page's own background show through, as on the other tabs.
+        scroll.viewport().setAutoFillBackground(False)
+        settings_view.setAutoFillBackground(False)
+        self.settings_view = scroll
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty_state)
+        self.stack.addWidget(scroll)
+        return self.stack
+
+    def _build_tracking(self) -> QGroupBox:
+        self.tracking_note = muted(label())
+        self.toggles = {
+            f: ToggleRow(tracking.LABELS[f], EXPLANATIONS[f]) for f in tracking.FEATURES
+        }
+        for feature, row in self.toggles.items():
+            row.switched.connect(lambda on, f=feature: self.switch_tracking(f, on))
+        return group("Tracking", self.tracking_note, *self.toggles.values())
+
+    def _build_sending(self) -> QGroupBox:
+        self.service_combo = QComboBox()
+        self.service_combo.setAccessibleName("Sends through")
+        self.service_combo.activated.connect(self._service_chosen)
+        self.service_notice = Banner()
+        self.reply_to_edit = QLineEdit()
+        self.reply_to_edit.setAccessibleName("Reply-to address")
+        self.reply_to_edit.setClearButtonEnabled(True)
+        self.reply_to_edit.returnPressed.connect(self.save_reply_to)
+        self.reply_to_edit.textEdited.connect(lambda _text: self.reply_to_error.hide())
+        self.reply_to_save = QPushButton("Save")
+        self.reply_to_save.clicked.connect(self.save_reply_to)
+        self.reply_to_error = error_label()
+        self.reply_to_status = muted(label())
+        grid = QGridLayout()
+        grid.setSpacing(SPACE_S)
+        grid.addWidget(label("Sends through:", wrap=False), 0, 0)
+        grid.addWidget(self.service_combo, 0, 1)
+        grid.addWidget(self.service_notice, 1, 0, 1, 2)
+        grid.addWidget(label("Reply-to address:", wrap=False), 2, 0)
+        grid.addLayout(hbox(self.reply_to_edit, self.reply_to_save), 2, 1)
+        grid.addWidget(self.reply_to_error, 3, 1)
+        grid.addWidget(self.reply_to_status, 4, 1)
+        grid.setColumnStretch(1, 1)
+        return group("Sending", grid)
+
+    def _build_dkim(self) -> QGroupBox:
+        self.key_table = QTableWidget(0, len(KEY_COLUMNS))
+        self.key_table.setHorizontalHeaderLabels(KEY_COLUMNS)
+        self.key_table.verticalHeader().hide()
+        self.key_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.key_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.key_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.key_table.horizontalHeader().setStretchLastSection(True)
+        self.key_table.setAccessibleName("DKIM keys")
+        # As tall as its few rows: a domain has one or two keys, rarely more.
+        self.key_table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.generate_button = QPushButton("Generate new key")
+        self.generate_button.clicked.connect(self.generate_key)
+        self.generate_status = muted(label())
+        self.generate_status.hide()
+        buttons = hbox(self.generate_button, self.generate_status)
+        buttons.addStretch(1)
+        return group("DKIM keys", self.key_table, buttons, muted(label(DKIM_HELP)))
+
+    # --- loading ------------------------------------------------------------------------------
+
+    @property
+    def domain(self) -> str | None:
+        """The stored name of the domain on screen."""
+        return self.domain_combo.currentData()
+
+    async def refresh(self) -> None:
+        assert self.store is not None
+        self.domains = {d.name: d for d in list_domains(self.store)}
+        self.services = list_services(self.store)
+        with self.store.session() as s:
+            delay = settings.get(s, "tracking_delay_minutes")
+        self.tracking_note.setText(
+            "Tracking applies to every email a domain sends, not to single messages. "
+            f"A change reaches outgoing mail after about {delay:g} minutes."
+        )
+        wanted = self._wanted or self.domain
+        self._wanted = None
+        self.domain_combo.blockSignals(True)
+        self.domain_combo.clear()
+        for name in self.domains:
+            self.domain_combo.addItem(shown_name(name), name)
+        index = self.domain_combo.findData(wanted) if wanted else 0
+        self.domain_combo.setCurrentIndex(max(index, 0))
+        self.domain_combo.blockSignals(False)
+        if not self.domains:
+            self.countdown.stop()
+            self.stack.setCurrentWidget(self.empty_state)
+            return
+        self.stack.setCurrentWidget(self.settings_view)
+        self.load_domain()
+
+    def show_domain(self, name: str) -> None:
+        wanted = lookup_name(name)
+        index = self.domain_combo.findData(wanted)
+        if index < 0:
+            self._wanted = wanted  # not listed yet: chosen when the page next refreshes
+        else:
+            self.domain_combo.setCurrentIndex(index)
+
+    def _domain_chosen(self, _index: int) -> None:
+        if self.domain is not None:
+            self.banner.clear()
+            self.load_domain()
+
+    def load_domain(self) -> None:
+        """Show every setting of the chosen domain."""
+        domain = self.domains[self.domain]  # type: ignore[index]
+        self.service_notice.clear()
+        self._show_services(domain)
+        self.reply_to_edit.setText(domain.reply_to or "")
+        self.reply_to_error.hide()
+        self._show_reply_to_status(domain.reply_to)
+        self.render_tracking()
+        self.show_keys()
+
+    # --- tracking -----------------------------------------------------------------------------
+
+    def render_tracking(self, now: dt.datetime | None = None) -> None:
+        """Show each toggle (the requested value while a change waits) and its countdown."""
+        if self.store is None or self.domain is None:
+            return
+        states = tracking.tracking_state(self.store, self.domain, now or utcnow())
+        for feature, state in states.items():
+            if state.pending is None:
+                self.toggles[feature].set_state(state.enabled)
+                continue
+            now_word = "on" if state.enabled else "off"
+            self.toggles[feature].set_state(
+                state.pending.enabled,
+                f"{state.describe(now)} Until then it stays {now_word}.",
+            )
+        if any(s.pending for s in states.values()):
+            self.countdown.start()
+        else:
+            self.countdown.stop()
+
+    def switch_tracking(self, feature: tracking.Feature, enabled: bool) -> None:
+        """The user flipped a toggle: ask core for the change (or cancel the pending one)."""
+        if self.store is None or self.domain is None:
+            return
+        try:
+            tracking.set_tracking(self.store, self.domain, feature, enabled)
+        except UserError as error:
+            self.show_user_error(error)
+        self.render_tracking()
+        self.changed.emit()
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _show_services(self, domain: DedicatedDomain) -> None:
+        combo = self.service_combo
+        combo.clear()
+        for service in self.services:
+            text = f"{service.name} (default)" if service.is_default else service.name
+            combo.addItem(text, service.name)
+        current = next((s.name for s in self.services if s.id == domain.service_id), None)
+        if current is None:
+            combo.insertItem(0, "Not chosen yet" if self.services else "No service added yet")
+        combo.setCurrentIndex(max(combo.findData(current), 0) if current else 0)
+        combo.setEnabled(bool(self.services))
+        if not self.services:
+            self.service_notice.show_message(
+                "info",
+                "No SMTP service yet.",
+                "Add the service that delivers your mail on the SMTP Service tab first.",
+                action=("Open SMTP Service", lambda: self.navigate.emit(SERVICES_TAB, "")),
+            )
+
+    def _service_chosen(self, index: int) -> None:
+        name = self.service_combo.itemData(index)
+        domain = self.domains.get(self.domain or "")
+        if name is None or domain is None or self.store is None:
+            return
+        try:
+            set_domain_service(self.store, domain.name, name)
+        except UserError as error:
+            self.show_user_error(error)
+            return
+        self.domains = {d.name: d for d in list_domains(self.store)}
+        if self.service_combo.itemData(0) is None:
+            self.service_combo.removeItem(0)  # "Not chosen yet" no longer applies
+        _, records = expected_records(self.store, domain.name)
+        spf = next((r.value for r in records if r.kind == "spf"), None)
+        record = f"Publish this SPF record in place of the old one:\n{spf}\n" if spf else ""
+        self.service_notice.show_message(
+            "info",
+            f"Mail from {shown_name(domain.name)} now goes through {name}.",
+            f"{record}Then press Verify Now on the Dedicated Domain And IP tab, so the domain "
+            "is checked again.",
+            action=(
+                "Open Dedicated Domain And IP",
+                lambda: self.navigate.emit(DOMAINS_TAB, domain.name),
+            ),
+        )
+        self.changed.emit()
+
+    def save_reply_to(self) -> None:
+        """Check and save the reply-to address; a bad one is explained under the field."""
+        if self.store is None or self.domain is None:
+            return
+        try:
+            saved = set_reply_to(self.store, self.domain, self.reply_to_edit.text())
+        except UserError as error:
+            self.reply_to_error.setText(f"{error.message} {error.hint}".strip())
+            self.reply_to_error.show()
+            self.reply_to_status.hide()
+            return
+        self.reply_to_error.hide()
+        self.reply_to_edit.setText(saved or "")
+        self.domains = {d.name: d for d in list_domains(self.store)}
+        self._show_reply_to_status(saved, saved_now=True)
+        self.changed.emit()
+
+    def _show_reply_to_status(self, address: str | None, *, saved_now: bool = False) -> None:
+        prefix = "Saved. " if saved_now else ""
+        if address:
+            text = f"Replies go to {address} unless the sending app sets its own reply-to."
+        else:
+            text = "No reply-to set: replies go to the sender's address. Leave empty to keep it so."
+        self.reply_to_status.setText(prefix + text)
+        self.reply_to_status.show()
+
+    # --- DKIM ---------------------------------------------------------------------------------
+
+    def show_keys(self) -> None:
+        """List the domain's DKIM keys, newest first."""
+        assert self.store is not None and self.domain is not None
+        keys = dkim_keys(self.store, self.domain)
+        self.key_table.setRowCount(len(keys))
+        for row, key in enumerate(keys):
+            cells = (
+                key.selector,
+                f"{key.bits}-bit",
+                created_text(key.created_at),
+                KEY_STATES.get(key.state, key.state),
+            )
+            for column, text in enumerate(cells):
+                self.key_table.setItem(row, column, QTableWidgetItem(text))
+        waiting = any(k.state == "pending" for k in keys)
+        self.generate_button.setEnabled(not waiting)
+        self.generate_status.setText(
+            "A new key is waiting for its DNS record; publish it before making another."
+        )
+        self.generate_status.setVisible(waiting)
+
+    @task_slot
+    async def generate_key(self) -> None:
+        """Make a new 2048-bit key off the GUI thread; it waits for its DNS record."""
+        assert self.store is not None and self.domain is not None
+        name = self.domain
+        with busy(self.generate_button, self.generate_status, "Making a new key…"):
+            key = await generate_new_key(self.store, name)
+        if name == self.domain:
+            self.show_keys()
+            self.generate_status.setText(
+                f"New key {key.selector} made. Publish its DKIM record and press Verify Now."
+            )
+        self.changed.emit()

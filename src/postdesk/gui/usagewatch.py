@@ -1,0 +1,132 @@
+"""The usage watch: every ~30 s, read today's count and warn the user before (and after) the limit.
+
+Mail can be counted by a relay in another process sharing the workspace, so the watch polls the
+database instead of listening to this window's own sends. Each warning is shown once per level per
+day, in the window's banner and, where the desktop has a system tray, as a notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QSystemTrayIcon, QWidget
+
+from postdesk.core.usagewatch import UsageAlert, UsageWatcher
+from postdesk.gui.qtutils import app_icon
+
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
+    from postdesk.gui.mainwindow import MainWindow
+    from postdesk.gui.widgets.banner import Banner
+
+POLL_INTERVAL_MS = 30_000
+NOTIFICATION_MS = 15_000
+SMTP_SETTINGS_TAB = "SMTP Settings"
+
+
+class UsageWatch(QObject):
+    """Polls the workspace and emits each usage alert once; ``today_changed`` on every poll."""
+
+    alert = Signal(object)  # UsageAlert
+    today_changed = Signal(object)  # usage.Today
+
+    def __init__(
+        self,
+        store_source: Callable[[], Store | None],
+        parent: QObject | None = None,
+        *,
+        interval_ms: int = POLL_INTERVAL_MS,
+    ) -> None:
+        super().__init__(parent)
+        self._store_source = store_source
+        self._watcher: UsageWatcher | None = None
+        self._polling = False
+        self.notifier: DesktopNotifier | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        """Poll now and then every interval until :meth:`stop`."""
+        self.timer.start()
+        self._tick()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        # The store arrives after the first paint; until then there is nothing to read.
+        if self._polling or self._store_source() is None:
+            return
+        from postdesk.gui.asyncutil import start_task
+
+        start_task(self.poll())
+
+    async def poll(self) -> list[UsageAlert]:
+        """Read the count once; emit ``today_changed`` and any alert not given before."""
+        store = self._store_source()
+        if store is None:
+            return []
+        if self._watcher is None or self._watcher.store is not store:
+            self._watcher = UsageWatcher(store)
+        from postdesk.gui.asyncutil import run_blocking
+
+        self._polling = True
+        try:
+            # A shared PostgreSQL workspace may be across the network: keep the window responsive.
+            today, alerts = await run_blocking(self._watcher.check)
+        finally:
+            self._polling = False
+        self.today_changed.emit(today)
+        for alert in alerts:
+            self.alert.emit(alert)
+        return alerts
+
+
+def show_in_banner(banner: Banner, alert: UsageAlert, open_tab: Callable[[str], object]) -> None:
+    """Put an alert in the window's banner; after a deletion, offer the way to new credentials."""
+    action = None
+    if alert.kind == "deleted":
+        action = ("Open SMTP Settings", lambda: open_tab(SMTP_SETTINGS_TAB))
+    banner.show_message(alert.severity, alert.message, alert.hint, action=action)
+
+
+class DesktopNotifier(QObject):
+    """Shows alerts as desktop notifications through a tray icon, made on first use."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tray: QSystemTrayIcon | None = None
+
+    def notify(self, alert: UsageAlert) -> bool:
+        """Show ``alert`` as a notification; False when the desktop has no system tray."""
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return False
+        if self.tray is None:
+            self.tray = QSystemTrayIcon(app_icon(), self)
+            self.tray.setToolTip("Postdesk")
+            self.tray.show()  # a notification needs a visible icon on most desktops
+        icon = (
+            QSystemTrayIcon.MessageIcon.Critical
+            if alert.severity == "error"
+            else QSystemTrayIcon.MessageIcon.Warning
+        )
+        self.tray.showMessage("Postdesk", f"{alert.message}\n{alert.hint}", icon, NOTIFICATION_MS)
+        return True
+
+
+def install_usage_watch(window: MainWindow) -> UsageWatch:
+    """Start watching usage for ``window``: banner, desktop notification, live usage panels."""
+    from postdesk.gui.widgets.usage_panel import UsagePanel
+
+    watch = UsageWatch(lambda: window.store, window)
+    notifier = DesktopNotifier(window)
+    watch.notifier = notifier
+    watch.alert.connect(lambda alert: show_in_banner(window.banner, alert, window.select_tab))
+    watch.alert.connect(notifier.notify)
+    for panel in window.findChildren(UsagePanel):
+        watch.today_changed.connect(panel.show_today)
+    watch.start()
+    return watch
