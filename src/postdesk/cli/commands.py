@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from postdesk.cli import doctor, gui, service, smtp_user, testsend, tracking, usage
+from postdesk.cli import (
+    check,
+    doctor,
+    domain,
+    gui,
+    ip,
+    service,
+    smtp_user,
+    testsend,
+    tracking,
+    usage,
+)
 
 REGISTRY = [
     gui.register,
@@ -10,5 +21,9 @@ REGISTRY = [
     service.register,
     smtp_user.register,
     tracking.register,
-    usage.register, testsend.register,
+    usage.register,
+    testsend.register,
+    domain.register,
+    check.register,
+    ip.register,
 ]

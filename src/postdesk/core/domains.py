@@ -160,13 +160,24 @@ def _record_row(position: int, record: ExpectedRecord) -> DomainRecord:
 
 
 async def published_policies(name: str) -> tuple[str | None, str | None]:
-    """The SPF and DMARC records a domain already publishes (None each when absent or unknown)."""
-    from postdesk.core.dnscheck import published_txt
+    """The SPF and DMARC records a domain already publishes (None each when absent or unknown).
 
+    Used to propose one merged SPF record and to keep a valid DMARC record. When DNS cannot be
+    asked, Postdesk proposes fresh records; Verify Now later reports any conflict.
+    """
+    from postdesk.core.dnscheck import make_client
+
+    client = make_client()
     spf, dmarc = await asyncio.gather(
-        published_txt(name, "v=spf1"), published_txt(f"_dmarc.{name}", "v=DMARC1")
+        client.query(name, "TXT"), client.query(f"_dmarc.{name}", "TXT")
     )
-    return spf, dmarc
+    return _single(spf.values, "v=spf1"), _single(dmarc.values, "v=dmarc1")
+
+
+def _single(values: tuple[str, ...], prefix: str) -> str | None:
+    """The one value starting with ``prefix`` (none when there are zero or several)."""
+    found = [v for v in values if v.lower().startswith(prefix)]
+    return found[0] if len(found) == 1 else None
 
 
 def expected_records(store: Store, name: str) -> tuple[str, list[ExpectedRecord]]:

@@ -1,0 +1,37 @@
+"""``postdesk check``: SPF, DKIM, DMARC and MX of any domain — nothing is stored."""
+
+from __future__ import annotations
+
+import argparse
+
+from postdesk.cli.output import print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("check", help="diagnose any domain's SPF, DKIM, DMARC and MX")
+    parser.add_argument("domain")
+    parser.add_argument(
+        "--dkim-selector",
+        action="append",
+        default=[],
+        metavar="S",
+        help="a DKIM selector to check (repeatable)",
+    )
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from postdesk.cli.domain import print_report
+    from postdesk.core.dnscheck import diagnose_domain
+    from postdesk.core.validation import normalize_domain
+
+    name = normalize_domain(args.domain)
+    report = asyncio.run(diagnose_domain(name, args.dkim_selector))
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print_report(report)
+    return 0 if report.status == "ok" else 1

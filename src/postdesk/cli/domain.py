@@ -1,0 +1,155 @@
+"""``postdesk domain``: dedicated domains, the records to publish, and Verify Now."""
+
+from __future__ import annotations
+
+import argparse
+
+from postdesk.cli.output import print_json, print_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("domain", help="dedicated sending domains and their DNS records")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = sub.add_parser("add", help="Add & Verify: add a domain and generate its DNS records")
+    add.add_argument("domain")
+    add.add_argument("--service", metavar="NAME", help="the SMTP service it sends through")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=run_add)
+
+    listing = sub.add_parser("list", help="list domains and their status")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=run_list)
+
+    records = sub.add_parser("records", help="the DNS records to publish")
+    records.add_argument("domain")
+    records.add_argument("--format", choices=("table", "json", "zone"), default="table")
+    records.set_defaults(handler=run_records)
+
+    verify = sub.add_parser("verify", help="Verify Now: check every record live")
+    verify.add_argument("domain")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=run_verify)
+
+    remove = sub.add_parser("remove", help="remove a domain, its keys and SMTP users")
+    remove.add_argument("domain")
+    remove.set_defaults(handler=run_remove)
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from postdesk.core.store import open_store
+
+    return open_store()
+
+
+def _ago(moment) -> str:  # type: ignore[no-untyped-def]
+    if moment is None:
+        return "never"
+    from postdesk.core.store.models import utcnow
+
+    minutes = int((utcnow() - moment).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    return f"{minutes // 60} h ago" if minutes < 48 * 60 else f"{minutes // 1440} days ago"
+
+
+def run_add(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from postdesk.core import domains, recordgen
+
+    store = _store()
+    domain = asyncio.run(domains.add_domain(store, args.domain, service_name=args.service))
+    name, records = domains.expected_records(store, domain.name)
+    if args.json:
+        print_json(
+            {"domain": name, "status": domain.status, "records": [r.as_dict() for r in records]}
+        )
+        return 0
+    print(
+        f"Added {domains.shown_name(name)}. Publish these records at your DNS host, "
+        f"then run: postdesk domain verify {name}\n"
+    )
+    print(recordgen.records_table(records))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from postdesk.core import domains
+
+    rows = [
+        {
+            "domain": d.name,
+            "shown": domains.shown_name(d.name),
+            "status": d.status,
+            "service": d.service.name if d.service else None,
+            "checked_at": d.last_checked_at.isoformat() if d.last_checked_at else None,
+        }
+        for d in domains.list_domains(_store())
+    ]
+    if args.json:
+        print_json({"domains": rows})
+        return 0
+    if not rows:
+        print("No dedicated domains yet. Add one with: postdesk domain add example.com")
+        return 0
+    print_table(
+        ["DOMAIN", "STATUS", "SERVICE", "CHECKED"],
+        [[r["shown"], r["status"], r["service"] or "", r["checked_at"] or "never"] for r in rows],
+    )
+    return 0
+
+
+def run_records(args: argparse.Namespace) -> int:
+    from postdesk.core import domains, recordgen
+
+    name, records = domains.expected_records(_store(), args.domain)
+    if args.format == "json":
+        print_json({"domain": name, "records": [r.as_dict() for r in records]})
+    elif args.format == "zone":
+        print(recordgen.zone_snippet(records), end="")
+    else:
+        print(recordgen.records_table(records))
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from postdesk.core import domains
+
+    store = _store()
+    outcome = asyncio.run(domains.verify_domain(store, args.domain))
+    report = outcome.report
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print_report(report)
+        if outcome.regressed:
+            print("\nThis domain was verified before; a record has since changed or disappeared.")
+    return 0 if outcome.status == "verified" else 1
+
+
+def print_report(report) -> None:  # type: ignore[no-untyped-def]
+    """A verification or diagnosis report as a table and a list of problems with fixes."""
+    print(f"{report.domain}: {report.status.upper()}")
+    print_table(
+        ["RECORD", "TYPE", "HOST", "STATUS"],
+        [[r.kind, r.type, r.host, r.status] for r in report.records],
+    )
+    problems = [(r, p) for r in report.records for p in r.problems]
+    for record, problem in problems:
+        print(f"\n[{problem.severity}] {problem.code} ({record.host})")
+        print(f"  {problem.message}")
+        if problem.fix:
+            print(f"  Fix: {problem.fix}")
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from postdesk.core import domains
+
+    domains.remove_domain(_store(), args.domain)
+    print(f"Removed {args.domain}, its DKIM keys and its SMTP users.")
+    return 0

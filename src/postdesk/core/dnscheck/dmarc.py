@@ -1,0 +1,146 @@
+"""DMARC: one valid record at ``_dmarc.<domain>``, and report addresses that will accept reports."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from functools import lru_cache
+
+from publicsuffixlist import PublicSuffixList
+
+from postdesk.core.dnscheck.messages import dns_problem, problem
+from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.records import ExpectedRecord, Problem, RecordResult
+
+_POLICIES = ("none", "quarantine", "reject")
+_URI = re.compile(r"^mailto:[^@\s]+@[a-z0-9.-]+\.[a-z0-9-]+(![0-9]+[kmgt]?)?$", re.IGNORECASE)
+_CHECKS = {
+    "p": lambda v: v.lower() in _POLICIES,
+    "sp": lambda v: v.lower() in _POLICIES,
+    "np": lambda v: v.lower() in _POLICIES,
+    "adkim": lambda v: v.lower() in ("r", "s"),
+    "aspf": lambda v: v.lower() in ("r", "s"),
+    "pct": lambda v: v.isdigit() and 0 <= int(v) <= 100,
+    "ri": lambda v: v.isdigit(),
+    "fo": lambda v: all(part.strip().lower() in ("0", "1", "d", "s") for part in v.split(":")),
+    "rf": lambda v: all(part.strip().lower() in ("afrf", "iodef") for part in v.split(":")),
+    "rua": lambda v: all(_URI.match(part.strip()) for part in v.split(",")),
+    "ruf": lambda v: all(_URI.match(part.strip()) for part in v.split(",")),
+}
+
+
+def dmarc_tags(value: str) -> list[tuple[str, str]]:
+    """The tags of a DMARC record in order, names lowercased (duplicates kept)."""
+    tags = []
+    for part in value.split(";"):
+        if part.strip():
+            name, _, tag_value = part.partition("=")
+            tags.append((name.strip().lower(), tag_value.strip()))
+    return tags
+
+
+def is_dmarc(value: str) -> bool:
+    """Whether a TXT value at ``_dmarc`` is meant as a DMARC record (even a broken one)."""
+    return re.search(r"v\s*=\s*dmarc1", value, re.IGNORECASE) is not None
+
+
+def dmarc_errors(value: str) -> list[str]:
+    """Everything that makes a DMARC record invalid, in plain words (empty when valid)."""
+    tags = dmarc_tags(value)
+    errors = []
+    if not tags or tags[0][0] != "v" or tags[0][1] != "DMARC1":
+        errors.append("it must start with v=DMARC1")
+    names = [name for name, _ in tags]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        errors.append(f"the tag {name}= appears more than once")
+    if "p" not in names:
+        errors.append("the policy tag p= is missing")
+    for name, tag_value in tags:
+        check = _CHECKS.get(name)
+        if check is not None and not check(tag_value):
+            errors.append(f"{name}={tag_value} is not an allowed value")
+    return errors
+
+
+@lru_cache(maxsize=1)
+def _suffixes() -> PublicSuffixList:
+    return PublicSuffixList()
+
+
+def organizational_domain(name: str) -> str:
+    """The registered domain a name belongs to (``mail.shop.example.com`` → ``example.com``)."""
+    return _suffixes().privatesuffix(name.lower()) or name.lower()
+
+
+def report_addresses(value: str) -> list[str]:
+    """The mailbox addresses in ``rua=`` and ``ruf=`` (size limits removed)."""
+    addresses = []
+    for name, tag_value in dmarc_tags(value):
+        if name in ("rua", "ruf"):
+            for uri in tag_value.split(","):
+                uri = uri.strip()
+                if uri.lower().startswith("mailto:"):
+                    addresses.append(uri[7:].split("!", 1)[0])
+    return addresses
+
+
+async def check_dmarc(
+    client: DnsClient, domain: str, *, expected: ExpectedRecord | None = None
+) -> RecordResult:
+    """Check the DMARC record of ``domain``: any valid record is fine; ``p=none`` is a warning."""
+    host = f"_dmarc.{domain}"
+    want = expected.value if expected else "v=DMARC1; p=none"
+    result = RecordResult(
+        "dmarc",
+        "TXT",
+        host,
+        expected.value if expected else "",
+        "ok",
+        required=expected.required if expected else True,
+    )
+    answer = await client.query(host, "TXT")
+    if answer.failed:
+        result.status, result.problems = "error", [dns_problem(answer, host)]
+        return result
+    records = [v for v in answer.values if is_dmarc(v)]
+    result.found = records
+    if not records:
+        result.status = "missing"
+        result.problems.append(problem("dmarc.missing", domain=domain, expected=want))
+        return result
+    if len(records) > 1:
+        result.status = "conflict"
+        result.problems.append(problem("dmarc.multiple", domain=domain, count=len(records)))
+        return result
+    errors = dmarc_errors(records[0])
+    if errors:
+        result.status = "mismatch"
+        result.problems.append(problem("dmarc.invalid", domain=domain, detail="; ".join(errors)))
+        return result
+    policy = dict(dmarc_tags(records[0])).get("p", "").lower()
+    if policy == "none":
+        result.problems.append(problem("dmarc.policy_none", domain=domain))
+    result.problems += await _unauthorized_reports(client, domain, records[0])
+    return result
+
+
+async def _unauthorized_reports(client: DnsClient, domain: str, value: str) -> list[Problem]:
+    """Reports to another organisation's mailbox need its consent (RFC 7489 §7.1)."""
+    ours = organizational_domain(domain)
+    outside = []
+    for address in report_addresses(value):
+        other = address.rsplit("@", 1)[1].lower().rstrip(".")
+        if organizational_domain(other) != ours and (address, other) not in outside:
+            outside.append((address, other))
+    answers = await asyncio.gather(
+        *(client.query(f"{domain}._report._dmarc.{other}", "TXT") for _, other in outside)
+    )
+    problems = []
+    for (address, other), answer in zip(outside, answers, strict=True):
+        if answer.failed:
+            continue  # unknown, and a report address is not worth a "could not check"
+        if not any(v.strip().lower().startswith("v=dmarc1") for v in answer.values):
+            problems.append(
+                problem("dmarc.rua_unauthorized", domain=domain, address=address, other=other)
+            )
+    return problems
