@@ -15,6 +15,7 @@ from postdesk.core.errors import UserError
 from postdesk.core.store import database, open_store
 from postdesk.core.store.models import (
     AuditEvent,
+    Base,
     DailyUsage,
     DedicatedDomain,
     DomainRecord,
@@ -22,20 +23,8 @@ from postdesk.core.store.models import (
     SmtpUser,
 )
 
-TABLES = {
-    "settings",
-    "smtp_services",
-    "dedicated_domains",
-    "domain_records",
-    "dkim_keys",
-    "dns_checks",
-    "tracking_changes",
-    "smtp_users",
-    "dedicated_ips",
-    "daily_usage",
-    "audit_log",
-    "alembic_version",
-}
+# Every table the models declare, plus Alembic's own bookkeeping.
+TABLES = {*Base.metadata.tables, "alembic_version"}
 
 
 def _exercise(store) -> None:
@@ -118,11 +107,12 @@ def test_corrupt_database_file_is_named_with_the_way_out(postdesk_home: Path) ->
 
 def _migrations_with(tmp_path: Path, body: str) -> Path:
     """A copy of the real migrations plus one newer revision with the given upgrade body."""
+    head = database.head_revision()
     folder = tmp_path / "migrations"
     shutil.copytree(database.MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "versions" / "9999_test.py").write_text(
         "import sqlalchemy as sa\nfrom alembic import op\n"
-        "revision = '9999'\ndown_revision = '0001'\nbranch_labels = None\ndepends_on = None\n"
+        f"revision = '9999'\ndown_revision = '{head}'\nbranch_labels = None\ndepends_on = None\n"
         f"def upgrade():\n{body}\n"
     )
     return folder
@@ -137,7 +127,7 @@ def test_sqlite_is_copied_aside_before_a_migration(postdesk_home, tmp_path, monk
     )
     store = open_store()
     assert "note" in {c["name"] for c in inspect(store.engine).get_columns("settings")}
-    (backup,) = postdesk_home.glob("postdesk.db.bak-0001-*")
+    (backup,) = postdesk_home.glob("postdesk.db.bak-*")
     with sqlite3.connect(backup) as conn:
         assert conn.execute("select name from smtp_services").fetchall() == [("SendGrid",)]
 
@@ -163,7 +153,7 @@ def test_failed_migration_leaves_the_original_intact(postdesk_home, tmp_path, mo
     store = open_store()
     with store.session() as s:
         assert [x.name for x in s.scalars(select(SmtpService))] == ["SendGrid"]
-        assert database.current_revision(store.engine) == "0001"
+        assert database.current_revision(store.engine) == database.head_revision()
 
 
 def test_a_foreign_database_is_not_touched(tmp_path: Path, monkeypatch) -> None:
@@ -173,3 +163,18 @@ def test_a_foreign_database_is_not_touched(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(UserError) as caught:
         open_store(f"sqlite:///{other}")
     assert caught.value.code == "store.not_postdesk"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migrations_create_exactly_what_the_models_declare(backend, request, monkeypatch) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    if backend == "postgres":
+        monkeypatch.setenv("POSTDESK_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    store = open_store()
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    store.close()
+    assert differences == []

@@ -131,7 +131,12 @@ def _write(path: Path, data: bytes) -> str:
 @pytest.fixture(scope="session")
 def smtp_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
     """A test CA and server certificates: good, expired, wrong_name, self_signed."""
-    root = tmp_path_factory.mktemp("smtp-pki")
+    return build_pki(tmp_path_factory.mktemp("smtp-pki"))
+
+
+def build_pki(root: Path) -> TestPKI:
+    """Write a test CA and its server certificates into ``root`` (also used by benchmarks)."""
+    root.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = _cert("Postdesk Test CA", ca_key, None, ca_key, ca=True, days=(-2, 3650))
     pki = TestPKI(root, _write(root / "ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM)))

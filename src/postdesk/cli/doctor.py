@@ -6,7 +6,6 @@ import argparse
 import os
 import platform
 import sys
-from importlib import metadata
 
 from postdesk import __version__
 from postdesk.cli.output import print_json
@@ -50,6 +49,8 @@ def collect() -> dict[str, object]:
 
 
 def _version(name: str) -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from postdesk.core import credentials, services, settings, usage
+from postdesk.core import services, settings
 from postdesk.core.errors import UserError
 from postdesk.core.smtptest import (
     SmtpEndpoint,
@@ -109,6 +109,8 @@ async def send_through_service(
     result = await run_test(_endpoint(service, password), message, on_line=on_line)
     services.record_test(store, service_name, result.ok, result.category, _summary(result))
     if result.ok:
+        from postdesk.core import usage
+
         await asyncio.to_thread(
             usage.record_sent, store, recipients=1, service_id=service.id, domain_id=domain_id
         )
@@ -139,6 +141,8 @@ async def send_as_smtp_user(
     store: Store, domain: str, login: str, email: TestEmail, *, on_line: OnLine | None = None
 ) -> TestResult:
     """Send a test email as an SMTP user through the relay (the relay counts it)."""
+    from postdesk.core import credentials
+
     message = build_test_message(
         email.from_addr, email.to_addr, email.subject, email.text, email.html
     )

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from postdesk.core import audit, secrets, settings
@@ -141,11 +139,10 @@ def _upsert(
     service_id: int | None,
 ) -> None:
     """One statement that adds ``n`` to the day's row, so concurrent senders never lose counts."""
-    insert = (
-        pg_insert
-        if session.bind is not None and session.bind.dialect.name == "postgresql"
-        else sqlite_insert
-    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     statement = insert(DailyUsage).values(
         day=day,
         bucket=bucket,

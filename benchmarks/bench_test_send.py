@@ -1,0 +1,152 @@
+"""Whole-process `postdesk test-send` against swaks, side by side, in one run.
+
+Starts a local aiosmtpd server with STARTTLS and AUTH (certificate from a throwaway CA that both
+tools trust through SSL_CERT_FILE), a private Secret Service for the service password, and a
+workspace with that service. Then it runs a complete successful test send N times with each tool and
+prints both medians and the ratio. Needs swaks, dbus-daemon and gnome-keyring (Debian packages).
+
+    .venv/bin/python benchmarks/bench_test_send.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+USER, PASSWORD = "bench@shop.example", "bench-password-123"
+
+
+def _start_server(cafile_dir: Path) -> tuple[int, str, object]:
+    """An aiosmtpd STARTTLS + AUTH server; returns (port, CA file, controller)."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from support.services import free_port
+    from support.smtpd import build_pki
+
+    pki = build_pki(cafile_dir)
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 2.0.0 Queued"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()) == (USER, PASSWORD)
+        return AuthResult(success=ok)
+
+    context: ssl.SSLContext = pki.server_context("good")
+    port = free_port()
+    controller = Controller(
+        Sink(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+        authenticator=authenticator, auth_required=True, auth_require_tls=True,
+        server_hostname="bench.local",
+    )
+    controller.start()
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)  # aiosmtpd's per-session chatter
+    return port, pki.cafile, controller
+
+
+def _keyring_env(root: Path) -> tuple[dict[str, str], list[subprocess.Popen[bytes]]]:
+    env = {**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root / "data"),
+           "XDG_RUNTIME_DIR": str(root / "run")}
+    (root / "run").mkdir(mode=0o700)
+    bus = subprocess.run(
+        ["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1",
+         "--print-pid=1"], env=env, capture_output=True, text=True, check=True)
+    address, pid = bus.stdout.split()[:2]
+    env["DBUS_SESSION_BUS_ADDRESS"] = address
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
+    daemon = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock",
+                               "--components=secrets"], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert daemon.stdin is not None
+    daemon.stdin.write(b"bench")
+    daemon.stdin.close()
+    from support.services import _wait_for_secret_service
+
+    _wait_for_secret_service(env)
+    env["_BUS_PID"] = pid
+    return env, [daemon]
+
+
+def _prepare_workspace(env: dict[str, str], port: int) -> None:
+    script = f"""
+from postdesk.core import services
+from postdesk.core.services import ServiceForm
+from postdesk.core.store import open_store
+from postdesk.core.store.models import DedicatedDomain
+store = open_store()
+services.add_service(store, ServiceForm(name="Local", host="127.0.0.1", port={port},
+    security="starttls", username="{USER}", password="{PASSWORD}"))
+with store.session() as s:
+    s.add(DedicatedDomain(name="shop.example", ownership_token="t", status="verified"))
+"""
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+
+
+def _time(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(argv, env=env, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"{argv[0]} failed:\n{done.stdout}\n{done.stderr}")
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    for tool in ("swaks", "dbus-daemon", "gnome-keyring-daemon"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is not installed (apt-get install swaks gnome-keyring)")
+    root = Path(tempfile.mkdtemp(prefix="postdesk-bench-"))
+    port, cafile, controller = _start_server(root / "pki")
+    env, daemons = _keyring_env(root)
+    env["POSTDESK_HOME"] = str(root / "home")
+    # Both tools trust the throwaway CA the way they would trust a public one: through
+    # OpenSSL's default trust file (swaks does not verify by default; Postdesk always does).
+    env["SSL_CERT_FILE"] = cafile
+    try:
+        _prepare_workspace(env, port)
+        postdesk = [sys.executable, "-m", "postdesk", "test-send", "--service", "Local",
+                    "--from", "hello@shop.example", "--to", "owner@example.org"]
+        swaks = ["swaks", "--server", f"127.0.0.1:{port}", "--tls", "--auth", "LOGIN",
+                 "--auth-user", USER, "--auth-password", PASSWORD,
+                 "--from", "hello@shop.example", "--to", "owner@example.org"]
+        _time(postdesk, env, 1)  # warm the page cache for both
+        _time(swaks, env, 1)
+        ours = _time(postdesk, env, args.runs)
+        theirs = _time(swaks, env, args.runs)
+    finally:
+        controller.stop()  # type: ignore[attr-defined]
+        for daemon in daemons:
+            daemon.terminate()
+        subprocess.run(["kill", env.get("_BUS_PID", "0")], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+    ours_ms, theirs_ms = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
+    print(f"complete STARTTLS + AUTH test send, whole process, {args.runs} runs each")
+    print(f"  postdesk test-send  median {ours_ms:6.0f} ms  (min {min(ours) * 1000:.0f})")
+    print(f"  swaks               median {theirs_ms:6.0f} ms  (min {min(theirs) * 1000:.0f})")
+    print(f"  ratio postdesk / swaks: {ours_ms / theirs_ms:.2f}x (target: at most 1.0x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
