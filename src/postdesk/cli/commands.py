@@ -8,6 +8,7 @@ from postdesk.cli import (
     domain,
     gui,
     ip,
+    relay,
     service,
     smtp_user,
     testsend,
@@ -26,4 +27,5 @@ REGISTRY = [
     domain.register,
     check.register,
     ip.register,
+    relay.register,
 ]

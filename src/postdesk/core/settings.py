@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "dmarc_rua": None,
     "tracking_delay_minutes": 15,
     "daily_limit": 1500,
+    "relay_max_message_mb": 25,
     "orphan_secret_refs": [],
     "blocklists": ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
 }

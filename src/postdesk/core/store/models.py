@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -269,3 +270,59 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     subject: Mapped[str] = mapped_column(String(400), default="")
     detail: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
+class QueuedMessage(Base):
+    """A message the relay accepted: kept until the upstream service took it or it bounced.
+
+    It is committed before the client hears 250, so nothing accepted is lost in a crash. A worker
+    claims it by setting ``claimed_by``/``claimed_until`` (a lease); a claim whose lease ran out
+    (its process died) is taken over by another worker.
+    """
+
+    __tablename__ = "relay_queue"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("dedicated_domains.id", ondelete="CASCADE"))
+    smtp_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smtp_users.id", ondelete="SET NULL")
+    )
+    mail_from: Mapped[str] = mapped_column(String(320))
+    rcpt_tos: Mapped[list[str]] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    message_id_header: Mapped[str] = mapped_column(String(300), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    accepted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(
+        String(10), default="pending"
+    )  # pending|sending|sent|bounced
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    track_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    track_click: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Public id in tracking links, and the per-message key that signs their target URLs.
+    tracking_token: Mapped[str] = mapped_column(String(40), unique=True)
+    tracking_key: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_relay_queue_domain_status", "domain_id", "status", "id"),
+        Index("ix_relay_queue_status_accepted", "status", "accepted_at"),
+    )
+
+
+class TrackingEvent(Base):
+    """One open (the pixel was loaded) or click (a tracked link was followed) of a message."""
+
+    __tablename__ = "tracking_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("relay_queue.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # open | click
+    url: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    remote: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_tracking_events_message", "message_id", "kind"),)

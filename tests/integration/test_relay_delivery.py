@@ -1,0 +1,101 @@
+"""Delivery from the queue: retries while the upstream is away, bounces, TLS upstreams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from postdesk.core.relay import queue
+from support.relay import build_world, close_world, message
+
+pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
+
+
+async def _wait(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(predicate):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def test_upstream_down_then_back_delivers_everything_in_order(relay_world):
+    world = relay_world
+    world.sink.stop()
+    relay = await world.start_relay()
+    subjects = [f"order {i}" for i in range(6)]
+    for subject in subjects:
+        code, _ = await asyncio.to_thread(world.send, relay.port, message(subject))
+        assert code == 250
+
+    def retried() -> bool:
+        waiting = queue.list_messages(world.store, status="pending")
+        return any(m.attempts >= 2 for m in waiting)
+
+    await _wait(retried)
+    head = min(queue.list_messages(world.store, status="pending"), key=lambda m: m.id)
+    assert head.subject == "order 0"
+    assert "Could not connect to the SMTP service 'Sink'" in (head.last_reply or "")
+    # Only the oldest message was tried: the later ones wait behind it.
+    later = [m for m in queue.list_messages(world.store) if m.id != head.id]
+    assert all(m.attempts == 0 for m in later)
+
+    world.sink.start()
+    received = await world.sink.await_for(len(subjects))
+    assert [e.content.split(b"Subject: ")[1].split(b"\r\n")[0].decode() for e in received] == (
+        subjects
+    )
+    await _wait(lambda: queue.counts(world.store)["sent"] == len(subjects))
+    assert all(world.dkim_valid(e.content) for e in received)
+
+
+async def test_permanent_refusal_bounces_with_the_upstream_reply(relay_world):
+    world = relay_world
+    world.sink.handler.reply = "554 5.7.1 Sender blocked by policy"
+    relay = await world.start_relay()
+    code, _ = await asyncio.to_thread(world.send, relay.port, message("refused"))
+    assert code == 250
+    await _wait(lambda: queue.counts(world.store)["bounced"] == 1)
+    (bounced,) = queue.list_messages(world.store, status="bounced")
+    assert "554" in (bounced.last_reply or "") and "Sender blocked" in (bounced.last_reply or "")
+
+    world.sink.handler.reply = None
+    assert queue.retry_now(world.store, bounced.id)
+    relay.wake()
+    await world.sink.await_for(1)
+    await _wait(lambda: queue.counts(world.store)["sent"] == 1)
+
+
+async def test_temporary_refusal_retries_and_expires_into_a_bounce(relay_world):
+    world = relay_world
+    world.sink.handler.reply = "451 4.3.0 Try again later"
+    relay = await world.start_relay(max_age=1.0)
+    await asyncio.to_thread(world.send, relay.port, message("never"))
+    await _wait(lambda: queue.counts(world.store)["bounced"] == 1)
+    (bounced,) = queue.list_messages(world.store, status="bounced")
+    assert bounced.attempts >= 2
+    assert "gave up" in (bounced.last_reply or "") and "451" in (bounced.last_reply or "")
+    assert queue.delete_message(world.store, bounced.id)
+    assert queue.counts(world.store)["bounced"] == 0
+
+
+async def test_starttls_upstream_with_a_pinned_certificate(
+    secret_service, store, nsd, postdesk_home, smtp_pki
+):
+    world = await build_world(
+        store,
+        nsd,
+        postdesk_home,
+        tls_context=smtp_pki.server_context("self_signed"),
+        pin=smtp_pki.fingerprints["self_signed"],
+    )
+    try:
+        relay = await world.start_relay()
+        await asyncio.to_thread(world.send, relay.port, message("over tls"))
+        (env,) = await world.sink.await_for(1)
+        assert world.dkim_valid(env.content)
+    finally:
+        await close_world(world)
