@@ -93,8 +93,13 @@ async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | No
     store = await open_workspace(window, quiet=screenshot is not None)
     if store is None:
         return 1
+    relay = None
     try:
         await window.attach_store(store)
+        from postdesk.gui.relaycontrol import install_relay_control
+
+        # Screenshots show the status bar but never open a listener.
+        relay = install_relay_control(window, store, start=screenshot is None)
         if screenshot is not None:
             return await _save_screenshot(window, screenshot)
         from postdesk.gui.usagewatch import install_usage_watch
@@ -107,6 +112,9 @@ async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | No
         watch.stop()
         return 0
     finally:
+        if relay is not None:
+            # Before the store closes: the message being handed over finishes first.
+            await relay.stop()
         store.close()
 
 

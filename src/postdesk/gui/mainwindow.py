@@ -16,6 +16,7 @@ from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
+    from postdesk.gui.relaycontrol import RelayControl, RelayStatusWidget
 
 DEFAULT_SIZE = (1100, 720)
 GEOMETRY_KEY = "window/geometry"
@@ -42,6 +43,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().addPermanentWidget(muted(label(f"{APP_NAME} {__version__}", wrap=False)))
         self.store: Store | None = None
+        # Set by install_relay_control once the workspace is open.
+        self.relay_control: RelayControl | None = None
+        self.relay_status: RelayStatusWidget | None = None
         for page in self.pages:
             page.navigate.connect(self.open_domain)
             page.changed.connect(self._mark_stale)
