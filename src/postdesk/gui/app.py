@@ -107,9 +107,13 @@ async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | No
         closed = asyncio.Event()
         window.closed.connect(closed.set)
         watch = install_usage_watch(window)
+        from postdesk.gui.recheck import install_recheck
+
+        recheck = install_recheck(window)
         start_task(window.check_secure_storage(), banner=window.banner)
         await closed.wait()
         watch.stop()
+        recheck.stop()
         return 0
     finally:
         if relay is not None:

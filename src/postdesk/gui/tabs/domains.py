@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+import asyncio
 
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QDialog,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QWidget,
+)
+
+from postdesk.core import domains, domainview, ips
+from postdesk.core.domains import VerifyOutcome
+from postdesk.core.domainview import DomainSummary
+from postdesk.core.services import list_services
+from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.dialogs.add_domain import AddDomainDialog
+from postdesk.gui.dialogs.add_ip import AddIpDialog
+from postdesk.gui.dialogs.diagnose import DiagnoseDialog
+from postdesk.gui.qtutils import SPACE_L, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.tabs.base import Page
-from postdesk.gui.widgets.emptystate import EmptyState
+from postdesk.gui.tabs.domains_detail import DomainDetail, DomainRow, scrolling
+from postdesk.gui.widgets.emptystate import TEXT_MAX_WIDTH, TEXT_STRETCH, EmptyState
+from postdesk.gui.widgets.ip_panel import IpList, IpPanel, soft_selection
+
+SIDEBAR_WIDTH = 300
+SIDEBAR_MIN_WIDTH = 240
+DIAGNOSE_TIP = "Check any domain's SPF, DKIM, DMARC and MX; nothing is saved"
+# Often enough that "checked 3 minutes ago" never lags by a whole minute for long.
+CLOCK_INTERVAL_MS = 30_000
+EMPTY_TEXT = "Add your domain to get the DNS records to publish."
+EMPTY_STEPS = (
+    "1.  Add Domain: type the domain you send email from.\n"
+    "2.  Publish: copy the records Postdesk makes into your DNS host.\n"
+    "3.  Verify Now: Postdesk checks them live and says exactly what to fix."
+)
 
 
 class DomainsPage(Page):
@@ -16,8 +51,351 @@ class DomainsPage(Page):
     )
 
     def build_content(self) -> QWidget:
-        return EmptyState(
-            "icons/empty-domain.png",
-            "No sending domains yet",
-            "Add your domain to get the DNS records to publish.",
+        self.summaries: dict[str, DomainSummary] = {}
+        self.rows: dict[str, DomainRow] = {}
+        self.current: tuple[str, str] | None = None  # ("domain", name) or ("ip", address)
+        self._wanted: str | None = None
+        self._verifying: dict[str, asyncio.Task[None]] = {}
+        self._dialogs: set[QDialog] = set()
+        self.clock = QTimer(self)
+        self.clock.setInterval(CLOCK_INTERVAL_MS)
+        self.clock.timeout.connect(self._tick)
+
+        self.detail = DomainDetail()
+        self.detail.action.connect(self.act)
+        self.ip_panel = IpPanel(self.banner)
+        self.ip_panel.changed.connect(self._ip_changed)
+        self.ip_panel.removed.connect(self._ip_removed)
+        self.empty_state = EmptyState(
+            "icons/empty-domain.png", "No sending domains yet", EMPTY_TEXT, button_text="Add Domain"
         )
+        assert self.empty_state.button is not None
+        self.empty_state.button.clicked.connect(self.open_add_domain)
+        self._add_steps(self.empty_state)
+        self.pick_note = muted(label("Pick a domain or an IP on the left."))
+        self.pick_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        for widget in (self.empty_state, scrolling(self.detail), scrolling(self.ip_panel)):
+            self.stack.addWidget(widget)
+        self.stack.addWidget(self.pick_note)
+
+        content = QWidget()
+        row = hbox(self._build_sidebar(), self.stack, spacing=SPACE_L)
+        row.setStretch(1, 1)
+        content.setLayout(row)
+        return content
+
+    def _add_steps(self, empty: EmptyState) -> None:
+        """The three steps, as a block between the sentence and the Add Domain button."""
+        self.steps_label = label(EMPTY_STEPS)
+        self.steps_label.setMaximumWidth(TEXT_MAX_WIDTH)
+        row = hbox()
+        row.addStretch(1)
+        row.addWidget(self.steps_label, TEXT_STRETCH)
+        row.addStretch(1)
+        layout = empty.layout()
+        at = layout.indexOf(empty.button)
+        layout.insertLayout(at, row)  # type: ignore[attr-defined]
+        layout.insertSpacing(at + 1, SPACE_S)  # type: ignore[attr-defined]
+
+    def _build_sidebar(self) -> QWidget:
+        self.domain_list = QListWidget()
+        self.domain_list.setAccessibleName("Sending domains")
+        soft_selection(self.domain_list)
+        self.domain_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.domain_list.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.domain_list.currentItemChanged.connect(self._domain_picked)
+        self.no_domains_label = muted(label("No domains yet."))
+        self.add_button = QPushButton("Add Domain")
+        self.add_button.clicked.connect(self.open_add_domain)
+        self.diagnose_button = QPushButton("Diagnose a domain…")
+        self.diagnose_button.setToolTip(
+            "Check any domain's SPF, DKIM, DMARC and MX; nothing is saved"
+        )
+        self.diagnose_button.clicked.connect(self.open_diagnose)
+        self.list_status = muted(label())
+        self.list_status.hide()
+        self.ip_list = IpList()
+        self.ip_list.selected.connect(self.show_ip)
+        self.ip_list.add_requested.connect(self.open_add_ip)
+        buttons = hbox(self.add_button, self.diagnose_button)
+        buttons.addStretch(1)
+        heading = label("Sending domains", wrap=False)
+        sidebar = QWidget()
+        layout = vbox(
+            heading,
+            self.domain_list,
+            self.no_domains_label,
+            buttons,
+            self.list_status,
+            SPACE_L,
+            self.ip_list,
+            spacing=SPACE_S,
+        )
+        layout.addStretch(1)
+        sidebar.setLayout(layout)
+        sidebar.setMinimumWidth(SIDEBAR_MIN_WIDTH)
+        sidebar.setMaximumWidth(SIDEBAR_WIDTH)
+        return sidebar
+
+    # --- loading ------------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Read domains and IPs again and show them, keeping what was selected."""
+        if self.store is None:
+            return
+        self.summaries = {s.name: s for s in domainview.summaries(self.store)}
+        found_ips = ips.list_ips(self.store)
+        addresses = {ip.address for ip in found_ips}
+        current = self.current
+        if self._wanted in self.summaries:
+            current, self._wanted = ("domain", self._wanted), None
+        if current is None or current[1] not in (*self.summaries, *addresses):
+            first = next(iter(self.summaries), None)
+            current = ("domain", first) if first else None
+        self._fill_domain_list(current)
+        self.ip_list.show_ips(found_ips, current[1] if current and current[0] == "ip" else None)
+        self.current = current
+        self._show_current(found_ips)
+        self.clock.start()
+
+    def _fill_domain_list(self, current: tuple[str, str] | None) -> None:
+        self.domain_list.blockSignals(True)
+        self.domain_list.clear()
+        self.rows = {}
+        for summary in self.summaries.values():
+            row = DomainRow(summary, self.act)
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, summary.name)
+            item.setSizeHint(row.sizeHint())
+            self.domain_list.addItem(item)
+            self.domain_list.setItemWidget(item, row)
+            self.rows[summary.name] = row
+            if current == ("domain", summary.name):
+                self.domain_list.setCurrentItem(item)
+        self.domain_list.blockSignals(False)
+        self.domain_list.setVisible(bool(self.summaries))
+        self.no_domains_label.setVisible(not self.summaries)
+
+    def _show_current(self, found_ips: list | None = None) -> None:
+        assert self.store is not None
+        if self.current is None:
+            self.stack.setCurrentIndex(0 if not self.summaries else 3)
+            return
+        kind, key = self.current
+        if kind == "domain":
+            self.detail.show_domain(self.store, self.summaries[key])
+            self._show_checking(key)
+            self.stack.setCurrentIndex(1)
+            return
+        found = found_ips if found_ips is not None else ips.list_ips(self.store)
+        ip = next((i for i in found if i.address == key), None)
+        if ip is not None:
+            self.ip_panel.store = self.store
+            self.ip_panel.show_ip(ip)
+            self.stack.setCurrentIndex(2)
+
+    def show_domain(self, name: str) -> None:
+        """Select one domain (other tabs' "Open Dedicated Domain And IP" come here)."""
+        wanted = domains.lookup_name(name) if name else ""
+        if wanted in self.summaries:
+            self.current = ("domain", wanted)
+            self.reload()
+        elif wanted:
+            self._wanted = wanted  # added elsewhere since the last load: chosen on refresh
+            if self.store is not None:
+                self.reload()
+
+    def _domain_picked(self, item: QListWidgetItem | None, _previous: object = None) -> None:
+        if item is None:
+            return
+        self.current = ("domain", str(item.data(Qt.ItemDataRole.UserRole)))
+        self.ip_list.clear_selection()
+        self._show_current()
+
+    def show_ip(self, address: str) -> None:
+        self.current = ("ip", address)
+        self.domain_list.blockSignals(True)
+        self.domain_list.setCurrentItem(None)
+        self.domain_list.blockSignals(False)
+        self._show_current()
+
+    def _tick(self) -> None:
+        for row in self.rows.values():
+            row.tick()
+        if self.current and self.current[0] == "domain" and self.current[1] in self.summaries:
+            self.detail.set_checked_text(self.summaries[self.current[1]])
+
+    # --- the ⋯ menu and Verify Now ------------------------------------------------------------
+
+    def act(self, what: str, name: str) -> None:
+        """Run a ⋯ menu item (or Verify Now / Cancel) for domain ``name``."""
+        if what in ("SMTP Settings", "Domain Settings"):
+            self.navigate.emit(what, name)
+        elif what == "Verify Now":
+            self.verify(name)
+        elif what == "Cancel":
+            self.cancel_verify(name)
+        elif what == "Remove":
+            self.confirm_remove(name)
+
+    def verify(self, name: str) -> None:
+        """Verify Now in the background: the window stays usable and Cancel stops it."""
+        if name in self._verifying or self.store is None:
+            return
+        self._verifying[name] = start_task(self._verify(name), banner=self.banner)
+        self._show_checking(name)
+
+    def is_verifying(self, name: str) -> bool:
+        return name in self._verifying
+
+    async def _verify(self, name: str) -> None:
+        assert self.store is not None
+        cancelled = False
+        try:
+            outcome = await domains.verify_domain(self.store, name)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        finally:
+            self._verifying.pop(name, None)
+            self._show_checking(name)
+            if cancelled and self._showing(name):
+                self.detail.set_checking(False, "Check cancelled; nothing was changed.")
+        self.domain_checked(name, outcome)
+
+    def cancel_verify(self, name: str) -> None:
+        task = self._verifying.get(name)
+        if task is not None:
+            task.cancel()
+
+    def _showing(self, name: str) -> bool:
+        return self.current == ("domain", name)
+
+    def _show_checking(self, name: str) -> None:
+        if self._showing(name):
+            running = name in self._verifying
+            text = f"Checking DNS for {domains.shown_name(name)}…" if running else ""
+            self.detail.set_checking(running, text)
+
+    def domain_checked(self, name: str, outcome: VerifyOutcome) -> None:
+        """A check finished (Verify Now or the background re-check): show the new state."""
+        if name in self.summaries:
+            self.reload()
+        self.changed.emit()
+        if outcome.regressed and self._showing(name):
+            self.detail.broke_banner.show()
+
+    # --- adding and removing domains ----------------------------------------------------------
+
+    def _keep(self, dialog: QDialog) -> QDialog:
+        """Hold an open dialog until it closes (Python would otherwise collect it)."""
+        self._dialogs.add(dialog)
+        dialog.finished.connect(lambda _result: self._dialogs.discard(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def open_add_domain(self) -> None:
+        if self.store is None:
+            return
+        dialog = AddDomainDialog(self.store, list_services(self.store), self)
+        dialog.accepted.connect(
+            lambda: start_task(
+                self._add(dialog.domain(), dialog.service_name()), banner=self.banner
+            )
+        )
+        self._keep(dialog)
+
+    async def _add(self, name: str, service: str | None) -> None:
+        assert self.store is not None
+        shown = domains.shown_name(name)
+        assert self.empty_state.button is not None
+        self.empty_state.button.setEnabled(False)
+        try:
+            with busy(self.add_button, self.list_status, f"Adding {shown}: making its DKIM key…"):
+                await domains.add_domain(self.store, name, service_name=service)
+        finally:
+            self.empty_state.button.setEnabled(True)
+        self._wanted = name
+        self.current = ("domain", name)
+        self.reload()
+        self.changed.emit()
+        self.banner.show_message(
+            "info",
+            f"{shown} added. Now publish its DNS records.",
+            "Copy each record below into your DNS host, then press Verify Now. New records can "
+            "take a few minutes to show up.",
+        )
+
+    def confirm_remove(self, name: str) -> None:
+        if self.store is None:
+            return
+        shown = domains.shown_name(name)
+        impact = domainview.removal_impact(self.store, name)
+        users = f"its {impact.smtp_users} SMTP user{'s' if impact.smtp_users != 1 else ''}"
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Remove domain")
+        box.setText(f"Remove {shown}?")
+        box.setInformativeText(
+            f"Its DNS records, its DKIM keys and {users} are deleted too: apps that log in with "
+            f"those SMTP users stop sending from {shown} immediately. Usage history stays. You can "
+            "then delete its records at your DNS host."
+        )
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is remove:
+                start_task(self._remove(name), banner=self.banner)
+
+        box.finished.connect(answered)
+        self._keep(box)
+
+    async def _remove(self, name: str) -> None:
+        store = self.store
+        assert store is not None
+        self.cancel_verify(name)
+        shown = domains.shown_name(name)
+        with busy(self.add_button, self.list_status, f"Removing {shown}…"):
+            await run_blocking(lambda: domains.remove_domain(store, name))
+        if self.current == ("domain", name):
+            self.current = None
+        self.reload()
+        self.changed.emit()
+        self.banner.show_message(
+            "info", f"{shown} removed.", "You can now delete its records at your DNS host."
+        )
+
+    # --- diagnose and IPs ---------------------------------------------------------------------
+
+    def open_diagnose(self) -> None:
+        self._keep(DiagnoseDialog(self))
+
+    def open_add_ip(self) -> None:
+        if self.store is None:
+            return
+        existing = [ip.address for ip in ips.list_ips(self.store)]
+        dialog = AddIpDialog(existing, self)
+        dialog.accepted.connect(lambda: self._add_ip(dialog.address(), dialog.ip_label()))
+        self._keep(dialog)
+
+    def _add_ip(self, address: str, ip_label: str) -> None:
+        assert self.store is not None
+        ips.add_ip(self.store, address, ip_label)
+        self.current = ("ip", address)
+        self.reload()
+        self.ip_panel.start_check()
+
+    def _ip_changed(self) -> None:
+        self.reload()
+
+    def _ip_removed(self, address: str) -> None:
+        if self.current == ("ip", address):
+            self.current = None
+        self.reload()
+        self.banner.show_message("info", f"{address} removed from your dedicated IPs.")

@@ -1,0 +1,234 @@
+"""Read helpers for showing domains and IPs: what each record looks like now, and plain reports.
+
+Everything here reads the store or formats a report; nothing changes data. The GUI and the CLI
+share it so that a status, a short host name or a ticket report reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from postdesk.core.domains import get_domain
+from postdesk.core.records import Problem
+from postdesk.core.store import Store
+from postdesk.core.store.models import DedicatedDomain, DnsCheck, SmtpUser, utcnow
+from postdesk.core.validation import display_domain
+
+#: The status a record has before its domain was ever checked.
+UNCHECKED = "unchecked"
+APEX = "@"
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """One record to publish, with what the latest check found about it."""
+
+    kind: str
+    type: str
+    host: str
+    short_host: str
+    value: str
+    required: bool
+    status: str  # a RecordStatus, or UNCHECKED
+    found: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DomainSummary:
+    """A domain as the list shows it."""
+
+    name: str  # stored (A-label) form
+    shown: str  # Unicode form
+    status: str  # pending | verified | failing
+    last_checked_at: dt.datetime | None
+    verified_at: dt.datetime | None
+    service: str | None
+
+    @property
+    def broke(self) -> bool:
+        """A domain that passed once and fails now (its records changed or vanished)."""
+        return self.status == "failing" and self.verified_at is not None
+
+
+@dataclass(frozen=True)
+class RemovalImpact:
+    """What removing a domain also removes, for the confirmation."""
+
+    dkim_keys: int
+    smtp_users: int
+
+
+def summaries(store: Store) -> list[DomainSummary]:
+    """Every dedicated domain, by name, as the domains list shows it."""
+    with store.session() as s:
+        rows = s.scalars(select(DedicatedDomain).order_by(DedicatedDomain.name))
+        return [
+            DomainSummary(
+                d.name,
+                display_domain(d.name),
+                d.status,
+                d.last_checked_at,
+                d.verified_at,
+                d.service.name if d.service else None,
+            )
+            for d in rows
+        ]
+
+
+def short_host(host: str, domain: str) -> str:
+    """The host as DNS hosts that add the domain themselves want it: ``_dmarc``, or ``@``."""
+    host, domain = host.lower().rstrip("."), domain.lower().rstrip(".")
+    if host == domain:
+        return APEX
+    suffix = "." + domain
+    return host[: -len(suffix)] if host.endswith(suffix) else host
+
+
+def checked_ago(moment: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """'checked 4 minutes ago', 'checked yesterday'…; 'not checked yet' when never."""
+    if moment is None:
+        return "not checked yet"
+    now = now or utcnow()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)  # stored times are UTC
+    minutes = max(0, int((now - moment).total_seconds() // 60))
+    if minutes < 1:
+        return "checked just now"
+    if minutes < 60:
+        return f"checked {_plural(minutes, 'minute')} ago"
+    hours = minutes // 60
+    if hours < 24:
+        return f"checked {_plural(hours, 'hour')} ago"
+    days = hours // 24
+    return "checked yesterday" if days == 1 else f"checked {days} days ago"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def latest_report(store: Store, name: str) -> dict[str, object] | None:
+    """The stored report of the domain's latest check (as ``DomainReport.as_dict()``), if any."""
+    with store.session() as s:
+        domain = get_domain(s, name)
+        query = (
+            select(DnsCheck.report)
+            .where(DnsCheck.domain_id == domain.id)
+            .order_by(DnsCheck.checked_at.desc(), DnsCheck.id.desc())
+            .limit(1)
+        )
+        return s.scalars(query).first()
+
+
+def record_views(store: Store, name: str) -> list[RecordView]:
+    """The records to publish, in order, each with its status and problems from the last check."""
+    with store.session() as s:
+        domain = get_domain(s, name)
+        checked = domain.last_checked_at is not None
+        rows = [(r.kind, r.type, r.host, r.value, r.required, r.status) for r in domain.records]
+        stored = domain.name
+    report = latest_report(store, stored) if checked else None
+    results = {(r["kind"], r["host"]): r for r in _records_of(report)}
+    views = []
+    for kind, rtype, host, value, required, status in rows:
+        result = results.get((kind, host), {})
+        views.append(
+            RecordView(
+                kind,
+                rtype,
+                host,
+                short_host(host, stored),
+                value,
+                required,
+                status if checked else UNCHECKED,
+                [str(v) for v in result.get("found", [])],  # type: ignore[attr-defined]
+                problems_from(result.get("problems", [])),  # type: ignore[arg-type]
+            )
+        )
+    return views
+
+
+def _records_of(report: Mapping[str, object] | None) -> list[dict[str, object]]:
+    return list(report.get("records", [])) if report else []  # type: ignore[call-overload]
+
+
+def problems_from(items: Iterable[Mapping[str, str] | Problem]) -> list[Problem]:
+    """Problems from a stored report (dicts) or a live one, most serious first."""
+    problems = [p if isinstance(p, Problem) else Problem(**p) for p in items]  # type: ignore[arg-type]
+    return sorted(problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, len(_SEVERITY_ORDER)))
+
+
+def report_problems(report: Mapping[str, object] | None) -> list[tuple[str, Problem]]:
+    """Every problem of a stored or live report with the host it is about, most serious first."""
+    pairs = [
+        (str(r["host"]), p)
+        for r in _records_of(report)
+        for p in problems_from(r.get("problems", []))  # type: ignore[arg-type]
+    ]
+    return sorted(pairs, key=lambda pair: _SEVERITY_ORDER.get(pair[1].severity, 3))
+
+
+def removal_impact(store: Store, name: str) -> RemovalImpact:
+    """How many DKIM keys and SMTP users go with the domain when it is removed."""
+    with store.session() as s:
+        domain = get_domain(s, name)
+        users = s.scalar(
+            select(func.count())
+            .select_from(SmtpUser)
+            .where(SmtpUser.domain_id == domain.id, SmtpUser.deleted_at.is_(None))
+        )
+        return RemovalImpact(len(domain.dkim_keys), int(users or 0))
+
+
+# --- plain-text reports for tickets -----------------------------------------------------------
+
+
+def domain_report_text(report: Mapping[str, object], *, title: str = "DNS check") -> str:
+    """A domain check (verify or diagnose, as ``as_dict()``) as plain text to paste in a ticket."""
+    lines = [
+        f"{title}: {display_domain(str(report.get('domain', '')))}",
+        f"Result: {report.get('status', '')}",
+        f"Checked at: {report.get('checked_at', '')}",
+        "",
+    ]
+    for record in _records_of(report):
+        lines.append(f"{record['type']} {record['host']}: {record['status']}")
+        for value in record.get("found", []) or []:  # type: ignore[attr-defined]
+            lines.append(f"  found: {value}")
+    return _with_problems(lines, report_problems(report))
+
+
+def ip_report_text(report: Mapping[str, object]) -> str:
+    """An IP check (``IpReport.as_dict()``) as plain text to paste in a ticket."""
+    ptr: Sequence[str] = report.get("ptr") or []  # type: ignore[assignment]
+    lines = [
+        f"IP check: {report.get('ip', '')}",
+        f"Result: {report.get('status', '')}",
+        f"Reverse DNS: {', '.join(ptr) or 'none'}"
+        f" (points back: {'yes' if report.get('fcrdns') else 'no'})",
+    ]
+    spf: Mapping[str, str] = report.get("spf") or {}  # type: ignore[assignment]
+    lines += [f"SPF of {display_domain(d)}: {verdict}" for d, verdict in spf.items()]
+    for item in report.get("blocklists") or []:  # type: ignore[attr-defined]
+        reason = f" ({item['reason']})" if item.get("reason") else ""
+        lines.append(f"Blocklist {item['zone']}: {item['status']}{reason}")
+    lines.append("")
+    problems = [("", p) for p in problems_from(report.get("problems") or [])]  # type: ignore[arg-type]
+    return _with_problems(lines, problems)
+
+
+def _with_problems(lines: list[str], problems: Sequence[tuple[str, Problem]]) -> str:
+    if not problems:
+        lines.append("No problems found.")
+    for host, item in problems:
+        where = f" ({host})" if host else ""
+        lines += [f"[{item.severity}] {item.code}{where}", f"  {item.message}"]
+        if item.fix:
+            lines.append(f"  Fix: {item.fix}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,153 @@
+"""The background re-check: while Postdesk runs, verify the domains whose scheduled check is due.
+
+Core decides when a domain is due (pending domains back off for up to 72 hours, verified ones are
+checked daily); this module only asks every minute and runs a few checks at a time. A verified
+domain whose records broke is reported in the window's banner and, where the desktop has a system
+tray, as a notification: mail from it may already be failing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from postdesk.core import domains
+from postdesk.core.errors import UserError
+
+if TYPE_CHECKING:
+    from postdesk.core.domains import VerifyOutcome
+    from postdesk.core.store import Store
+    from postdesk.gui.mainwindow import MainWindow
+    from postdesk.gui.usagewatch import DesktopNotifier
+
+POLL_INTERVAL_MS = 60_000
+# A few at a time: each check asks a dozen DNS questions, and the window must stay quick.
+CHECKS_AT_ONCE = 3
+DOMAINS_TAB = "Dedicated Domain And IP"
+
+
+@dataclass(frozen=True)
+class DomainAlert:
+    """What the desktop notification says (the shape the tray notifier reads)."""
+
+    severity: str
+    message: str
+    hint: str
+
+
+def broke_alert(name: str) -> DomainAlert:
+    """The words for a verified domain whose DNS check now fails."""
+    shown = domains.shown_name(name)
+    return DomainAlert(
+        "warning",
+        f"{shown} stopped passing its DNS check.",
+        "One of its DNS records changed or disappeared since it was verified, so mail from it "
+        f"may fail receivers' checks. Open {DOMAINS_TAB} to see what to fix.",
+    )
+
+
+class Recheck(QObject):
+    """Every interval, verify the due domains; ``checked`` and ``broke`` report each result."""
+
+    checked = Signal(str, object)  # domain name, VerifyOutcome
+    broke = Signal(str)  # domain name
+
+    def __init__(
+        self,
+        store_source: Callable[[], Store | None],
+        busy: Callable[[str], bool] = lambda _name: False,
+        parent: QObject | None = None,
+        *,
+        interval_ms: int = POLL_INTERVAL_MS,
+    ) -> None:
+        super().__init__(parent)
+        self._store_source = store_source
+        self._busy = busy  # a domain the user is verifying right now is left alone
+        self._running = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        """Check what is due now, then every interval until :meth:`stop`."""
+        self.timer.start()
+        self._tick()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        # The store arrives after the first paint; a slow round is not started twice.
+        if self._running or self._store_source() is None:
+            return
+        from postdesk.gui.asyncutil import start_task
+
+        start_task(self.run_due())
+
+    async def run_due(self) -> list[str]:
+        """Verify every domain that is due, a few at a time; returns the names checked."""
+        from postdesk.core.dnscheck.domain import bounded
+        from postdesk.gui.asyncutil import run_blocking
+
+        store = self._store_source()
+        if store is None or self._running:
+            return []
+        self._running = True
+        try:
+            # A shared PostgreSQL workspace may be across the network: read it off the GUI thread.
+            due = await run_blocking(lambda: domains.due_for_check(store))
+            names = [name for name in due if not self._busy(name)]
+            results = await bounded(
+                [lambda n=name: self._check(store, n) for name in names], CHECKS_AT_ONCE
+            )
+        finally:
+            self._running = False
+        return [name for name, done in zip(names, results, strict=True) if done]
+
+    async def _check(self, store: Store, name: str) -> bool:
+        try:
+            outcome: VerifyOutcome = await domains.verify_domain(store, name)
+        except UserError:
+            return False  # removed while it waited its turn
+        self.checked.emit(name, outcome)
+        if outcome.regressed:
+            self.broke.emit(name)
+        return True
+
+
+def _notifier(window: MainWindow) -> DesktopNotifier:
+    """The window's tray notifier (shared with the usage watch, so there is one tray icon)."""
+    from postdesk.gui.usagewatch import DesktopNotifier
+
+    existing = window.findChildren(DesktopNotifier)
+    return existing[0] if existing else DesktopNotifier(window)
+
+
+def show_broken(window: MainWindow, name: str, notifier: DesktopNotifier | None = None) -> None:
+    """Tell the user, in the window's banner and the tray, that a verified domain broke."""
+    alert = broke_alert(name)
+    window.banner.show_message(
+        "warning",
+        alert.message,
+        alert.hint,
+        action=(f"Open {DOMAINS_TAB}", lambda: window.open_domain(DOMAINS_TAB, name)),
+    )
+    if notifier is not None:
+        notifier.notify(alert)  # type: ignore[arg-type]
+
+
+def install_recheck(window: MainWindow) -> Recheck:
+    """Start re-checking due domains for ``window``: page updates, banner, tray notification."""
+    from postdesk.gui.tabs.domains import DomainsPage
+
+    page = next((p for p in window.pages if isinstance(p, DomainsPage)), None)
+    recheck = Recheck(lambda: window.store, page.is_verifying if page else lambda _n: False, window)
+    if page is not None:
+        recheck.checked.connect(page.domain_checked)
+    notifier = _notifier(window)
+    recheck.broke.connect(lambda name: show_broken(window, name, notifier))
+    recheck.start()
+    return recheck

@@ -1,0 +1,276 @@
+"""Dedicated Domain And IP, one domain: its row in the list, and its status, records, problems
+and history on the right."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import QCheckBox, QMenu, QPushButton, QScrollArea, QToolButton, QWidget
+
+from postdesk.core import domains, domainview, recordgen
+from postdesk.core.domainview import DomainSummary
+from postdesk.gui.qtutils import (
+    HEADING_FONT_SCALE,
+    SPACE_L,
+    SPACE_M,
+    SPACE_S,
+    SPACE_XS,
+    hbox,
+    label,
+    muted,
+    scaled_font,
+    vbox,
+)
+from postdesk.gui.widgets.banner import Banner
+from postdesk.gui.widgets.problem_list import ProblemList
+from postdesk.gui.widgets.records_table import ElidedLabel, RecordsTable
+from postdesk.gui.widgets.stats_panel import local_time
+from postdesk.gui.widgets.status_badge import State, StatusBadge
+
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
+
+SMTP_SETTINGS_TAB = "SMTP Settings"
+DOMAIN_SETTINGS_TAB = "Domain Settings"
+HISTORY_SHOWN = 5
+DOMAIN_STATES: dict[str, tuple[State, str]] = {
+    "verified": ("ok", "Verified"),
+    "failing": ("failed", "Failing"),
+    "pending": ("testing", "Pending"),
+}
+CHECK_WORDS = {"verified": "Verified", "failing": "Failing"}
+PUBLISH_TEXT = (
+    "Add these records at your DNS host — the company where you manage your domain's DNS, often "
+    "where you bought the domain — then press Verify Now."
+)
+SHORT_HOST_TIP = (
+    "Tip: many DNS hosts add your domain to the host name themselves. There, type only the short "
+    "form shown under each host (for example _dmarc instead of _dmarc.{domain}; @ means the "
+    "domain itself)."
+)
+COPY_ALL_TIP = "Copy every record as a zone-file snippet, for DNS hosts that can import one."
+MENU_ITEMS = ("SMTP Settings", "Domain Settings", "Verify Now", "Remove")
+
+
+def status_badge(status: str) -> StatusBadge:
+    badge = StatusBadge()
+    badge.set_state(*DOMAIN_STATES.get(status, ("untested", status.capitalize())))
+    return badge
+
+
+def domain_menu(parent: QWidget, act: Callable[[str], object]) -> QToolButton:
+    """The ⋯ button: SMTP Settings, Domain Settings, Verify Now, Remove; ``act`` gets the item."""
+    button = QToolButton(parent)
+    button.setText("⋯")
+    button.setToolTip("More actions for this domain")
+    button.setAccessibleName("More actions")
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    button.setAutoRaise(True)
+    # The "⋯" already says "more"; Qt's extra arrow beside it only adds noise.
+    button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
+    menu = QMenu(button)
+    for index, text in enumerate(MENU_ITEMS):
+        if index == len(MENU_ITEMS) - 1:
+            menu.addSeparator()
+        menu.addAction(text, lambda t=text: act(t))
+    button.setMenu(menu)
+    return button
+
+
+def section(text: str) -> QWidget:
+    widget = label(text, wrap=False)
+    bold = QFont(widget.font())
+    bold.setWeight(QFont.Weight.DemiBold)
+    widget.setFont(bold)
+    return widget
+
+
+class DomainDetail(QWidget):
+    """The selected domain; ``action`` carries the button or ⋯ item the user chose."""
+
+    action = Signal(str, str)  # (menu item or "Verify Now" / "Cancel", domain name)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name: str | None = None
+        self.problem_note = ""
+        self.records_snippet = ""
+        self.title = label(wrap=False)
+        self.title.setFont(scaled_font(self.title, HEADING_FONT_SCALE))
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.badge = status_badge("pending")
+        self.checked_label = muted(label(wrap=False))
+        self.service_label = muted(label())
+        self.verify_button = QPushButton("Verify Now")
+        self.verify_button.setDefault(True)
+        self.verify_button.clicked.connect(lambda: self._act("Verify Now"))
+        self.menu_button = domain_menu(self, self._act)
+        self.checking_label = muted(label(wrap=False))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(lambda: self._act("Cancel"))
+        self.checking_label.hide()
+        self.cancel_button.hide()
+        self.broke_banner = Banner()
+
+        name_row = hbox(self.title, self.badge, spacing=SPACE_S)
+        name_row.addStretch(1)
+        top = hbox(
+            vbox(name_row, self.checked_label, spacing=SPACE_XS),
+            self.checking_label,
+            self.cancel_button,
+            self.verify_button,
+            self.menu_button,
+            spacing=SPACE_S,
+        )
+        top.setStretch(0, 1)
+
+        self.short_toggle = QCheckBox("Show short host names")
+        self.short_toggle.toggled.connect(self._short_hosts)
+        self.copy_all_button = QPushButton("Copy all")
+        self.copy_all_button.setToolTip(COPY_ALL_TIP)
+        self.copy_all_button.clicked.connect(self.copy_all)
+        self.tip_label = muted(label())
+        self.table = RecordsTable()
+        records_bar = hbox(section("DNS records to publish"), spacing=SPACE_M)
+        records_bar.addStretch(1)
+        records_bar.addWidget(self.short_toggle)
+        records_bar.addWidget(self.copy_all_button)
+
+        self.problems = ProblemList()
+        self.history_label = muted(label(selectable=True))
+        layout = vbox(
+            top,
+            self.broke_banner,
+            self.service_label,
+            records_bar,
+            label(PUBLISH_TEXT),
+            self.table,
+            self.tip_label,
+            SPACE_S,
+            section("What to fix"),
+            self.problems,
+            SPACE_S,
+            section("Last checks"),
+            self.history_label,
+            spacing=SPACE_S,
+        )
+        layout.addStretch(1)
+        layout.setContentsMargins(0, 0, SPACE_L, 0)  # room for the scroll bar
+        self.setLayout(layout)
+
+    def _act(self, what: str) -> None:
+        if self.name is not None:
+            self.action.emit(what, self.name)
+
+    def show_domain(self, store: Store, summary: DomainSummary) -> None:
+        """Show ``summary``'s domain: status, records with their last results, problems, history."""
+        name = summary.name
+        self.name = name
+        self.title.setText(summary.shown)
+        self.badge.set_state(*DOMAIN_STATES.get(summary.status, ("untested", summary.status)))
+        self.service_label.setText(
+            f"Sends through {summary.service}."
+            if summary.service
+            else "No SMTP service chosen yet: choose one on Domain Settings."
+        )
+        self._show_broken(summary)
+        _, expected = domains.expected_records(store, name)
+        self.records_snippet = recordgen.zone_snippet(expected)
+        self.copy_all_button.setText("Copy all")
+        self.table.set_records(domainview.record_views(store, name))
+        self.table.set_short_hosts(self.short_toggle.isChecked())
+        self.tip_label.setText(SHORT_HOST_TIP.format(domain=name))
+        report = domainview.latest_report(store, name) if summary.last_checked_at else None
+        found = domainview.report_problems(report)
+        self.problems.set_problems(found)
+        serious = sum(1 for _host, p in found if p.severity == "error")
+        self.problem_note = (
+            f"{serious} problem{'s' if serious != 1 else ''} to fix, explained below"
+            if serious
+            else ""
+        )
+        self.set_checked_text(summary)
+        self.problems.set_empty_text(
+            "No problems found: every required record is in place."
+            if report is not None
+            else "Not checked yet. Publish the records above, then press Verify Now."
+        )
+        self._show_history(store, name)
+
+    def set_checked_text(self, summary: DomainSummary) -> None:
+        checked = domainview.checked_ago(summary.last_checked_at).capitalize()
+        self.checked_label.setText(" · ".join(x for x in (checked, self.problem_note) if x))
+
+    def _show_broken(self, summary: DomainSummary) -> None:
+        if summary.broke:
+            self.broke_banner.show_message(
+                "warning",
+                f"{summary.shown} was verified, but its DNS records have changed since.",
+                "Mail from it may now fail receivers' checks. Put back the records marked below, "
+                "then press Verify Now.",
+                dismissable=False,
+            )
+        else:
+            self.broke_banner.clear()
+
+    def _show_history(self, store: Store, name: str) -> None:
+        checks = domains.check_history(store, name, limit=HISTORY_SHOWN)
+        lines = [
+            f"{local_time(c.checked_at)} — {CHECK_WORDS.get(c.status, c.status)}" for c in checks
+        ]
+        self.history_label.setText("\n".join(lines) or "No checks yet.")
+
+    def set_checking(self, checking: bool, text: str = "") -> None:
+        """While Verify Now runs: the button waits, a status and Cancel show."""
+        self.verify_button.setEnabled(not checking)
+        self.cancel_button.setVisible(checking)
+        self.checking_label.setText(text)
+        self.checking_label.setVisible(bool(text))
+
+    def _short_hosts(self, short: bool) -> None:
+        self.table.set_short_hosts(short)
+
+    def copy_all(self) -> None:
+        """Put every record on the clipboard as BIND zone-file lines."""
+        QGuiApplication.clipboard().setText(self.records_snippet)
+        self.copy_all_button.setText("Copied")
+
+
+class DomainRow(QWidget):
+    """One domain in the list: its name, a status pill, when it was checked, and the ⋯ menu."""
+
+    def __init__(self, summary: DomainSummary, act: Callable[[str, str], object]) -> None:
+        super().__init__()
+        self.summary = summary
+        # A long name ends in "…" (whole in the tooltip) so the pill and ⋯ always stay in view.
+        self.name_label = ElidedLabel(summary.shown)
+        bold = QFont(self.name_label.font())
+        bold.setWeight(QFont.Weight.DemiBold)
+        self.name_label.setFont(bold)
+        self.badge = status_badge(summary.status)
+        self.checked_label = muted(label(wrap=False))
+        self.menu_button = domain_menu(self, lambda item: act(item, summary.name))
+        top = hbox(spacing=SPACE_S)
+        top.addWidget(self.name_label, 1)
+        top.addWidget(self.badge)
+        top.addWidget(self.menu_button)
+        self.setLayout(vbox(top, self.checked_label, margin=SPACE_S, spacing=SPACE_XS))
+        self.tick()
+
+    def tick(self) -> None:
+        self.checked_label.setText(domainview.checked_ago(self.summary.last_checked_at))
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless scroll area that lets the page background show through."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    area.viewport().setAutoFillBackground(False)
+    widget.setAutoFillBackground(False)
+    return area
