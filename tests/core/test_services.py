@@ -119,3 +119,19 @@ def test_locked_keyring_leaves_no_row(store, locked_secret_service) -> None:
     with pytest.raises(secrets.SecretsUnavailable):
         services.add_service(store, sendgrid())
     assert services.list_services(store) == []
+
+
+def test_settings_are_checked_and_can_be_reset(store) -> None:
+    from postdesk.core import settings
+
+    with store.session() as s:
+        settings.change(s, "relay_port", 2600)
+        with pytest.raises(UserError, match="whole number"):
+            settings.change(s, "relay_port", 70000)
+        with pytest.raises(UserError):
+            settings.change(s, "relay_security", "ssl")
+    with store.session() as s:
+        assert settings.get(s, "relay_port") == 2600
+        settings.change(s, "relay_port", None)
+    with store.session() as s:
+        assert settings.get(s, "relay_port") == 2525

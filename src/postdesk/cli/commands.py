@@ -10,6 +10,7 @@ from postdesk.cli import (
     ip,
     relay,
     service,
+    settings,
     smtp_user,
     testsend,
     tracking,
@@ -28,4 +29,5 @@ REGISTRY = [
     check.register,
     ip.register,
     relay.register,
+    settings.register,
 ]

@@ -26,6 +26,52 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# What a user may change (the rest is Postdesk's own bookkeeping), each with its check.
+EDITABLE: dict[str, Any] = {
+    "relay_host": str,
+    "relay_port": int,
+    "relay_security": ("starttls", "tls", "none"),
+    "relay_max_message_mb": int,
+    "return_path_target": str,
+    "tracking_target": str,
+    "mx_target": str,
+    "dmarc_rua": str,
+    "tracking_delay_minutes": int,
+    "blocklists": list,
+}
+
+
+def change(session: Session, key: str, value: Any) -> None:
+    """Change an editable setting after checking its value; None goes back to the default."""
+    from postdesk.core.errors import UserError
+
+    if value is None:
+        row = session.get(Setting, key)
+        if row is not None:
+            session.delete(row)
+        return
+    kind = EDITABLE[key]
+    ok = value in kind if isinstance(kind, tuple) else isinstance(value, kind)
+    if kind is int and isinstance(value, int):
+        ok = ok and 0 < value < (65536 if key == "relay_port" else 10**6)
+    if kind is list:
+        ok = ok and all(isinstance(item, str) and item for item in value)
+    if not ok:
+        wanted = (
+            " / ".join(kind)
+            if isinstance(kind, tuple)
+            else {
+                int: "a positive whole number",
+                str: "text",
+                list: 'a JSON list of names, e.g. ["a"]',
+            }[kind]
+        )
+        raise UserError(
+            "settings.bad_value", f"'{value}' is not a valid value for {key}.", f"Give {wanted}."
+        )
+    put(session, key, value)
+
+
 def get(session: Session, key: str) -> Any:
     """The value of a setting, or its default."""
     row = session.get(Setting, key)

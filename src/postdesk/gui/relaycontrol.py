@@ -166,7 +166,7 @@ def _explained(error: UserError, port: int | None) -> UserError:
         f"Another program is already using port {port}, so the built-in relay could not start.",
         "Often it is another Postdesk window or a 'postdesk relay' running in the background; "
         "if it uses this workspace, it sends your apps' mail. Otherwise close that program or "
-        "change the relay port in the settings, then press Start.",
+        "choose another port (e.g. 'postdesk settings relay_port 2526'), then press Start.",
     )
 
 

@@ -1,0 +1,51 @@
+"""``postdesk settings``: show or change workspace settings (relay port, tracking delay, …)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from postdesk.cli.output import print_json, print_table
+from postdesk.core.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("settings", help="show or change workspace settings")
+    parser.add_argument("key", nargs="?", help="a setting to show or change")
+    parser.add_argument("value", nargs="?", help="the new value (JSON, or plain text)")
+    parser.add_argument("--reset", action="store_true", help="go back to the default value")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from postdesk.core import settings
+    from postdesk.core.store import open_store
+
+    store = open_store()
+    if args.key is not None and args.key not in settings.EDITABLE:
+        raise UserError(
+            "settings.unknown",
+            f"There is no setting called '{args.key}'.",
+            f"Settings: {', '.join(sorted(settings.EDITABLE))}.",
+        )
+    if args.key and (args.value is not None or args.reset):
+        value = None if args.reset else _parse(args.value)
+        with store.session() as s:
+            settings.change(s, args.key, value)
+    with store.session() as s:
+        current = {k: settings.get(s, k) for k in sorted(settings.EDITABLE)}
+    if args.key:
+        current = {args.key: current[args.key]}
+    if args.json:
+        print_json(current)
+    else:
+        print_table(["SETTING", "VALUE"], [[k, json.dumps(v)] for k, v in current.items()])
+    return 0
+
+
+def _parse(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
