@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shutil
 import socket
@@ -100,6 +101,7 @@ async def load(port: int, user: str, password: str, sink: TimedSink, args, tag: 
         await smtp.quit()
 
     await asyncio.gather(*(client() for _ in range(args.concurrency)))
+    print(f"{tag:9} all {len(started)} accepted after {time.monotonic() - first:.2f} s")
     while time.monotonic() < deadline:
         with sink.lock:
             if all(k in sink.arrived for k in started):
@@ -269,6 +271,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="per system, seconds")
     parser.add_argument("--skip-postfix", action="store_true")
     args = parser.parse_args()
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's deprecation notes
     root = Path(tempfile.mkdtemp(prefix="postdesk-bench-relay-"))
     os.environ["POSTDESK_HOME"] = str(root / "home")
     os.environ.pop("POSTDESK_DATABASE_URL", None)

@@ -99,3 +99,75 @@ async def test_starttls_upstream_with_a_pinned_certificate(
         assert world.dkim_valid(env.content)
     finally:
         await close_world(world)
+
+
+def _watch_sink(world, refuse_once: str | None = None) -> list[tuple[str, object]]:  # type: ignore[no-untyped-def]
+    """Record (subject, client address) of every message the sink takes; optionally answer
+    451 the first time a given subject arrives."""
+    seen: list[tuple[str, object]] = []
+    refused: set[str] = set()
+    handler = world.sink.handler
+    original = handler.handle_DATA
+
+    async def handle_DATA(server, session, envelope):  # type: ignore[no-untyped-def]
+        subject = envelope.content.split(b"\r\nSubject: ")[1].split(b"\r\n")[0].decode()
+        if subject == refuse_once and subject not in refused:
+            refused.add(subject)
+            return "451 4.3.0 Try again later"
+        reply = await original(server, session, envelope)
+        seen.append((subject, tuple(session.peer)))
+        return reply
+
+    handler.handle_DATA = handle_DATA
+    return seen
+
+
+def _send_all(world, port: int, subjects: list[str]) -> None:  # type: ignore[no-untyped-def]
+    import smtplib
+
+    from support.relay import submit
+
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.starttls()
+        client.login(world.username, world.password)
+        for subject in subjects:
+            assert submit(client, message(subject))[0] == 250
+
+
+async def test_many_messages_share_one_upstream_connection(relay_world):
+    world = relay_world
+    seen = _watch_sink(world)
+    relay = await world.start_relay()
+    subjects = [f"receipt {i}" for i in range(12)]
+    await asyncio.to_thread(_send_all, world, relay.port, subjects)
+    received = await world.sink.await_for(len(subjects))
+    assert [subject for subject, _ in seen] == subjects
+    assert len({peer for _, peer in seen}) == 1  # one connection, one login, for all of them
+    assert all(world.dkim_valid(e.content) for e in received)
+
+
+async def test_a_refusal_mid_batch_retries_it_and_keeps_the_rest_in_order(relay_world):
+    world = relay_world
+    seen = _watch_sink(world, refuse_once="order 2")
+    relay = await world.start_relay()
+    subjects = [f"order {i}" for i in range(6)]
+    await asyncio.to_thread(_send_all, world, relay.port, subjects)
+    await world.sink.await_for(len(subjects))
+    assert [subject for subject, _ in seen] == subjects
+    await _wait(lambda: queue.counts(world.store)["sent"] == len(subjects))
+    attempts = {m.subject: m.attempts for m in queue.list_messages(world.store)}
+    assert attempts == {s: 2 if s == "order 2" else 1 for s in subjects}
+
+
+async def test_a_dropped_upstream_connection_is_replaced_without_a_retry(relay_world):
+    world = relay_world
+    relay = await world.start_relay()
+    await asyncio.to_thread(_send_all, world, relay.port, ["before"])
+    await world.sink.await_for(1)
+    await _wait(lambda: queue.counts(world.store)["sent"] == 1)
+    world.sink.stop()  # closes the connection the relay keeps open
+    world.sink.start()
+    await asyncio.to_thread(_send_all, world, relay.port, ["after"])
+    await world.sink.await_for(2)
+    await _wait(lambda: queue.counts(world.store)["sent"] == 2)
+    assert [m.attempts for m in queue.list_messages(world.store)] == [1, 1]

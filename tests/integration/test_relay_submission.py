@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import subprocess
+import time
 
 import aiosmtplib
 import pytest
@@ -69,6 +70,10 @@ async def test_swaks_smtplib_and_aiosmtplib_deliver_dkim_signed_mail(relay_world
         assert b"\r\ndate: " in env.content.lower()
     assert by_rcpt["carol@client.test"].mail_from == f"news@mail.{DOMAIN}"
     assert usage.today(world.store).sent == 3
+    # The queue records "sent" just after the upstream's answer: give it that moment.
+    deadline = time.monotonic() + 10
+    while queue.counts(world.store)["sent"] < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     sent = queue.list_messages(world.store, status="sent")
     assert {m.subject for m in sent} == {"from swaks", "from smtplib", "from aiosmtplib"}
 

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +69,7 @@ class Recorded:
 
     today: Today
     enforced: LimitEnforced | None = None
+    forget: tuple[str, ...] = ()  # keyring entries to remove once the deletion is committed
 
 
 def level_for(sent: int, limit: int) -> Level:
@@ -108,25 +110,50 @@ def record_sent(
     at: dt.datetime | None = None,
 ) -> Recorded:
     """Count mail sent (one per recipient) atomically, then apply the limit rule."""
+    with store.session() as s:
+        recorded = count_sent(
+            s,
+            recipients=recipients,
+            smtp_user_id=smtp_user_id,
+            service_id=service_id,
+            domain_id=domain_id,
+            at=at,
+        )
+    forget_secrets(store, recorded.forget)
+    return recorded
+
+
+def count_sent(
+    session: Session,
+    *,
+    recipients: int,
+    smtp_user_id: int | None = None,
+    service_id: int | None = None,
+    domain_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> Recorded:
+    """Count mail in the caller's transaction (the relay counts with the queue commit).
+
+    After the commit, pass ``Recorded.forget`` to :func:`forget_secrets`: keyring entries of
+    credentials the limit rule deleted are removed only once the deletion is committed.
+    """
     if recipients <= 0:
         raise ValueError("recipients must be positive")
     at = at or utcnow()
     day = utc_day(at)
     bucket = f"user:{smtp_user_id}" if smtp_user_id is not None else f"service:{service_id}"
-    with store.session() as s:
-        _upsert(s, day, bucket, recipients, domain_id, smtp_user_id, service_id)
-        if smtp_user_id is not None:
-            user = s.get(SmtpUser, smtp_user_id)
-            if user is not None and (user.last_used_at is None or user.last_used_at < at):
-                user.last_used_at = at
-        limit = daily_limit(s)
-        sent = total_on(s, day)
-        enforced = None
-        refs: list[str] = []
-        if sent > limit:
-            enforced, refs = _delete_all_credentials(s, sent, limit)
-    _forget_secrets(store, refs)
-    return Recorded(Today(day, sent, limit), enforced)
+    _upsert(session, day, bucket, recipients, domain_id, smtp_user_id, service_id)
+    if smtp_user_id is not None:
+        user = session.get(SmtpUser, smtp_user_id)
+        if user is not None and (user.last_used_at is None or user.last_used_at < at):
+            user.last_used_at = at
+    limit = daily_limit(session)
+    sent = total_on(session, day)
+    enforced = None
+    refs: list[str] = []
+    if sent > limit:
+        enforced, refs = _delete_all_credentials(session, sent, limit)
+    return Recorded(Today(day, sent, limit), enforced, tuple(refs))
 
 
 def _upsert(
@@ -189,7 +216,7 @@ def _delete_all_credentials(
     return LimitEnforced(sent, limit, deleted), refs
 
 
-def _forget_secrets(store: Store, refs: list[str]) -> None:
+def forget_secrets(store: Store, refs: Sequence[str]) -> None:
     """Remove keyring entries of deleted credentials; any left over are retried later.
 
     The rows are deleted first, in their own transaction, so a locked keyring can never keep a

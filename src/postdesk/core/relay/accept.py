@@ -8,6 +8,10 @@ past it; counting it then trips the limit rule (every SMTP credential is deleted
 later message — in open sessions too, because the user is re-checked at DATA — is refused.
 Refusing that last message instead would mean the rule could never fire through the relay, and
 counting mail that was refused would make the statistics wrong.
+
+Messages that arrive at the same moment on several sessions are checked one after another in a
+single transaction, each seeing the ones before it as counted, then committed together (one
+disk flush for the group) and counted, before any of them is answered 250.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ import datetime as dt
 import email.utils
 import logging
 import secrets as _random
+import threading
+import weakref
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from postdesk.core import credentials, tracking, usage
 from postdesk.core.domains import lookup_name
@@ -126,77 +134,175 @@ def complete_headers(raw: bytes, headers, login: RelayLogin, reply_to: str | Non
     return head + extra + b"\r\n" + body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+@dataclass
+class _Request:
+    """One message waiting for its group's commit."""
+
+    login: RelayLogin
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    headers: Any
+    from_problem: str | None
+    now: dt.datetime
+    outcome: Outcome | None = None
+
+
+class _Group:
+    """Messages arriving together on one store, committed together."""
+
+    def __init__(self) -> None:
+        self.pending: list[_Request] = []
+        self.pending_lock = threading.Lock()
+        self.leader = threading.Lock()
+
+
+_groups: weakref.WeakKeyDictionary[Store, _Group] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
 def accept_message(
     store: Store, login: RelayLogin, mail_from: str, rcpt_tos: list[str], raw: bytes
 ) -> Outcome:
-    """Check and queue one message; the reply says why when it is refused."""
-    now = utcnow()
+    """Check and queue one message; the reply says why when it is refused.
+
+    Group commit: messages arriving on several sessions at once are queued in one transaction
+    (one disk flush) by whichever of their threads gets there first; each still gets its 250
+    only after that commit.
+    """
+    # Parsing is CPU work: done before waiting for the database, not while holding it.
     headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    request = _Request(
+        login, mail_from, rcpt_tos, raw, headers, _from_problem(headers, login), utcnow()
+    )
+    with _groups_lock:
+        group = _groups.setdefault(store, _Group())
+    with group.pending_lock:
+        group.pending.append(request)
+    with group.leader:
+        if request.outcome is None:  # no earlier leader took it: lead this group
+            with group.pending_lock:
+                batch, group.pending = group.pending, []
+            with queue.writing(store):
+                _commit(store, batch)
+    assert request.outcome is not None
+    return request.outcome
+
+
+def _commit(store: Store, batch: list[_Request]) -> None:
+    """Queue and count a group of messages in one transaction; sets every outcome.
+
+    Counting in the same transaction as queueing means a crash can never leave a queued message
+    uncounted (or a counted one unqueued).
+    """
+    queued: list[tuple[_Request, int]] = []
+    forget: list[str] = []
     try:
         with store.session() as s:
-            user = s.get(SmtpUser, login.user_id)
-            if user is None or user.deleted_at is not None:
-                return Outcome(_deleted_reply(user))
-            problem = _from_problem(headers, login)
-            if problem:
-                return Outcome(problem)
             limit = usage.daily_limit(s)
-            if usage.total_on(s, usage.utc_day(now)) >= limit:
-                return Outcome(limit_reply(limit))
-            domain = s.get(DedicatedDomain, login.domain_id)
-            if domain is None:
-                return Outcome(_deleted_reply(None))
-            data = complete_headers(raw, headers, login, domain.reply_to)
-            final = BytesHeaderParser(policy=policy.default).parsebytes(data)
-            row = queue.enqueue(
-                s,
-                domain_id=login.domain_id,
-                smtp_user_id=login.user_id,
-                mail_from=mail_from,
-                rcpt_tos=rcpt_tos,
-                raw=data,
-                subject=str(final.get("Subject", "") or ""),
-                message_id=str(final.get("Message-ID", "") or ""),
-                track_open=tracking.in_effect(s, login.domain_id, "open", now),
-                track_click=tracking.in_effect(s, login.domain_id, "click", now),
-                now=now,
-            )
-            queued_id = row.id
+            totals: dict[dt.date, int] = {}
+            for request in batch:
+                day = usage.utc_day(request.now)
+                if day not in totals:
+                    totals[day] = usage.total_on(s, day)
+                request.outcome = _check(s, request, totals[day], limit)
+                if request.outcome is None:
+                    queued.append((request, _enqueue(s, request)))
+                    # The next message in the group sees this one counted, as if it came
+                    # after this one's count.
+                    totals[day] += len(request.rcpt_tos)
+            fired = _count_group(s, [request for request, _ in queued], forget)
     except SQLAlchemyError:
-        log.exception("could not store an accepted message")
-        return Outcome("451 4.3.0 Postdesk could not store the message; please try again shortly")
-    # Committed: from here on the message will be delivered whatever happens to this process.
-    fired = _count(store, login, len(rcpt_tos), now)
-    return Outcome(f"250 2.0.0 Queued as {queued_id}", queued_id, fired)
+        log.exception("could not store accepted messages")
+        for request in batch:
+            request.outcome = Outcome(
+                "451 4.3.0 Postdesk could not store the message; please try again shortly"
+            )
+        return
+    # Committed: from here on these messages will be delivered whatever happens to this process.
+    usage.forget_secrets(store, forget)
+    for request, queued_id in queued:
+        request.outcome = Outcome(f"250 2.0.0 Queued as {queued_id}", queued_id, fired[id(request)])
 
 
-def _count(store: Store, login: RelayLogin, recipients: int, at: dt.datetime) -> bool:
-    try:
-        recorded = usage.record_sent(
-            store,
-            recipients=recipients,
+def _count_group(s: Session, requests: list[_Request], forget: list[str]) -> dict[int, bool]:
+    """Count queued messages, one update per login and day; whether each count fired the rule."""
+    groups: dict[tuple[int, int, dt.date], list[_Request]] = {}
+    for request in requests:
+        key = (request.login.user_id, request.login.domain_id, usage.utc_day(request.now))
+        groups.setdefault(key, []).append(request)
+    fired: dict[int, bool] = {}
+    for members in groups.values():
+        login = members[0].login
+        recorded = usage.count_sent(
+            s,
+            recipients=sum(len(r.rcpt_tos) for r in members),
             smtp_user_id=login.user_id,
             domain_id=login.domain_id,
-            at=at,
+            at=members[-1].now,
         )
-    except Exception:
-        # The message is already queued; a failed count must not turn into a refusal that
-        # makes the client send it twice.
-        log.exception("could not count a relayed message")
-        return False
-    if recorded.enforced is not None:
-        log.warning(
-            "daily limit exceeded (%d of %d): %d SMTP logins deleted",
-            recorded.enforced.sent,
-            recorded.enforced.limit,
-            len(recorded.enforced.deleted),
-        )
-        return True
-    return False
+        forget.extend(recorded.forget)
+        if recorded.enforced is not None:
+            log.warning(
+                "daily limit exceeded (%d of %d): %d SMTP logins deleted",
+                recorded.enforced.sent,
+                recorded.enforced.limit,
+                len(recorded.enforced.deleted),
+            )
+        fired.update({id(r): recorded.enforced is not None for r in members})
+    return fired
 
 
-def _deleted_reply(user: SmtpUser | None) -> str:
-    if user is not None and user.deleted_reason == "daily_limit":
+def _check(s: Session, request: _Request, total: int, limit: int) -> Outcome | None:
+    """Why the message is refused (None: it may be queued), in the order a user notices."""
+    login = request.login
+    user = s.get(SmtpUser, login.user_id)
+    if user is None or user.deleted_at is not None:
+        return Outcome(_deleted_reply(user))
+    if request.from_problem:
+        return Outcome(request.from_problem)
+    if total > limit:
+        # Counting an earlier message of this group fires the limit rule, which deletes
+        # every login: refused as a deleted login would be.
+        return Outcome(_deleted_reply(None, daily_limit=True))
+    if total >= limit:
+        return Outcome(limit_reply(limit))
+    return None
+
+
+def _enqueue(s: Session, request: _Request) -> int:
+    login = request.login
+    domain = s.get(DedicatedDomain, login.domain_id)
+    data = complete_headers(
+        request.raw, request.headers, login, domain.reply_to if domain else None
+    )
+    row = queue.enqueue(
+        s,
+        domain_id=login.domain_id,
+        smtp_user_id=login.user_id,
+        mail_from=request.mail_from,
+        rcpt_tos=request.rcpt_tos,
+        raw=data,
+        subject=str(request.headers.get("Subject", "") or ""),
+        message_id=_message_id(request.headers, data),
+        track_open=tracking.in_effect(s, login.domain_id, "open", request.now),
+        track_click=tracking.in_effect(s, login.domain_id, "click", request.now),
+        now=request.now,
+    )
+    return row.id
+
+
+def _message_id(headers, data: bytes) -> str:  # type: ignore[no-untyped-def]
+    """The Message-ID the queued message carries (complete_headers may have added it)."""
+    found = headers.get("Message-ID")
+    if found is None:
+        head, _ = _header_block(data)
+        found = BytesHeaderParser(policy=policy.default).parsebytes(head).get("Message-ID", "")
+    return str(found or "")
+
+
+def _deleted_reply(user: SmtpUser | None, *, daily_limit: bool = False) -> str:
+    if daily_limit or (user is not None and user.deleted_reason == "daily_limit"):
         return (
             "550 5.7.1 This SMTP login was deleted because the daily sending limit was "
             "exceeded; create a new login in SMTP Settings"

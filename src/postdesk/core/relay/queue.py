@@ -4,12 +4,21 @@ Delivery order is kept per domain: a worker only claims a domain's messages star
 oldest unfinished one (the head), and only a run of consecutive ready messages. While the head
 waits for a retry, none of that domain's later messages goes out. Claims are leases: a message
 claimed by a process that died is claimed again when the lease has run out.
+
+On SQLite, only one transaction writes at a time; a writer that finds the database busy sleeps
+and polls (up to 100 ms a time), which adds far more delay than the write itself. The relay's
+own writes therefore queue up on an in-process lock (:func:`writing`) and reach SQLite one
+after another; other processes still meet SQLite's busy timeout as before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets as _random
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -22,12 +31,29 @@ STATUSES = ("pending", "sending", "sent", "bounced")
 UNFINISHED = ("pending", "sending")
 
 
+_write_locks: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_lock = threading.Lock()
+
+
+@contextmanager
+def writing(store: Store) -> Iterator[None]:
+    """Hold this process's SQLite write turn (blocking: only in worker threads); no-op elsewhere."""
+    if store.dialect != "sqlite":
+        yield
+        return
+    with _locks_lock:
+        lock = _write_locks.setdefault(store, threading.Lock())
+    with lock:
+        yield
+
+
 @dataclass(frozen=True)
 class Claim:
     """A run of one domain's messages, in order, that a worker may now deliver."""
 
     domain_id: int
     ids: list[int]
+    sizes: tuple[int, ...] = ()  # the messages' sizes in bytes, in the order of ids
 
 
 @dataclass(frozen=True)
@@ -133,11 +159,12 @@ def claim(
         if domain_id in skip_domains or len(claims) >= max_domains:
             continue
         try:
-            ids = _claim_domain(store, worker, domain_id, head_id, lease, batch_size, now)
+            with writing(store):
+                run = _claim_domain(store, worker, domain_id, head_id, lease, batch_size, now)
         except _Lost:
             continue
-        if ids:
-            claims.append(Claim(domain_id, ids))
+        if run:
+            claims.append(Claim(domain_id, [i for i, _ in run], tuple(n for _, n in run)))
     return claims
 
 
@@ -149,7 +176,7 @@ def _claim_domain(
     lease: float,
     batch_size: int,
     now: dt.datetime,
-) -> list[int]:
+) -> list[tuple[int, int]]:
     with store.session() as s:
         head_query = select(QueuedMessage).where(QueuedMessage.id == head_id)
         if s.bind is not None and s.bind.dialect.name == "postgresql":
@@ -165,16 +192,18 @@ def _claim_domain(
                 QueuedMessage.status,
                 QueuedMessage.next_attempt_at,
                 QueuedMessage.claimed_until,
+                QueuedMessage.size,
             )
             .where(QueuedMessage.domain_id == domain_id, QueuedMessage.status.in_(UNFINISHED))
             .order_by(QueuedMessage.id)
             .limit(batch_size)
         ).all()
-        ids: list[int] = []
+        run: list[tuple[int, int]] = []
         for row in rows:
             if not _is_ready(row, now):  # type: ignore[arg-type]
                 break  # keep order: never skip over a message that is not ready
-            ids.append(row.id)
+            run.append((row.id, row.size))
+        ids = [i for i, _ in run]
         if not ids or ids[0] != head_id:
             return []
         result = s.execute(
@@ -189,7 +218,7 @@ def _claim_domain(
         )
         if result.rowcount != len(ids):  # type: ignore[attr-defined]
             raise _Lost  # rolls the whole claim back
-    return ids
+    return run
 
 
 def load(store: Store, message_id: int, worker: str | None = None) -> QueuedMessage | None:
@@ -203,8 +232,24 @@ def load(store: Store, message_id: int, worker: str | None = None) -> QueuedMess
         return row
 
 
-def _finish(store: Store, message_id: int, worker: str, **values: object) -> bool:
+def load_many(store: Store, ids: list[int], worker: str) -> dict[int, QueuedMessage]:
+    """Several claimed messages in one query (detached), keyed by id; those the worker no
+    longer holds are missing."""
+    if not ids:
+        return {}
     with store.session() as s:
+        rows = s.scalars(
+            select(QueuedMessage).where(
+                QueuedMessage.id.in_(ids),
+                QueuedMessage.status == "sending",
+                QueuedMessage.claimed_by == worker,
+            )
+        ).all()
+        return {row.id: row for row in rows}
+
+
+def _finish(store: Store, message_id: int, worker: str, **values: object) -> bool:
+    with writing(store), store.session() as s:
         result = s.execute(
             update(QueuedMessage)
             .where(
@@ -260,7 +305,7 @@ def mark_retry(
     Returns the new status (``pending`` or ``bounced``).
     """
     now = now or utcnow()
-    with store.session() as s:
+    with writing(store), store.session() as s:
         row = s.get(QueuedMessage, message_id)
         if row is None or row.status != "sending" or row.claimed_by != worker:
             return row.status if row is not None else "deleted"
@@ -284,7 +329,7 @@ def release(store: Store, ids: list[int], worker: str) -> None:
     """Give claimed messages back untouched (they keep their place and attempt count)."""
     if not ids:
         return
-    with store.session() as s:
+    with writing(store), store.session() as s:
         s.execute(
             update(QueuedMessage)
             .where(
@@ -301,7 +346,7 @@ def extend_lease(store: Store, ids: list[int], worker: str, lease: float) -> Non
     """Keep holding messages still being worked on (a slow upstream must not lose the claim)."""
     if not ids:
         return
-    with store.session() as s:
+    with writing(store), store.session() as s:
         s.execute(
             update(QueuedMessage)
             .where(QueuedMessage.id.in_(ids), QueuedMessage.claimed_by == worker)

@@ -1,8 +1,13 @@
 """The delivery loop: claim queued messages, apply tracking, DKIM-sign, hand them upstream.
 
 Delivery is at least once. A message is marked sent only after the upstream service answered
-250 for it; if this process dies between that answer and the database update (milliseconds),
-the message is delivered again when its lease runs out — a rare duplicate, never a loss.
+250 for it, and the next message of the domain is handed over only after that mark is
+committed; if this process dies between an answer and its database update (milliseconds),
+that one message is delivered again when its lease runs out — a rare duplicate, never a loss.
+
+Within a domain everything else overlaps: claimed messages are read a window at a time, the
+next message is signed (in a thread) while the current one is sent, and the domain's upstream
+connection stays open across messages and batches (see ``upstream.Pool``).
 """
 
 from __future__ import annotations
@@ -10,88 +15,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
-import ssl
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import aiosmtplib
-from sqlalchemy import select
 
-from postdesk.core import secrets, services
 from postdesk.core.relay import dkimsign, queue, rewrite
 from postdesk.core.relay.options import RelayOptions
+from postdesk.core.relay.upstream import (
+    ConnectionLost,
+    PermanentFailure,
+    Pool,
+    TemporaryFailure,
+    Upstream,
+    close,
+    load_upstream,
+    send_one,
+)
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, DkimKey, QueuedMessage
+from postdesk.core.store.models import QueuedMessage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
+__all__ = ["PermanentFailure", "TemporaryFailure", "Worker", "prepare"]
 
-class TemporaryFailure(Exception):
-    """Try again later: the reply (or what went wrong) is kept on the message."""
-
-
-class PermanentFailure(Exception):
-    """The upstream refused the message for good: it bounces."""
-
-
-@dataclass
-class Upstream:
-    """Everything needed to deliver one domain's mail (read once per batch)."""
-
-    domain: str
-    host: str
-    port: int
-    security: str
-    username: str
-    password: str | None
-    pinned_sha256: str | None
-    service_name: str
-    selector: str | None
-    private_pem: str | None
-
-
-def load_upstream(store: Store, domain_id: int) -> Upstream:
-    """The domain's service, its password and the active DKIM key (keyring: blocking)."""
-    with store.session() as s:
-        domain = s.get(DedicatedDomain, domain_id)
-        if domain is None:
-            raise PermanentFailure("The domain was removed from Postdesk.")
-        service = domain.service
-        if service is None:
-            raise TemporaryFailure(
-                f"{domain.name} has no SMTP service to send through; choose one in Domain Settings."
-            )
-        keys = s.scalars(
-            select(DkimKey)
-            .where(DkimKey.domain_id == domain_id, DkimKey.state == "active")
-            .order_by(DkimKey.created_at.desc(), DkimKey.id.desc())
-        ).all()
-        key = next((k for k in keys if k.selector == domain.dkim_selector), None)
-        key = key or (keys[0] if keys else None)
-        upstream = Upstream(
-            domain=domain.name,
-            host=service.host,
-            port=service.port,
-            security=service.security,
-            username=service.username,
-            password=None,
-            pinned_sha256=service.pinned_sha256,
-            service_name=service.name,
-            selector=key.selector if key else None,
-            private_pem=None,
-        )
-        key_ref = key.secret_ref if key else None
-        try:
-            upstream.password = services.service_password(service)
-            upstream.private_pem = secrets.read_secret(key_ref) if key_ref else None
-        except secrets.SecretsUnavailable as exc:
-            raise TemporaryFailure(f"{exc.message} {exc.hint}") from None
-    if upstream.selector and not upstream.private_pem:
-        log.warning("the DKIM key of %s is missing from the keyring; sending unsigned", domain)
-    return upstream
+WINDOW_MESSAGES = 16  # claimed messages read from the database in one query...
+WINDOW_BYTES = 16 * 1024 * 1024  # ...and at most this much of them held in memory at once
+COUNTS_EVERY = 0.5  # seconds between refreshes of the queue counts the status bar shows
 
 
 def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | None) -> bytes:
@@ -106,99 +60,21 @@ def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | Non
             track_open=message.track_open,
             track_click=message.track_click,
         )
-    if upstream.selector and upstream.private_pem:
-        data = dkimsign.sign(
-            data,
-            domain=upstream.domain,
-            selector=upstream.selector,
-            private_pem=upstream.private_pem,
-        )
+    if upstream.key is not None:
+        data = dkimsign.sign_with(data, upstream.key)
     return data
 
 
-def _pin_matches(smtp: aiosmtplib.SMTP, pinned: str) -> bool:
-    transport = smtp.transport
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if not der:
-        return False
-    digest = hashlib.sha256(der).hexdigest().upper()
-    wanted = pinned.replace(":", "").replace(" ", "").upper()
-    return digest == wanted
-
-
-async def connect(upstream: Upstream, timeout: float) -> aiosmtplib.SMTP:
-    """An open, logged-in connection to the upstream service (TemporaryFailure otherwise)."""
-    context = ssl.create_default_context()
-    if upstream.pinned_sha256:
-        # The user explicitly trusts this one certificate: checked by fingerprint below.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    smtp = aiosmtplib.SMTP(
-        hostname=upstream.host,
-        port=upstream.port,
-        use_tls=upstream.security == "tls",
-        start_tls=upstream.security == "starttls",
-        tls_context=context,
-        timeout=timeout,
-    )
-    where = f"'{upstream.service_name}' ({upstream.host}:{upstream.port})"
-    try:
-        await smtp.connect()
-        if upstream.pinned_sha256 and not _pin_matches(smtp, upstream.pinned_sha256):
-            raise TemporaryFailure(
-                f"The SMTP service {where} presented a certificate other than the pinned one."
-            )
-        if upstream.username and upstream.password:
-            await smtp.login(upstream.username, upstream.password)
-    except aiosmtplib.SMTPAuthenticationError as exc:
-        await _close(smtp)
-        raise TemporaryFailure(
-            f"The SMTP service {where} refused Postdesk's login ({exc.code} {exc.message}); "
-            "check its username and password in SMTP Service."
-        ) from None
-    except TemporaryFailure:
-        await _close(smtp)
-        raise
-    except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as exc:
-        await _close(smtp)
-        raise TemporaryFailure(f"Could not connect to the SMTP service {where}: {exc}") from None
-    return smtp
-
-
-async def _close(smtp: aiosmtplib.SMTP | None) -> None:
-    if smtp is None:
-        return
-    with contextlib.suppress(Exception):
-        if smtp.is_connected:
-            await smtp.quit()
-    with contextlib.suppress(Exception):
-        smtp.close()
-
-
-async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -> str:
-    """Hand one message over; returns the reply, or raises Temporary/PermanentFailure."""
-    try:
-        refused, reply = await smtp.sendmail(message.mail_from, message.rcpt_tos, data)
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        codes = [r.code for r in exc.recipients]
-        text = "; ".join(f"<{r.recipient}>: {r.code} {r.message}" for r in exc.recipients)
-        if any(400 <= c < 500 for c in codes):
-            raise TemporaryFailure(text) from None
-        raise PermanentFailure(text) from None
-    except aiosmtplib.SMTPResponseException as exc:
-        text = f"{exc.code} {exc.message}"
-        if 500 <= exc.code < 600:
-            raise PermanentFailure(text) from None
-        raise TemporaryFailure(text) from None
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise TemporaryFailure(f"The connection to the SMTP service failed: {exc}") from None
-    text = str(reply)
-    if refused:
-        # Some recipients were refused: the others got it, which is what "sent" means here.
-        text += " (refused: " + "; ".join(f"<{r}>: {v[0]} {v[1]}" for r, v in refused.items())
-        text += ")"
-    return text
+def _window(remaining: list[int], sizes: dict[int, int]) -> list[int]:
+    """The next ids to read at once: a few, and never more bytes than the cap (at least one)."""
+    window: list[int] = []
+    total = 0
+    for message_id in remaining[:WINDOW_MESSAGES]:
+        total += sizes.get(message_id, 0)
+        if window and total > WINDOW_BYTES:
+            break
+        window.append(message_id)
+    return window
 
 
 class Worker:
@@ -213,6 +89,22 @@ class Worker:
         self._active: dict[int, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self.counts: dict[str, int] = {}
+        self._counted = 0.0
+        self.pool = Pool(options.upstream_timeout)
+        # Delivery's own threads: accepting sessions wait for the database in the default
+        # executor, and must never leave a domain's next step queued behind them.
+        self._executor = ThreadPoolExecutor(
+            max_workers=2 * options.concurrency + 2, thread_name_prefix="postdesk-delivery"
+        )
+
+    def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> asyncio.Future[T]:
+        """Run blocking work (database, keyring, signing) on a delivery thread."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        try:
+            return loop.run_in_executor(self._executor, call)
+        except RuntimeError:  # stopped already: a late clean-up step still gets its thread
+            return loop.run_in_executor(None, call)
 
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
@@ -228,6 +120,8 @@ class Worker:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
+        await self.pool.close_all()
+        self._executor.shutdown(wait=False)
 
     async def _run(self) -> None:
         opts = self.options
@@ -236,7 +130,7 @@ class Worker:
             free = opts.concurrency - len(self._active)
             if free > 0:
                 try:
-                    claims = await asyncio.to_thread(
+                    claims = await self._call(
                         queue.claim,
                         self.store,
                         opts.worker_id,
@@ -245,7 +139,11 @@ class Worker:
                         skip_domains=set(self._active),
                         max_domains=free,
                     )
-                    self.counts = await asyncio.to_thread(queue.counts, self.store)
+                    if time.monotonic() - self._counted >= COUNTS_EVERY:
+                        # Every accepted message wakes this loop; the counts need not follow
+                        # each one.
+                        self.counts = await self._call(queue.counts, self.store)
+                        self._counted = time.monotonic()
                 except Exception:
                     log.exception("could not read the relay queue")
                     claims = []
@@ -253,6 +151,7 @@ class Worker:
                     task = asyncio.get_running_loop().create_task(self._deliver(claim))
                     self._active[claim.domain_id] = task
                     task.add_done_callback(functools.partial(self._done, claim.domain_id))
+            await self.pool.close_idle()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), opts.poll_interval)
 
@@ -264,37 +163,58 @@ class Worker:
     async def _deliver(self, claim: queue.Claim) -> None:
         opts, me = self.options, self.options.worker_id
         remaining = list(claim.ids)
+        sizes = dict(zip(claim.ids, claim.sizes, strict=False))
+        loaded: dict[int, QueuedMessage | None] = {}
+        signing: dict[int, asyncio.Future[bytes]] = {}
         smtp: aiosmtplib.SMTP | None = None
+        reused = False
+        upstream: Upstream | None = None
+        healthy = False
         renewed = time.monotonic()
         try:
-            upstream = await asyncio.to_thread(load_upstream, self.store, claim.domain_id)
+            upstream = await self._call(load_upstream, self.store, claim.domain_id)
             base = self.tracking_base(upstream.domain) if self.tracking_base else None
+
+            def start_signing(message_id: int, message: QueuedMessage | None) -> None:
+                if message is not None and message_id not in signing:
+                    signing[message_id] = self._call(prepare, message, upstream, base)
+
             while remaining and not self._stopping:
                 message_id = remaining[0]
-                message = await asyncio.to_thread(queue.load, self.store, message_id, me)
+                if message_id not in loaded:
+                    window = _window(remaining, sizes)
+                    found = await self._call(queue.load_many, self.store, window, me)
+                    loaded.update({i: found.get(i) for i in window})
+                message = loaded.pop(message_id)
                 if message is not None:
-                    data = await asyncio.to_thread(prepare, message, upstream, base)
+                    start_signing(message_id, message)
+                    data = await signing.pop(message_id)
+                    if len(remaining) > 1:
+                        # Signed while this one goes out.
+                        start_signing(remaining[1], loaded.get(remaining[1]))
                     if smtp is None:
-                        smtp = await connect(upstream, opts.upstream_timeout)
+                        smtp, reused = await self.pool.take(claim.domain_id, upstream)
                     try:
-                        reply = await send_one(smtp, message, data)
-                    except PermanentFailure as exc:
-                        await asyncio.to_thread(
-                            queue.mark_bounced, self.store, message_id, me, str(exc)
+                        smtp, reply = await self._send(
+                            claim.domain_id, upstream, smtp, reused, message, data
                         )
+                    except PermanentFailure as exc:
+                        await self._call(queue.mark_bounced, self.store, message_id, me, str(exc))
                     else:
-                        await asyncio.to_thread(queue.mark_sent, self.store, message_id, me, reply)
+                        # Committed before the next message is handed over: a kill can repeat
+                        # at most this one message.
+                        await self._call(queue.mark_sent, self.store, message_id, me, reply)
+                    reused = True
                 remaining.pop(0)
                 if time.monotonic() - renewed > opts.lease / 3:
-                    await asyncio.to_thread(
-                        queue.extend_lease, self.store, remaining, me, opts.lease
-                    )
+                    await self._call(queue.extend_lease, self.store, remaining, me, opts.lease)
                     renewed = time.monotonic()
+            healthy = True
         except TemporaryFailure as exc:
             await self._retry_head(remaining, str(exc))
         except PermanentFailure as exc:
             for message_id in remaining:
-                await asyncio.to_thread(queue.mark_bounced, self.store, message_id, me, str(exc))
+                await self._call(queue.mark_bounced, self.store, message_id, me, str(exc))
             remaining = []
         except asyncio.CancelledError:
             raise
@@ -302,17 +222,46 @@ class Worker:
             log.exception("delivery failed unexpectedly")
             await self._retry_head(remaining, f"Postdesk could not send the message: {exc}")
         finally:
-            await _close(smtp)
+            for pending in signing.values():
+                pending.add_done_callback(_discard)
+            if smtp is not None:
+                if healthy and upstream is not None:
+                    await self.pool.give_back(claim.domain_id, upstream, smtp)
+                else:
+                    await close(smtp)
             if remaining:
                 # Later messages wait for the head's retry, keeping the domain's order.
-                await asyncio.shield(asyncio.to_thread(queue.release, self.store, remaining, me))
+                await asyncio.shield(self._call(queue.release, self.store, remaining, me))
+
+    async def _send(
+        self,
+        domain_id: int,
+        upstream: Upstream,
+        smtp: aiosmtplib.SMTP,
+        reused: bool,
+        message: QueuedMessage,
+        data: bytes,
+    ) -> tuple[aiosmtplib.SMTP, str]:
+        """Send on the connection; if one that worked before broke, once more on a new one."""
+        try:
+            return smtp, await send_one(smtp, message, data)
+        except ConnectionLost:
+            if not reused:
+                raise
+        await close(smtp)
+        smtp, _ = await self.pool.take(domain_id, upstream)
+        try:
+            return smtp, await send_one(smtp, message, data)
+        except BaseException:
+            await close(smtp)
+            raise
 
     async def _retry_head(self, remaining: list[int], reason: str) -> None:
         if not remaining:
             return
         opts = self.options
         head = remaining.pop(0)
-        status = await asyncio.to_thread(
+        status = await self._call(
             queue.mark_retry,
             self.store,
             head,
@@ -323,3 +272,8 @@ class Worker:
             max_age=opts.max_age,
         )
         log.info("message %d: temporary failure (%s), now %s", head, reason, status)
+
+
+def _discard(future: asyncio.Future[bytes]) -> None:
+    if not future.cancelled():
+        future.exception()  # a signature nobody waits for any more: retrieve, don't log
