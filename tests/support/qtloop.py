@@ -17,7 +17,22 @@ def run_on_qt_loop(qapp: Any, coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         return loop.run_until_complete(coro)
     finally:
+        _drain(loop)
         loop.close()
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Finish what the test left running before the loop closes.
+
+    Callbacks of a cancelled connection that fire after their loop was closed crash the next
+    test's event processing, so leftover tasks are cancelled and given a moment to unwind.
+    """
+    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+    loop.run_until_complete(asyncio.sleep(0.05))
 
 
 def dialogs_of(kind: type) -> list[Any]:

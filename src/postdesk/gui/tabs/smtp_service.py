@@ -1,11 +1,77 @@
-"""SMTP Service: the providers that deliver the user's mail."""
+"""SMTP Service: the providers that deliver the user's mail, their last test, and today's usage."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHeaderView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QWidget,
+)
 
+from postdesk.core import sending, services
+from postdesk.core.services import SECURITY_LABELS, ServiceForm
+from postdesk.core.smtptest import CATEGORIES, TestResult
+from postdesk.core.store.models import SmtpService
+from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.dialogs.service_form import ServiceFormDialog
+from postdesk.gui.dialogs.test_send import TestSendDialog
+from postdesk.gui.qtutils import (
+    HEADING_FONT_SCALE,
+    SPACE_M,
+    SPACE_S,
+    SPACE_XS,
+    hbox,
+    label,
+    muted,
+    scaled_font,
+    vbox,
+)
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.emptystate import EmptyState
+from postdesk.gui.widgets.stats_panel import local_time
+from postdesk.gui.widgets.status_badge import StatusBadge
+from postdesk.gui.widgets.usage_panel import UsagePanel
+
+COLUMNS = ("Name", "Server", "Security", "Username", "Default", "Last test", "")
+(
+    NAME_COLUMN,
+    SERVER_COLUMN,
+    SECURITY_COLUMN,
+    USERNAME_COLUMN,
+    DEFAULT_COLUMN,
+    TEST_COLUMN,
+    ACTIONS_COLUMN,
+) = range(len(COLUMNS))
+DEFAULT_MARKER = "✓ Default"
+ROWS_ALWAYS_SHOWN = 4
+# When the window grows, the usage chart takes most of the new room.
+TABLE_STRETCH, USAGE_STRETCH = 1, 3
+REMOVE_EXPLANATION = (
+    "Its password or API key is deleted from this computer's password storage. Domains can no "
+    "longer send through it."
+)
+
+
+def badge_text(service: SmtpService, testing: bool) -> tuple[str, str]:
+    """The state and words of a service's Last test badge."""
+    if testing:
+        return "testing", "Testing…"
+    if service.last_test_at is None:
+        return "untested", "Not tested"
+    if service.last_test_ok:
+        return "ok", "OK"
+    category = CATEGORIES.get(service.last_test_category or "", "The test failed")
+    return "failed", f"Failed: {category[0].lower()}{category[1:]}"
 
 
 class SmtpServicePage(Page):
@@ -16,9 +82,323 @@ class SmtpServicePage(Page):
     )
 
     def build_content(self) -> QWidget:
-        return EmptyState(
+        self._services: list[SmtpService] = []
+        self._results: dict[int, TestResult] = {}  # this session's tests, by service id
+        self._testing: set[int] = set()
+        self._dialogs: set[QDialog] = set()
+
+        self.add_button = QPushButton("Add Service")
+        self.add_button.clicked.connect(self.open_add)
+        self.status_label = muted(label(wrap=False))
+        toolbar = hbox(self.add_button, self.status_label, spacing=SPACE_M)
+        toolbar.addStretch(1)
+        self.table = self._build_table()
+        self.empty = EmptyState(
             "icons/empty-service.png",
-            "No sending services yet",
-            "Add the provider that delivers your mail. Its login is kept in your computer's "
-            "secure password storage.",
+            "No SMTP services yet",
+            "Add the provider that delivers your mail — SendGrid, Mailgun, Amazon SES or your "
+            "own server. Its password or API key is kept in your computer's secure password "
+            "storage.",
+            button_text="Add Service",
+        )
+        assert self.empty.button is not None
+        self.empty.button.clicked.connect(self.open_add)
+        # Shown one at a time (not stacked), so the empty state's height does not hold the table
+        # open when there are only a few services.
+        self.empty.hide()
+        services_view = QWidget()
+        services_view.setLayout(vbox(toolbar, self.table, self.empty, spacing=SPACE_S))
+
+        self.toolbar = toolbar
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(services_view)
+        self.splitter.addWidget(self._build_usage())
+        self.splitter.setStretchFactor(0, TABLE_STRETCH)
+        self.splitter.setStretchFactor(1, USAGE_STRETCH)
+        self._splitter_moved = False
+        self.splitter.splitterMoved.connect(self._remember_split)
+        return self.splitter
+
+    def _remember_split(self) -> None:
+        self._splitter_moved = True
+
+    def _fit_services(self) -> None:
+        """Give the services just the height their rows need (until the user moves the split)."""
+        row_height = self.table.verticalHeader().defaultSectionSize()
+        chrome = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+        needed = chrome + len(self._services) * row_height
+        # A few services always stay in view; the usage section scrolls instead.
+        self.table.setMinimumHeight(
+            chrome + min(len(self._services), ROWS_ALWAYS_SHOWN) * row_height
+        )
+        if self._splitter_moved:
+            return
+        if not self._services:
+            needed = self.empty.sizeHint().height()
+        top = self.toolbar.sizeHint().height() + SPACE_S + needed
+        total = sum(self.splitter.sizes())
+        self.splitter.setSizes([top, max(total - top, 0)])
+
+    def _build_table(self) -> QTableWidget:
+        table = QTableWidget(0, len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setAlternatingRowColors(True)
+        table.setShowGrid(False)
+        table.setWordWrap(False)
+        table.verticalHeader().hide()
+        header = table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setHighlightSections(False)
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        # A long username gives way first (it has a tooltip); the server name is shown whole.
+        header.setSectionResizeMode(USERNAME_COLUMN, QHeaderView.ResizeMode.Stretch)
+        # Rows as tall as the badge with its time under it, plus breathing room.
+        badge = StatusBadge()
+        table.verticalHeader().setDefaultSectionSize(
+            badge.sizeHint().height() + badge.fontMetrics().lineSpacing() + 2 * SPACE_XS + SPACE_S
+        )
+        return table
+
+    def _build_usage(self) -> QWidget:
+        """The account's usage today and its daily chart, under the services."""
+        heading = label("Sending today")
+        heading.setFont(scaled_font(heading, HEADING_FONT_SCALE))
+        self.usage_panel = UsagePanel()
+        section = QWidget()
+        layout = vbox(heading, self.usage_panel, spacing=SPACE_S)
+        layout.setContentsMargins(0, SPACE_M, 0, 0)  # clear of the splitter handle
+        section.setLayout(layout)
+        # Scrolls in a small window instead of making the whole window taller.
+        scroller = QScrollArea()
+        scroller.setWidget(section)
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QScrollArea.Shape.NoFrame)
+        return scroller
+
+    # --- loading ------------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        self._load()
+        if self.store is not None:
+            await self.usage_panel.refresh(self.store)
+
+    def _load(self) -> None:
+        if self.store is None:
+            return
+        self._services = services.list_services(self.store)
+        self.table.setVisible(bool(self._services))
+        self.empty.setVisible(not self._services)
+        self.table.setRowCount(len(self._services))
+        for row, service in enumerate(self._services):
+            self._fill_row(row, service)
+        self._fit_services()
+
+    def _fill_row(self, row: int, service: SmtpService) -> None:
+        security = SECURITY_LABELS.get(service.security, service.security)
+        cells = (
+            service.name,
+            f"{service.host}:{service.port}",
+            security,
+            service.username,
+            DEFAULT_MARKER if service.is_default else "",
+        )
+        for column, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, column, item)
+        self.table.item(row, USERNAME_COLUMN).setToolTip(service.username)
+        default_item = self.table.item(row, DEFAULT_COLUMN)
+        default_item.setToolTip(
+            "New domains send through this service" if service.is_default else ""
+        )
+        self.table.setCellWidget(row, TEST_COLUMN, self._badge_cell(service))
+        self.table.setCellWidget(row, ACTIONS_COLUMN, self._actions_cell(service))
+
+    def _badge_cell(self, service: SmtpService) -> QWidget:
+        badge = StatusBadge()
+        state, text = badge_text(service, service.id in self._testing)
+        tooltip = "Show the details of this test" if state in ("ok", "failed") else ""
+        badge.set_state(state, text, tooltip=tooltip)  # type: ignore[arg-type]
+        badge.clicked.connect(lambda: self.open_details(service.name))
+        when = muted(label(local_time(service.last_test_at, never=""), wrap=False))
+        when.setVisible(state in ("ok", "failed"))
+        column = vbox(badge, when, spacing=0)
+        column.setAlignment(badge, Qt.AlignmentFlag.AlignLeft)
+        cell = QWidget()
+        cell.setLayout(hbox(column, margin=SPACE_XS))
+        return cell
+
+    def _actions_cell(self, service: SmtpService) -> QWidget:
+        name = service.name
+        test = QPushButton("Test connection")
+        test.setAccessibleName(f"Test connection of {name}")
+        test.setEnabled(service.id not in self._testing)
+        test.clicked.connect(lambda: self.test_connection(name))
+        more = QToolButton()
+        more.setText("⋯")
+        more.setAccessibleName(f"More actions for {name}")
+        more.setToolTip("Send test email, edit, set as default, remove")
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(more)
+        menu.addAction("Send test email…", lambda: self.open_send(name))
+        menu.addAction("Edit…", lambda: self.open_edit(name))
+        default = menu.addAction("Set as default", lambda: self.make_default(name))
+        default.setEnabled(not service.is_default)
+        menu.addAction("Last test details…", lambda: self.open_details(name))
+        menu.addSeparator()
+        menu.addAction("Remove…", lambda: self.confirm_remove(name))
+        more.setMenu(menu)
+        cell = QWidget()
+        cell.setLayout(hbox(test, more, margin=SPACE_XS, spacing=SPACE_S))
+        return cell
+
+    def service(self, name: str) -> SmtpService | None:
+        return next((s for s in self._services if s.name == name), None)
+
+    # --- dialogs ------------------------------------------------------------------------------
+
+    def _keep(self, dialog: QDialog) -> QDialog:
+        """Hold an open dialog until it closes (Python would otherwise collect it)."""
+        self._dialogs.add(dialog)
+        dialog.finished.connect(lambda _result: self._dialogs.discard(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def open_add(self) -> None:
+        dialog = ServiceFormDialog([s.name for s in self._services], parent=self)
+        dialog.accepted.connect(lambda: start_task(self._add(dialog.form()), banner=self.banner))
+        self._keep(dialog)
+
+    def open_edit(self, name: str) -> None:
+        service = self.service(name)
+        if service is None:
+            return
+        dialog = ServiceFormDialog([s.name for s in self._services], service, self)
+        dialog.accepted.connect(
+            lambda: start_task(
+                self._edit(service, dialog.form(), dialog.pin_removed), banner=self.banner
+            )
+        )
+        self._keep(dialog)
+
+    def open_send(self, name: str) -> None:
+        service = self.service(name)
+        if service is not None and self.store is not None:
+            self._watch(TestSendDialog.through_service(self.store, service, self), service)
+
+    def open_details(self, name: str) -> None:
+        service = self.service(name)
+        if service is not None and self.store is not None:
+            result = self._results.get(service.id)
+            dialog = TestSendDialog.connection_test(self.store, service, result, self)
+            self._watch(dialog, service)
+
+    def _watch(self, dialog: TestSendDialog, service: SmtpService) -> None:
+        """Keep the row's badge in step with what happens in a Test Send dialog."""
+
+        def finished(result: TestResult) -> None:
+            self._results[service.id] = result
+            self._load()
+
+        dialog.result_ready.connect(finished)
+        dialog.pinned.connect(self._load)
+        dialog.pinned.connect(self.changed.emit)
+        self._keep(dialog)
+
+    def confirm_remove(self, name: str) -> None:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Remove service")
+        box.setText(f"Remove {name}?")
+        box.setInformativeText(REMOVE_EXPLANATION)
+        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is remove:
+                start_task(self._remove(name), banner=self.banner)
+
+        box.finished.connect(answered)
+        self._keep(box)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def test_connection(self, name: str) -> None:
+        start_task(self._test(name), banner=self.banner)
+
+    def make_default(self, name: str) -> None:
+        start_task(self._make_default(name), banner=self.banner)
+
+    async def _add(self, form: ServiceForm) -> None:
+        store = self.store
+        assert store is not None
+        with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
+            await run_blocking(lambda: services.add_service(store, form))
+        self._load()
+        self.changed.emit()
+        self.banner.show_message(
+            "info",
+            f"{form.name} added",
+            "Press Test connection to check that the server accepts the login.",
+        )
+
+    async def _edit(self, service: SmtpService, form: ServiceForm, pin_removed: bool) -> None:
+        store = self.store
+        assert store is not None
+        with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
+            await run_blocking(lambda: services.edit_service(store, service.name, form))
+            if pin_removed:
+                await run_blocking(lambda: services.pin_certificate(store, form.name, None))
+        self._results.pop(service.id, None)  # the settings changed: that test no longer applies
+        self._load()
+        self.changed.emit()
+        self.banner.show_message("info", f"{form.name} saved")
+
+    async def _remove(self, name: str) -> None:
+        store = self.store
+        assert store is not None
+        try:
+            with busy(self.add_button, self.status_label, f"Removing {name}…"):
+                await run_blocking(lambda: services.remove_service(store, name))
+        finally:
+            self._load()
+        self.changed.emit()
+        self.banner.show_message("info", f"{name} removed", REMOVE_EXPLANATION)
+
+    async def _make_default(self, name: str) -> None:
+        store = self.store
+        assert store is not None
+        await run_blocking(lambda: services.set_default(store, name))
+        self._load()
+        self.changed.emit()
+        self.banner.show_message(
+            "info", f"{name} is now the default service", "New domains send through it."
+        )
+
+    async def _test(self, name: str) -> None:
+        store, service = self.store, self.service(name)
+        if store is None or service is None:
+            return
+        self._testing.add(service.id)
+        self._load()
+        try:
+            result = await sending.test_service_connection(store, name)
+            self._results[service.id] = result
+        finally:
+            self._testing.discard(service.id)
+            self._load()
+        if result.ok:
+            self.banner.show_message("info", f"{name} works", result.advice)
+            return
+        self.banner.show_message(
+            "error",
+            f"{name}: {CATEGORIES.get(result.category, 'the test failed').lower()}",
+            result.advice,
+            action=("Details", lambda: self.open_details(name)),
         )

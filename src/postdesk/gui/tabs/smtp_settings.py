@@ -29,6 +29,7 @@ from postdesk.gui.asyncutil import busy, run_blocking, start_task
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.password_shown import PasswordShownDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
+from postdesk.gui.dialogs.test_send import TestSendDialog
 from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.emptystate import EmptyState
@@ -97,9 +98,11 @@ class SmtpSettingsPage(Page):
     def _build_users_view(self) -> QWidget:
         self.create_button = QPushButton("Create SMTP user")
         self.create_button.clicked.connect(self._open_create)
+        self.test_send_button = QPushButton("Send test email")
+        self.test_send_button.clicked.connect(self._open_test_send)
         self.count_label = muted(label(wrap=False))
         self.status_label = muted(label(wrap=False))
-        toolbar = hbox(self.create_button, self.count_label, spacing=SPACE_M)
+        toolbar = hbox(self.create_button, self.test_send_button, self.count_label, spacing=SPACE_M)
         toolbar.addStretch(1)
         toolbar.addWidget(self.status_label)
 
@@ -269,6 +272,12 @@ class SmtpSettingsPage(Page):
         if self.store is None or name is None or name not in self._domains:
             return
         user = self.selected_user()
+        self.test_send_button.setEnabled(user is not None)
+        self.test_send_button.setToolTip(
+            "Send a test email as this SMTP user, through Postdesk's relay"
+            if user is not None
+            else "Select an SMTP user first"
+        )
         if user is not None:
             stats = usage.sender_stats(self.store, smtp_user_id=user.id)
             full = credentials.username(user.login, name)
@@ -309,6 +318,14 @@ class SmtpSettingsPage(Page):
         dialog.accepted.connect(
             lambda: start_task(self._reset(domain, login, dialog.password()), banner=self.banner)
         )
+        self._keep(dialog)
+
+    def _open_test_send(self) -> None:
+        name, user = self.current_domain(), self.selected_user()
+        if self.store is None or name is None or user is None:
+            return
+        dialog = TestSendDialog.as_smtp_user(self.store, name, user.login, self)
+        dialog.result_ready.connect(lambda _result: self._update_panel())  # the relay counted it
         self._keep(dialog)
 
     def _confirm_delete(self, domain: str, login: str) -> None:
