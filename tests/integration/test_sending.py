@@ -110,7 +110,9 @@ def test_cli_test_send_json_and_exit_status(store, secret_service, smtp_server, 
     verdict = json.loads(refused.stdout)
     assert verdict["category"] == "cert_untrusted" and verdict["ok"] is False
     assert {"ok", "category", "advice", "stage", "transcript", "tls", "timings"} <= set(verdict)
-    services.pin_certificate(store, "Local", verdict["tls"]["sha256"])
+    pin = [sys.executable, "-m", "postdesk", "service", "pin", "Local", verdict["tls"]["sha256"]]
+    assert subprocess.run(pin, env=env, capture_output=True, timeout=60).returncode == 0
+    assert services.get_service(store, "Local").pinned_sha256 == server.fingerprint
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True

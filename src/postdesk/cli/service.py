@@ -40,6 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     test.add_argument("--json", action="store_true")
     test.set_defaults(handler=run_test)
 
+    pin = sub.add_parser("pin", help="trust one certificate of this service by its SHA-256")
+    pin.add_argument("name")
+    pin.add_argument("sha256", help="the fingerprint shown by 'service test' (AB:CD:…)")
+    pin.set_defaults(handler=run_pin)
+
+    unpin = sub.add_parser("unpin", help="stop trusting the pinned certificate")
+    unpin.add_argument("name")
+    unpin.set_defaults(handler=run_unpin)
+
     presets = sub.add_parser("presets", help="list the providers Postdesk knows")
     presets.add_argument("--json", action="store_true")
     presets.set_defaults(handler=run_presets)
@@ -205,6 +214,25 @@ def run_test(args: argparse.Namespace) -> int:
     result = asyncio.run(sending.test_service_connection(_store(), args.name))
     print_result(result, as_json=args.json)
     return 0 if result.ok else 1
+
+
+def run_pin(args: argparse.Namespace) -> int:
+    from postdesk.core import services
+    from postdesk.core.smtptest import normalize_pin
+
+    fingerprint = normalize_pin(args.sha256)
+    services.pin_certificate(_store(), args.name, fingerprint)
+    print(f"{args.name} now trusts the certificate with SHA-256 {fingerprint}.")
+    print("Remove it with: postdesk service unpin " + args.name)
+    return 0
+
+
+def run_unpin(args: argparse.Namespace) -> int:
+    from postdesk.core import services
+
+    services.pin_certificate(_store(), args.name, None)
+    print(f"{args.name} no longer trusts a pinned certificate.")
+    return 0
 
 
 def run_presets(args: argparse.Namespace) -> int:

@@ -166,8 +166,9 @@ def _cert_untrusted(s: Situation) -> str:
     pin = f" ({fingerprint})" if fingerprint else ""
     return (
         "The server's certificate is not signed by an authority this computer trusts (it may "
-        "be self-signed). If this is your own server and you are sure it is the right one, pin "
-        f"its fingerprint{pin} in the service settings. Otherwise do not send through it."
+        "be self-signed). If this is your own server and you are sure it is the right one, "
+        f"trust this one certificate by its fingerprint{pin}: 'Trust this certificate' in the "
+        "test details, or 'postdesk service pin'. Otherwise do not send through it."
     )
 
 
