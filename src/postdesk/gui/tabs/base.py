@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
 from postdesk.core.errors import UserError
 from postdesk.gui.errors import show_user_error
@@ -39,6 +39,7 @@ class Page(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store: Store | None = None
+        self._open_dialogs: set[QDialog] = set()
         self.setObjectName(type(self).__name__)
         self.title_label = label(self.title)
         self.title_label.setFont(scaled_font(self.title_label, TITLE_FONT_SCALE))
@@ -73,6 +74,14 @@ class Page(QWidget):
             if old := item.widget():
                 old.deleteLater()
         self.content_layout.addWidget(widget, 1)
+
+    def keep_open(self, dialog: QDialog) -> QDialog:
+        """Open ``dialog`` (never exec) and hold it until it closes, then let Qt delete it."""
+        self._open_dialogs.add(dialog)
+        dialog.finished.connect(lambda _result: self._open_dialogs.discard(dialog))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def show_user_error(self, error: UserError) -> None:
         """Show an expected failure in this page's banner."""

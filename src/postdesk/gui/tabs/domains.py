@@ -7,10 +7,8 @@ import asyncio
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
-    QDialog,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QStackedWidget,
     QWidget,
@@ -21,6 +19,7 @@ from postdesk.core.domains import VerifyOutcome
 from postdesk.core.domainview import DomainSummary
 from postdesk.core.services import list_services
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.add_domain import AddDomainDialog
 from postdesk.gui.dialogs.add_ip import AddIpDialog
 from postdesk.gui.dialogs.diagnose import DiagnoseDialog
@@ -56,7 +55,6 @@ class DomainsPage(Page):
         self.current: tuple[str, str] | None = None  # ("domain", name) or ("ip", address)
         self._wanted: str | None = None
         self._verifying: dict[str, asyncio.Task[None]] = {}
-        self._dialogs: set[QDialog] = set()
         self.clock = QTimer(self)
         self.clock.setInterval(CLOCK_INTERVAL_MS)
         self.clock.timeout.connect(self._tick)
@@ -291,14 +289,6 @@ class DomainsPage(Page):
 
     # --- adding and removing domains ----------------------------------------------------------
 
-    def _keep(self, dialog: QDialog) -> QDialog:
-        """Hold an open dialog until it closes (Python would otherwise collect it)."""
-        self._dialogs.add(dialog)
-        dialog.finished.connect(lambda _result: self._dialogs.discard(dialog))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        return dialog
-
     def open_add_domain(self) -> None:
         if self.store is None:
             return
@@ -308,7 +298,7 @@ class DomainsPage(Page):
                 self._add(dialog.domain(), dialog.service_name()), banner=self.banner
             )
         )
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     async def _add(self, name: str, service: str | None) -> None:
         assert self.store is not None
@@ -337,24 +327,18 @@ class DomainsPage(Page):
         shown = domains.shown_name(name)
         impact = domainview.removal_impact(self.store, name)
         users = f"its {impact.smtp_users} SMTP user{'s' if impact.smtp_users != 1 else ''}"
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Remove domain")
-        box.setText(f"Remove {shown}?")
-        box.setInformativeText(
-            f"Its DNS records, its DKIM keys and {users} are deleted too: apps that log in with "
-            f"those SMTP users stop sending from {shown} immediately. Usage history stays. You can "
-            "then delete its records at your DNS host."
+        confirm_destructive(
+            self,
+            title="Remove domain",
+            text=f"Remove {shown}?",
+            explanation=(
+                f"Its DNS records, its DKIM keys and {users} are deleted too: apps that log in "
+                f"with those SMTP users stop sending from {shown} immediately. Usage history "
+                "stays. You can then delete its records at your DNS host."
+            ),
+            action="Remove",
+            on_confirm=lambda: start_task(self._remove(name), banner=self.banner),
         )
-        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
-
-        def answered(_result: int) -> None:
-            if box.clickedButton() is remove:
-                start_task(self._remove(name), banner=self.banner)
-
-        box.finished.connect(answered)
-        self._keep(box)
 
     async def _remove(self, name: str) -> None:
         store = self.store
@@ -374,7 +358,7 @@ class DomainsPage(Page):
     # --- diagnose and IPs ---------------------------------------------------------------------
 
     def open_diagnose(self) -> None:
-        self._keep(DiagnoseDialog(self))
+        self.keep_open(DiagnoseDialog(self))
 
     def open_add_ip(self) -> None:
         if self.store is None:
@@ -382,7 +366,7 @@ class DomainsPage(Page):
         existing = [ip.address for ip in ips.list_ips(self.store)]
         dialog = AddIpDialog(existing, self)
         dialog.accepted.connect(lambda: self._add_ip(dialog.address(), dialog.ip_label()))
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def _add_ip(self, address: str, ip_label: str) -> None:
         assert self.store is not None

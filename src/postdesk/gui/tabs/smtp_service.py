@@ -5,10 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QHeaderView,
     QMenu,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -23,6 +21,7 @@ from postdesk.core.services import SECURITY_LABELS, ServiceForm
 from postdesk.core.smtptest import CATEGORIES, TestResult
 from postdesk.core.store.models import SmtpService
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.service_form import ServiceFormDialog
 from postdesk.gui.dialogs.test_send import TestSendDialog
 from postdesk.gui.qtutils import (
@@ -85,7 +84,6 @@ class SmtpServicePage(Page):
         self._services: list[SmtpService] = []
         self._results: dict[int, TestResult] = {}  # this session's tests, by service id
         self._testing: set[int] = set()
-        self._dialogs: set[QDialog] = set()
 
         self.add_button = QPushButton("Add Service")
         self.add_button.clicked.connect(self.open_add)
@@ -262,18 +260,10 @@ class SmtpServicePage(Page):
 
     # --- dialogs ------------------------------------------------------------------------------
 
-    def _keep(self, dialog: QDialog) -> QDialog:
-        """Hold an open dialog until it closes (Python would otherwise collect it)."""
-        self._dialogs.add(dialog)
-        dialog.finished.connect(lambda _result: self._dialogs.discard(dialog))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        return dialog
-
     def open_add(self) -> None:
         dialog = ServiceFormDialog([s.name for s in self._services], parent=self)
         dialog.accepted.connect(lambda: start_task(self._add(dialog.form()), banner=self.banner))
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def open_edit(self, name: str) -> None:
         service = self.service(name)
@@ -285,7 +275,7 @@ class SmtpServicePage(Page):
                 self._edit(service, dialog.form(), dialog.pin_removed), banner=self.banner
             )
         )
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def open_send(self, name: str) -> None:
         service = self.service(name)
@@ -309,23 +299,17 @@ class SmtpServicePage(Page):
         dialog.result_ready.connect(finished)
         dialog.pinned.connect(self._load)
         dialog.pinned.connect(self.changed.emit)
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def confirm_remove(self, name: str) -> None:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Remove service")
-        box.setText(f"Remove {name}?")
-        box.setInformativeText(REMOVE_EXPLANATION)
-        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
-
-        def answered(_result: int) -> None:
-            if box.clickedButton() is remove:
-                start_task(self._remove(name), banner=self.banner)
-
-        box.finished.connect(answered)
-        self._keep(box)
+        confirm_destructive(
+            self,
+            title="Remove service",
+            text=f"Remove {name}?",
+            explanation=REMOVE_EXPLANATION,
+            action="Remove",
+            on_confirm=lambda: start_task(self._remove(name), banner=self.banner),
+        )
 
     # --- actions ------------------------------------------------------------------------------
 

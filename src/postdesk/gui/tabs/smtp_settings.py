@@ -10,9 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDialog,
     QHeaderView,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -26,6 +24,7 @@ from postdesk.core import credentials, domains, smtpsettings, usage
 from postdesk.core.credentials import MAX_USERS_PER_DOMAIN, NewCredentials
 from postdesk.core.store.models import DedicatedDomain, SmtpUser
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.password_shown import PasswordShownDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
@@ -58,7 +57,6 @@ class SmtpSettingsPage(Page):
         self._domains: dict[str, DedicatedDomain] = {}
         self._users: list[SmtpUser] = []
         self._wanted: str | None = None
-        self._dialogs: set[QDialog] = set()
 
         self.no_domains = EmptyState(
             "icons/empty-logins.png",
@@ -293,14 +291,6 @@ class SmtpSettingsPage(Page):
 
     # --- actions ------------------------------------------------------------------------------
 
-    def _keep(self, dialog: QDialog) -> QDialog:
-        """Hold an open dialog until it closes (Python would otherwise collect it)."""
-        self._dialogs.add(dialog)
-        dialog.finished.connect(lambda _result: self._dialogs.discard(dialog))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-        return dialog
-
     def _open_create(self) -> None:
         name = self.current_domain()
         if name is None:
@@ -311,14 +301,14 @@ class SmtpSettingsPage(Page):
                 self._create(name, dialog.login(), dialog.password()), banner=self.banner
             )
         )
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def _open_reset(self, domain: str, login: str) -> None:
         dialog = ResetPasswordDialog(login, credentials.username(login, domain), self)
         dialog.accepted.connect(
             lambda: start_task(self._reset(domain, login, dialog.password()), banner=self.banner)
         )
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def _open_test_send(self) -> None:
         name, user = self.current_domain(), self.selected_user()
@@ -326,24 +316,18 @@ class SmtpSettingsPage(Page):
             return
         dialog = TestSendDialog.as_smtp_user(self.store, name, user.login, self)
         dialog.result_ready.connect(lambda _result: self._update_panel())  # the relay counted it
-        self._keep(dialog)
+        self.keep_open(dialog)
 
     def _confirm_delete(self, domain: str, login: str) -> None:
         full = credentials.username(login, domain)
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Delete SMTP user")
-        box.setText(f"Delete {full}?")
-        box.setInformativeText(DELETE_EXPLANATION)
-        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
-
-        def answered(_result: int) -> None:
-            if box.clickedButton() is delete:
-                start_task(self._delete(domain, login), banner=self.banner)
-
-        box.finished.connect(answered)
-        self._keep(box)
+        confirm_destructive(
+            self,
+            title="Delete SMTP user",
+            text=f"Delete {full}?",
+            explanation=DELETE_EXPLANATION,
+            action="Delete",
+            on_confirm=lambda: start_task(self._delete(domain, login), banner=self.banner),
+        )
 
     @contextlib.contextmanager
     def _working(self, text: str) -> Iterator[None]:
@@ -394,4 +378,4 @@ class SmtpSettingsPage(Page):
         self.banner.show_message("info", f"SMTP user {full} deleted", DELETE_EXPLANATION)
 
     def _show_once(self, made: NewCredentials, heading: str) -> None:
-        self._keep(PasswordShownDialog(made, heading, self))
+        self.keep_open(PasswordShownDialog(made, heading, self))

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -25,6 +24,7 @@ from postdesk.core import ips
 from postdesk.core.domainview import checked_ago, ip_report_text, problems_from
 from postdesk.core.store.models import DedicatedIp
 from postdesk.core.validation import display_domain
+from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
     SPACE_M,
@@ -351,19 +351,17 @@ class IpPanel(QWidget):
         address = self.address
         if address is None or self.store is None:
             return
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Remove IP")
-        box.setText(f"Remove {address} from your dedicated IPs?")
-        box.setInformativeText(REMOVE_EXPLANATION)
-        remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
 
-        def answered(_result: int) -> None:
-            if box.clickedButton() is remove and self.store is not None:
+        def remove() -> None:
+            if self.store is not None:
                 ips.remove_ip(self.store, address)
                 self.removed.emit(address)
-            box.deleteLater()
 
-        box.finished.connect(answered)
-        box.open()
+        confirm_destructive(
+            self,
+            title="Remove IP",
+            text=f"Remove {address} from your dedicated IPs?",
+            explanation=REMOVE_EXPLANATION,
+            action="Remove",
+            on_confirm=remove,
+        )
