@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from postdesk.core import domains
 from postdesk.core.errors import UserError
+from postdesk.gui.poller import Poller
 
 if TYPE_CHECKING:
     from postdesk.core.domains import VerifyOutcome
@@ -49,7 +50,7 @@ def broke_alert(name: str) -> DomainAlert:
     )
 
 
-class Recheck(QObject):
+class Recheck(Poller):
     """Every interval, verify the due domains; ``checked`` and ``broke`` report each result."""
 
     checked = Signal(str, object)  # domain name, VerifyOutcome
@@ -63,29 +64,11 @@ class Recheck(QObject):
         *,
         interval_ms: int = POLL_INTERVAL_MS,
     ) -> None:
-        super().__init__(parent)
-        self._store_source = store_source
+        super().__init__(store_source, interval_ms, parent)
         self._busy = busy  # a domain the user is verifying right now is left alone
-        self._running = False
-        self.timer = QTimer(self)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self._tick)
 
-    def start(self) -> None:
-        """Check what is due now, then every interval until :meth:`stop`."""
-        self.timer.start()
-        self._tick()
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-    def _tick(self) -> None:
-        # The store arrives after the first paint; a slow round is not started twice.
-        if self._running or self._store_source() is None:
-            return
-        from postdesk.gui.asyncutil import start_task
-
-        start_task(self.run_due())
+    async def round(self) -> list[str]:
+        return await self.run_due()
 
     async def run_due(self) -> list[str]:
         """Verify every domain that is due, a few at a time; returns the names checked."""
@@ -93,18 +76,14 @@ class Recheck(QObject):
         from postdesk.gui.asyncutil import run_blocking
 
         store = self._store_source()
-        if store is None or self._running:
+        if store is None:
             return []
-        self._running = True
-        try:
-            # A shared PostgreSQL workspace may be across the network: read it off the GUI thread.
-            due = await run_blocking(lambda: domains.due_for_check(store))
-            names = [name for name in due if not self._busy(name)]
-            results = await bounded(
-                [lambda n=name: self._check(store, n) for name in names], CHECKS_AT_ONCE
-            )
-        finally:
-            self._running = False
+        # A shared PostgreSQL workspace may be across the network: read it off the GUI thread.
+        due = await run_blocking(lambda: domains.due_for_check(store))
+        names = [name for name in due if not self._busy(name)]
+        results = await bounded(
+            [lambda n=name: self._check(store, n) for name in names], CHECKS_AT_ONCE
+        )
         return [name for name, done in zip(names, results, strict=True) if done]
 
     async def _check(self, store: Store, name: str) -> bool:

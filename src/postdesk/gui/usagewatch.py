@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon, QWidget
 
 from postdesk.core.usagewatch import UsageAlert, UsageWatcher
+from postdesk.gui.poller import Poller
 from postdesk.gui.qtutils import app_icon
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ NOTIFICATION_MS = 15_000
 SMTP_SETTINGS_TAB = "SMTP Settings"
 
 
-class UsageWatch(QObject):
+class UsageWatch(Poller):
     """Polls the workspace and emits each usage alert once; ``today_changed`` on every poll."""
 
     alert = Signal(object)  # UsageAlert
@@ -39,30 +40,12 @@ class UsageWatch(QObject):
         *,
         interval_ms: int = POLL_INTERVAL_MS,
     ) -> None:
-        super().__init__(parent)
-        self._store_source = store_source
+        super().__init__(store_source, interval_ms, parent)
         self._watcher: UsageWatcher | None = None
-        self._polling = False
         self.notifier: DesktopNotifier | None = None
-        self.timer = QTimer(self)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self._tick)
 
-    def start(self) -> None:
-        """Poll now and then every interval until :meth:`stop`."""
-        self.timer.start()
-        self._tick()
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-    def _tick(self) -> None:
-        # The store arrives after the first paint; until then there is nothing to read.
-        if self._polling or self._store_source() is None:
-            return
-        from postdesk.gui.asyncutil import start_task
-
-        start_task(self.poll())
+    async def round(self) -> list[UsageAlert]:
+        return await self.poll()
 
     async def poll(self) -> list[UsageAlert]:
         """Read the count once; emit ``today_changed`` and any alert not given before."""
@@ -73,12 +56,8 @@ class UsageWatch(QObject):
             self._watcher = UsageWatcher(store)
         from postdesk.gui.asyncutil import run_blocking
 
-        self._polling = True
-        try:
-            # A shared PostgreSQL workspace may be across the network: keep the window responsive.
-            today, alerts = await run_blocking(self._watcher.check)
-        finally:
-            self._polling = False
+        # A shared PostgreSQL workspace may be across the network: keep the window responsive.
+        today, alerts = await run_blocking(self._watcher.check)
         self.today_changed.emit(today)
         for alert in alerts:
             self.alert.emit(alert)
