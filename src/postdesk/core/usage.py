@@ -169,7 +169,7 @@ def _upsert(
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     statement = insert(DailyUsage).values(
         day=day,
         bucket=bucket,
