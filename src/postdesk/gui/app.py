@@ -43,7 +43,9 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
     app = _application()
     hooks = install_exception_hooks(app.activeWindow)
     try:
-        window = MainWindow(None if screenshot is not None else gui_settings())
+        window = MainWindow(
+            None if screenshot is not None else gui_settings(), build_pages=False
+        )
         if tab is not None:
             window.select_tab(tab)
         if screenshot is not None:
@@ -52,6 +54,7 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
         # Paint before loading asyncio and qasync (a good part of start-up), so the window
         # appears as early as possible.
         app.processEvents()
+        window.build_pages()  # the core loads now that the frame is on screen
         if screenshot is None and threading.current_thread() is threading.main_thread():
             # Qt's loop never returns to Python's signal handling, so let Ctrl+C in a terminal quit.
             signal.signal(signal.SIGINT, signal.SIG_DFL)

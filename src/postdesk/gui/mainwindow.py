@@ -11,12 +11,13 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 from postdesk import APP_NAME, __version__
 from postdesk.core.errors import UserError
 from postdesk.gui.qtutils import SPACE_S, app_icon, label, muted, vbox
-from postdesk.gui.tabs import PAGES, Page, tab_index
+from postdesk.gui.tabs import TAB_TITLES, page_classes, tab_index
 from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
     from postdesk.gui.relaycontrol import RelayControl, RelayStatusWidget
+    from postdesk.gui.tabs.base import Page
 
 DEFAULT_SIZE = (1100, 720)
 GEOMETRY_KEY = "window/geometry"
@@ -28,16 +29,22 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
 
-    def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        parent: QWidget | None = None,
+        *,
+        build_pages: bool = True,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.banner = Banner()
-        self.pages: list[Page] = [page_class() for page_class in PAGES]
+        self.pages: list[Page] = []
         self.tabs = QTabWidget()
-        for page in self.pages:
-            self.tabs.addTab(page, page.title)
+        for title in TAB_TITLES:  # empty frames until build_pages(): the window paints first
+            self.tabs.addTab(QWidget(), title)
         central = QWidget()
         central.setLayout(vbox(self.banner, self.tabs, margin=SPACE_S, spacing=SPACE_S))
         self.setCentralWidget(central)
@@ -46,12 +53,29 @@ class MainWindow(QMainWindow):
         # Set by install_relay_control once the workspace is open.
         self.relay_control: RelayControl | None = None
         self.relay_status: RelayStatusWidget | None = None
-        for page in self.pages:
-            page.navigate.connect(self.open_domain)
-            page.changed.connect(self._mark_stale)
         self._stale: set[int] = set()
         self.tabs.currentChanged.connect(self._tab_shown)
         self._restore_geometry()
+        if build_pages:
+            self.build_pages()
+
+    def build_pages(self) -> None:
+        """Put the real pages into the tabs (this loads the core; done once, after first paint)."""
+        if self.pages:
+            return
+        current = self.tabs.currentIndex()
+        self.tabs.blockSignals(True)
+        for index, page_class in enumerate(page_classes()):
+            page = page_class()
+            page.navigate.connect(self.open_domain)
+            page.changed.connect(self._mark_stale)
+            placeholder = self.tabs.widget(index)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, page, page.title)
+            placeholder.deleteLater()
+            self.pages.append(page)
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
 
     async def attach_store(self, store: Store) -> None:
         """Hand the opened workspace to every page and let each show its data."""
@@ -73,7 +97,7 @@ class MainWindow(QMainWindow):
         self._stale = {i for i, page in enumerate(self.pages) if page is not sender}
 
     def _tab_shown(self, index: int) -> None:
-        if index in self._stale and self.store is not None:
+        if index in self._stale and self.store is not None and self.pages:
             from postdesk.gui.asyncutil import start_task
 
             self._stale.discard(index)
