@@ -239,3 +239,24 @@ async def test_repeated_failed_logins_are_slowed_then_refused(relay_world):
     assert seen["guesses"] == [535, 535, 535, 454]
     assert seen["right_password"] == 454  # refused for a while, even with the right password
     assert seen["reconnect"] == 421
+
+
+async def test_a_busy_tracking_port_is_named_and_nothing_keeps_listening(store) -> None:
+    import socket
+
+    from postdesk.core.errors import UserError
+    from postdesk.core.relay import Relay, RelayOptions
+    from support.services import free_port
+
+    smtp_port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        tracking_port = busy.getsockname()[1]
+        relay = Relay(store, RelayOptions(listen_port=smtp_port, tracking_port=tracking_port))
+        with pytest.raises(UserError) as caught:
+            await relay.start()
+    assert caught.value.code == "relay.tracking_cannot_listen"
+    assert str(tracking_port) in caught.value.message
+    with socket.socket() as probe:  # the SMTP listener was closed again
+        probe.bind(("127.0.0.1", smtp_port))

@@ -128,11 +128,6 @@ class Relay:
                 max_message_bytes=max_bytes,
                 connections=self._connections,
             )
-            if opts.tracking_port is not None:
-                host = opts.tracking_host or opts.listen_host
-                self._tracker, self._tracking_port = await start_tracker(
-                    self.store, host, opts.tracking_port
-                )
         except OSError as exc:
             await self.stop()
             raise UserError(
@@ -141,6 +136,21 @@ class Relay:
                 "Another program may use that port; choose another with --listen HOST:PORT "
                 "or stop the other program.",
             ) from None
+        if opts.tracking_port is not None:
+            host = opts.tracking_host or opts.listen_host
+            try:
+                self._tracker, self._tracking_port = await start_tracker(
+                    self.store, host, opts.tracking_port
+                )
+            except OSError as exc:
+                await self.stop()
+                raise UserError(
+                    "relay.tracking_cannot_listen",
+                    f"The relay's open and click tracking could not listen on "
+                    f"{host}:{opts.tracking_port} ({exc.strerror}).",
+                    "Another program may use that port; choose another with --tracking-listen "
+                    "HOST:PORT, turn tracking off with --no-tracking, or stop the other program.",
+                ) from None
         self._worker.start()
         self._status = RelayStatus(
             running=True,
