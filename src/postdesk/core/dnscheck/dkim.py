@@ -9,7 +9,8 @@ import binascii
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from postdesk.core.dnscheck.messages import dns_problem, problem
+from postdesk.core.dnscheck.messages import problem
+from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import ExpectedRecord, Problem, RecordResult
 
@@ -50,37 +51,21 @@ async def check_dkim(
     client: DnsClient, host: str, *, domain: str, expected: ExpectedRecord | None = None
 ) -> RecordResult:
     """Check the DKIM record at ``host`` (``<selector>._domainkey.<domain>``) against ours."""
-    result = RecordResult(
-        "dkim",
-        "TXT",
-        host,
-        expected.value if expected else "",
-        "ok",
-        required=expected.required if expected else True,
-    )
+    result = new_result("dkim", "TXT", host, expected)
     # Asked together: a DNS panel that appends the zone name puts the record one level deeper.
     appended = f"{host}.{domain}"
     answer, deeper = await asyncio.gather(client.query(host, "TXT"), client.query(appended, "TXT"))
-    if answer.failed:
-        result.status, result.problems = "error", [dns_problem(answer, host)]
+    if any(is_dkim(v) for v in deeper.values):
+        short = host.removesuffix(f".{domain}")
+        missing = problem("dkim.zone_appended", host=host, found_at=appended, short=short)
+    else:
+        missing = problem("dkim.missing", host=host)
+    record = the_one_record(
+        result, answer, is_dkim, missing=missing, multiple="dkim.multiple", host=host
+    )
+    if record is None:
         return result
-    records = [v for v in answer.values if is_dkim(v)]
-    result.found = records
-    if not records:
-        result.status = "missing"
-        if any(is_dkim(v) for v in deeper.values):
-            short = host.removesuffix(f".{domain}")
-            result.problems.append(
-                problem("dkim.zone_appended", host=host, found_at=appended, short=short)
-            )
-        else:
-            result.problems.append(problem("dkim.missing", host=host))
-        return result
-    if len(records) > 1:
-        result.status = "conflict"
-        result.problems.append(problem("dkim.multiple", host=host, count=len(records)))
-        return result
-    result.problems = record_problems(host, records[0], expected.value if expected else None)
+    result.problems = record_problems(host, record, expected.value if expected else None)
     if any(p.severity == "error" for p in result.problems):
         result.status = "mismatch"
     return result

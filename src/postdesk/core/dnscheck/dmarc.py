@@ -8,7 +8,8 @@ from functools import lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from postdesk.core.dnscheck.messages import dns_problem, problem
+from postdesk.core.dnscheck.messages import problem
+from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import ExpectedRecord, Problem, RecordResult
 
@@ -90,37 +91,27 @@ async def check_dmarc(
     """Check the DMARC record of ``domain``: any valid record is fine; ``p=none`` is a warning."""
     host = f"_dmarc.{domain}"
     want = expected.value if expected else "v=DMARC1; p=none"
-    result = RecordResult(
-        "dmarc",
-        "TXT",
-        host,
-        expected.value if expected else "",
-        "ok",
-        required=expected.required if expected else True,
-    )
+    result = new_result("dmarc", "TXT", host, expected)
     answer = await client.query(host, "TXT")
-    if answer.failed:
-        result.status, result.problems = "error", [dns_problem(answer, host)]
+    record = the_one_record(
+        result,
+        answer,
+        is_dmarc,
+        missing=problem("dmarc.missing", domain=domain, expected=want),
+        multiple="dmarc.multiple",
+        domain=domain,
+    )
+    if record is None:
         return result
-    records = [v for v in answer.values if is_dmarc(v)]
-    result.found = records
-    if not records:
-        result.status = "missing"
-        result.problems.append(problem("dmarc.missing", domain=domain, expected=want))
-        return result
-    if len(records) > 1:
-        result.status = "conflict"
-        result.problems.append(problem("dmarc.multiple", domain=domain, count=len(records)))
-        return result
-    errors = dmarc_errors(records[0])
+    errors = dmarc_errors(record)
     if errors:
         result.status = "mismatch"
         result.problems.append(problem("dmarc.invalid", domain=domain, detail="; ".join(errors)))
         return result
-    policy = dict(dmarc_tags(records[0])).get("p", "").lower()
+    policy = dict(dmarc_tags(record)).get("p", "").lower()
     if policy == "none":
         result.problems.append(problem("dmarc.policy_none", domain=domain))
-    result.problems += await _unauthorized_reports(client, domain, records[0])
+    result.problems += await _unauthorized_reports(client, domain, record)
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postdesk.core.dnscheck.messages import dns_problem, problem
+from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import ExpectedRecord, RecordResult
 
@@ -11,14 +12,7 @@ async def check_mx(
     client: DnsClient, domain: str, *, expected: ExpectedRecord | None = None
 ) -> RecordResult:
     """Check the MX records of ``domain``; with ``expected`` (``"10 mx.host"``) that host is one."""
-    result = RecordResult(
-        "mx",
-        "MX",
-        domain,
-        expected.value if expected else "",
-        "ok",
-        required=expected.required if expected else True,
-    )
+    result = new_result("mx", "MX", domain, expected)
     answer = await client.query(domain, "MX")
     if answer.failed:
         result.status, result.problems = "error", [dns_problem(answer, domain)]

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from postdesk.core.dnscheck.messages import dns_problem, problem
+from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import Answer, DnsClient, as_client
 from postdesk.core.recordgen import is_spf
 from postdesk.core.records import ExpectedRecord, Problem, RecordResult
@@ -232,37 +233,26 @@ async def check_spf(
     expected: ExpectedRecord | None = None,
 ) -> RecordResult:
     """Check the SPF record of ``domain``: one record, the service include, limits, ``all``."""
-    host = domain
     want = expected.value if expected else "v=spf1 ~all"
-    result = RecordResult(
-        "spf",
-        "TXT",
-        host,
-        want if expected else "",
-        "ok",
-        required=expected.required if expected else True,
-    )
+    result = new_result("spf", "TXT", domain, expected)
     # The service's own record is asked for at once, beside the domain's: when the domain
     # includes it (the usual case) the walk finds the answer waiting and saves a round trip.
     # It is not waited for here: a slow service must not hold up a domain that lacks it.
     if include:
         client.prefetch(include.lower().rstrip("."), "TXT")
     answer = await client.query(domain, "TXT")
-    if answer.failed:
-        result.status, result.problems = "error", [dns_problem(answer, host)]
+    record = the_one_record(
+        result,
+        answer,
+        is_spf,
+        missing=problem("spf.missing", domain=domain, expected=want),
+        multiple="spf.multiple",
+        domain=domain,
+    )
+    if record is None:
         return result
-    records = [v for v in answer.values if is_spf(v)]
-    result.found = records
-    if not records:
-        result.status = "missing"
-        result.problems.append(problem("spf.missing", domain=domain, expected=want))
-        return result
-    if len(records) > 1:
-        result.status = "conflict"
-        result.problems.append(problem("spf.multiple", domain=domain, count=len(records)))
-        return result
-    walk = await walk_spf(client, domain, records[0])
-    result.problems = _record_problems(domain, records[0], walk, include)
+    walk = await walk_spf(client, domain, record)
+    result.problems = _record_problems(domain, record, walk, include)
     if any(p.severity == "error" for p in result.problems):
         result.status = "mismatch"
     elif walk.failed:
