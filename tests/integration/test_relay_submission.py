@@ -260,3 +260,25 @@ async def test_a_busy_tracking_port_is_named_and_nothing_keeps_listening(store) 
     assert str(tracking_port) in caught.value.message
     with socket.socket() as probe:  # the SMTP listener was closed again
         probe.bind(("127.0.0.1", smtp_port))
+
+
+async def test_auth_is_offered_only_after_starttls_when_not_on_loopback(relay_world) -> None:
+    # Tests may only listen on loopback; the option applies the rule a non-loopback listener gets.
+    relay = await relay_world.start_relay(auth_without_tls=False)
+    assert relay.status.auth_without_tls is False
+
+    def conversation() -> tuple[bool, tuple[int, bytes], bool]:
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
+            client.ehlo()
+            offered_plain = client.has_extn("auth")
+            refused = client.docmd("AUTH", "PLAIN AGZvbwBiYXI=")
+            client.starttls()
+            client.ehlo()
+            offered_tls = client.has_extn("auth")
+            client.login(relay_world.username, relay_world.password)
+        return offered_plain, refused, offered_tls
+
+    offered_plain, refused, offered_tls = await asyncio.to_thread(conversation)
+    assert offered_plain is False
+    assert refused[0] == 538  # 5.7.11 encryption required for this mechanism
+    assert offered_tls is True

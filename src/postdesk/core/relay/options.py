@@ -23,6 +23,9 @@ class RelayOptions:
     """Everything tunable about one relay process (the defaults suit production)."""
 
     listen_host: str = "127.0.0.1"
+    # Whether AUTH is offered before STARTTLS; None: only when listening on loopback, where the
+    # password never leaves the machine.
+    auth_without_tls: bool | None = None
     listen_port: int | None = None  # None: the ``relay_port`` setting
     tracking_host: str | None = None  # None: the same host as the SMTP listener
     tracking_port: int | None = DEFAULT_TRACKING_PORT  # None: no tracking endpoint

@@ -114,7 +114,9 @@ class Relay:
             max_recipients=opts.max_recipients,
             on_queued=lambda _id: self.wake(),
         )
-        loopback = is_loopback(opts.listen_host)
+        plain_auth = opts.auth_without_tls
+        if plain_auth is None:
+            plain_auth = is_loopback(opts.listen_host)
         try:
             self._server = await start_smtp_server(
                 handler,
@@ -123,7 +125,7 @@ class Relay:
                 host=opts.listen_host,
                 port=port,
                 tls_context=context,
-                require_tls_for_auth=not loopback,
+                require_tls_for_auth=not plain_auth,
                 server_name=server_name,
                 max_message_bytes=max_bytes,
                 connections=self._connections,
@@ -155,7 +157,7 @@ class Relay:
         self._status = RelayStatus(
             running=True,
             smtp_address=f"{opts.listen_host}:{self.port}",
-            auth_without_tls=loopback,
+            auth_without_tls=plain_auth,
             tracking_url=self.tracking_base(None) if self._tracker is not None else None,
         )
         log.info("relay listening on %s", self._status.smtp_address)
