@@ -135,3 +135,19 @@ def test_settings_are_checked_and_can_be_reset(store) -> None:
         settings.change(s, "relay_port", None)
     with store.session() as s:
         assert settings.get(s, "relay_port") == 2525
+
+
+def test_host_and_address_settings_are_checked(store) -> None:
+    from postdesk.core import settings
+
+    with store.session() as s:
+        settings.change(s, "tracking_target", "Track.Mailer.Example.")
+        settings.change(s, "blocklists", ["zen.spamhaus.org"])
+        with pytest.raises(UserError):
+            settings.change(s, "dmarc_rua", "not-an-address")
+        with pytest.raises(UserError):
+            settings.change(s, "return_path_target", "https://bounce.example.com/")
+        with pytest.raises(UserError):
+            settings.change(s, "blocklists", ["zen.spamhaus.org", "bad zone"])
+    with store.session() as s:
+        assert settings.get(s, "tracking_target") == "track.mailer.example"

@@ -41,6 +41,10 @@ EDITABLE: dict[str, Any] = {
 }
 
 
+# Settings that name a host, and the one that is a mailbox: checked like any other input.
+_HOSTS = ("relay_host", "return_path_target", "tracking_target", "mx_target")
+
+
 def change(session: Session, key: str, value: Any) -> None:
     """Change an editable setting after checking its value; None goes back to the default."""
     from postdesk.core.errors import UserError
@@ -69,7 +73,20 @@ def change(session: Session, key: str, value: Any) -> None:
         raise UserError(
             "settings.bad_value", f"'{value}' is not a valid value for {key}.", f"Give {wanted}."
         )
-    put(session, key, value)
+    put(session, key, _checked(key, value))
+
+
+def _checked(key: str, value: Any) -> Any:
+    """Host names and addresses in their stored form; a UserError says what to type instead."""
+    from postdesk.core.validation import check_hostname, normalize_email
+
+    if key in _HOSTS:
+        return check_hostname(value)
+    if key == "dmarc_rua":
+        return normalize_email(value)
+    if key == "blocklists":
+        return [check_hostname(zone, allow_ip=False) for zone in value]
+    return value
 
 
 def get(session: Session, key: str) -> Any:
