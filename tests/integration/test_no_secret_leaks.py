@@ -29,8 +29,12 @@ class Cli:
 
     def __call__(self, *args: str, stdin: str | None = None, ok: bool = True) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "postdesk", *args], env=dict(os.environ), input=stdin,
-            capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "postdesk", *args],
+            env=dict(os.environ),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if ok:
             assert done.returncode == 0, f"{args}: {done.stderr}"
@@ -51,12 +55,26 @@ def test_no_secret_reaches_database_logs_or_output(
     store, secret_service, nsd, smtp_server, postdesk_home: Path
 ) -> None:
     server = smtp_server(security="starttls")
-    nsd.serve({"shop.test": 'www IN A 192.0.2.1\n', "mailer.test": MAILER})
+    nsd.serve({"shop.test": "www IN A 192.0.2.1\n", "mailer.test": MAILER})
     cli = Cli()
 
-    cli("service", "add", "Local", "--host", "localhost", "--port", str(server.port),
-        "--security", "starttls", "--username", SMTP_USER, "--spf-include", "spf.mailer.test",
-        "--password-stdin", stdin=SMTP_PASSWORD + "\n")
+    cli(
+        "service",
+        "add",
+        "Local",
+        "--host",
+        "localhost",
+        "--port",
+        str(server.port),
+        "--security",
+        "starttls",
+        "--username",
+        SMTP_USER,
+        "--spf-include",
+        "spf.mailer.test",
+        "--password-stdin",
+        stdin=SMTP_PASSWORD + "\n",
+    )
     cli("service", "test", "Local", "--json", ok=False)  # untrusted test CA: refused, not leaked
     cli("service", "list", "--json")
     cli("service", "edit", "Local", "--password-stdin", stdin=SMTP_PASSWORD + "\n")
@@ -79,8 +97,17 @@ def test_no_secret_reaches_database_logs_or_output(
     cli("usage", "--json")
     cli("usage", "--csv")
     cli("doctor", "--json")
-    cli("test-send", "--service", "Local", "--from", "hello@shop.test",
-        "--to", "owner@example.org", "--json", ok=False)
+    cli(
+        "test-send",
+        "--service",
+        "Local",
+        "--from",
+        "hello@shop.test",
+        "--to",
+        "owner@example.org",
+        "--json",
+        ok=False,
+    )
     cli("smtp-user", "delete", "shop.test", "crm")
 
     dkim_private = secrets.read_secret(store_dkim_ref(store))

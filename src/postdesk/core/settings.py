@@ -73,11 +73,12 @@ def change(session: Session, key: str, value: Any) -> None:
         raise UserError(
             "settings.bad_value", f"'{value}' is not a valid value for {key}.", f"Give {wanted}."
         )
-    put(session, key, _checked(key, value))
+    put(session, key, check_value(key, value))
 
 
-def _checked(key: str, value: Any) -> Any:
-    """Host names and addresses in their stored form; a UserError says what to type instead."""
+def check_value(key: str, value: Any) -> Any:
+    """A host name, address or list of them in its stored form, or a UserError saying what to
+    type instead (the Settings dialog checks each field with it before saving)."""
     from postdesk.core.validation import check_hostname, normalize_email
 
     if key in _HOSTS:
@@ -85,8 +86,22 @@ def _checked(key: str, value: Any) -> Any:
     if key == "dmarc_rua":
         return normalize_email(value)
     if key == "blocklists":
-        return [check_hostname(zone, allow_ip=False) for zone in value]
+        return [_blocklist(zone) for zone in value]
     return value
+
+
+def _blocklist(zone: str) -> str:
+    from postdesk.core.errors import UserError
+    from postdesk.core.validation import check_hostname
+
+    try:
+        return check_hostname(zone, allow_ip=False)
+    except UserError:
+        raise UserError(
+            "settings.blocklist",
+            f"'{zone.strip()}' is not a blocklist name.",
+            "Type one name per line, e.g. zen.spamhaus.org.",
+        ) from None
 
 
 def get(session: Session, key: str) -> Any:

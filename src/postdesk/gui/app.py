@@ -43,9 +43,7 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
     app = _application()
     hooks = install_exception_hooks(app.activeWindow)
     try:
-        window = MainWindow(
-            None if screenshot is not None else gui_settings(), build_pages=False
-        )
+        window = MainWindow(None if screenshot is not None else gui_settings(), build_pages=False)
         if tab is not None:
             window.select_tab(tab)
         if screenshot is not None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QToolButton, QWidget
 
 from postdesk import APP_NAME, __version__
 from postdesk.core.errors import UserError
@@ -16,6 +16,7 @@ from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
+    from postdesk.gui.dialogs.workspace_settings import WorkspaceSettingsDialog
     from postdesk.gui.relaycontrol import RelayControl, RelayStatusWidget
     from postdesk.gui.tabs.base import Page
 
@@ -48,6 +49,15 @@ class MainWindow(QMainWindow):
         central = QWidget()
         central.setLayout(vbox(self.banner, self.tabs, margin=SPACE_S, spacing=SPACE_S))
         self.setCentralWidget(central)
+        self.settings_button = QToolButton()
+        self.settings_button.setText("Settings…")
+        self.settings_button.setToolTip(
+            "Change the relay, DNS record, tracking and blocklist settings"
+        )
+        self.settings_button.clicked.connect(self.open_settings)
+        self.settings_button.setEnabled(False)  # until the workspace is open
+        self.settings_dialog: WorkspaceSettingsDialog | None = None
+        self.statusBar().addPermanentWidget(self.settings_button)
         self.statusBar().addPermanentWidget(muted(label(f"{APP_NAME} {__version__}", wrap=False)))
         self.store: Store | None = None
         # Set by install_relay_control once the workspace is open.
@@ -82,6 +92,7 @@ class MainWindow(QMainWindow):
         import asyncio
 
         self.store = store
+        self.settings_button.setEnabled(True)
         await asyncio.gather(*(page.attach(store) for page in self.pages))
 
     def open_domain(self, title: str, domain: str) -> None:
@@ -91,6 +102,50 @@ class MainWindow(QMainWindow):
             return
         self.tabs.setCurrentIndex(index)
         self.pages[index].show_domain(domain)
+
+    def open_settings(self) -> WorkspaceSettingsDialog | None:
+        """Open the workspace Settings dialog (one at a time; None before a workspace is open)."""
+        from postdesk.gui.asyncutil import start_task
+        from postdesk.gui.dialogs.workspace_settings import WorkspaceSettingsDialog
+
+        if self.store is None:
+            return None
+        if self.settings_dialog is not None:
+            self.settings_dialog.raise_()
+            return self.settings_dialog
+        dialog = WorkspaceSettingsDialog(self.store, self)
+        self.settings_dialog = dialog  # held until it closes
+        dialog.accepted.connect(lambda: self._settings_saved(dialog.changed_keys))
+        dialog.finished.connect(self._settings_closed)
+        dialog.open()
+        start_task(dialog.load(), banner=self.banner)
+        return dialog
+
+    def _settings_closed(self) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.deleteLater()
+        self.settings_dialog = None
+
+    def _settings_saved(self, keys: set[str]) -> None:
+        from postdesk.gui.asyncutil import start_task
+        from postdesk.gui.dialogs.workspace_settings import RELAY_KEYS
+
+        # Pages show these settings (connection details, records); they reload when shown.
+        self._stale = set(range(len(self.pages)))
+        if self.pages:
+            self._tab_shown(self.tabs.currentIndex())
+        control = self.relay_control
+        if keys & RELAY_KEYS and control is not None and control.running:
+            self.banner.show_message(
+                "info",
+                "Settings saved. The relay is restarting to use the new connection details.",
+                "Queued mail is kept. Change the same details in your apps' SMTP settings.",
+            )
+            start_task(self._restart_relay(control), banner=self.banner)
+
+    async def _restart_relay(self, control: RelayControl) -> None:
+        await control.stop()
+        await control.start()
 
     def _mark_stale(self) -> None:
         sender = self.sender()
