@@ -45,14 +45,22 @@ def _start_server(cafile_dir: Path) -> tuple[int, str, object]:
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and (
-            auth_data.login.decode(), auth_data.password.decode()) == (USER, PASSWORD)
+            auth_data.login.decode(),
+            auth_data.password.decode(),
+        ) == (USER, PASSWORD)
         return AuthResult(success=ok)
 
     context: ssl.SSLContext = pki.server_context("good")
     port = free_port()
     controller = Controller(
-        Sink(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-        authenticator=authenticator, auth_required=True, auth_require_tls=True,
+        Sink(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_required=True,
+        auth_require_tls=True,
         server_hostname="bench.local",
     )
     controller.start()
@@ -61,18 +69,30 @@ def _start_server(cafile_dir: Path) -> tuple[int, str, object]:
 
 
 def _keyring_env(root: Path) -> tuple[dict[str, str], list[subprocess.Popen[bytes]]]:
-    env = {**os.environ, "HOME": str(root), "XDG_DATA_HOME": str(root / "data"),
-           "XDG_RUNTIME_DIR": str(root / "run")}
+    env = {
+        **os.environ,
+        "HOME": str(root),
+        "XDG_DATA_HOME": str(root / "data"),
+        "XDG_RUNTIME_DIR": str(root / "run"),
+    }
     (root / "run").mkdir(mode=0o700)
     bus = subprocess.run(
-        ["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1",
-         "--print-pid=1"], env=env, capture_output=True, text=True, check=True)
+        ["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     address, pid = bus.stdout.split()[:2]
     env["DBUS_SESSION_BUS_ADDRESS"] = address
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
-    daemon = subprocess.Popen(["gnome-keyring-daemon", "--foreground", "--unlock",
-                               "--components=secrets"], env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = subprocess.Popen(
+        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert daemon.stdin is not None
     daemon.stdin.write(b"bench")
     daemon.stdin.close()
@@ -125,11 +145,34 @@ def main() -> int:
     env["SSL_CERT_FILE"] = cafile
     try:
         _prepare_workspace(env, port)
-        postdesk = [sys.executable, "-m", "postdesk", "test-send", "--service", "Local",
-                    "--from", "hello@shop.example", "--to", "owner@example.org"]
-        swaks = ["swaks", "--server", f"127.0.0.1:{port}", "--tls", "--auth", "LOGIN",
-                 "--auth-user", USER, "--auth-password", PASSWORD,
-                 "--from", "hello@shop.example", "--to", "owner@example.org"]
+        postdesk = [
+            sys.executable,
+            "-m",
+            "postdesk",
+            "test-send",
+            "--service",
+            "Local",
+            "--from",
+            "hello@shop.example",
+            "--to",
+            "owner@example.org",
+        ]
+        swaks = [
+            "swaks",
+            "--server",
+            f"127.0.0.1:{port}",
+            "--tls",
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            USER,
+            "--auth-password",
+            PASSWORD,
+            "--from",
+            "hello@shop.example",
+            "--to",
+            "owner@example.org",
+        ]
         _time(postdesk, env, 1)  # warm the page cache for both
         _time(swaks, env, 1)
         ours = _time(postdesk, env, args.runs)
