@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from support.relay import UPSTREAM_PASSWORD, UPSTREAM_USER, _sink_auth  # noqa: E402
-from support.services import _secret_service_daemon, free_port  # noqa: E402
+from support.services import free_port, secret_service_daemon  # noqa: E402
 
 
 class TimedSink:
@@ -276,7 +276,7 @@ def main() -> int:
     os.environ["POSTDESK_HOME"] = str(root / "home")
     os.environ.pop("POSTDESK_DATABASE_URL", None)
     relay = postfix_dir = None
-    with _secret_service_daemon() as bus:
+    with secret_service_daemon() as bus:
         os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus
         os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
         try:

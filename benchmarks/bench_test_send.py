@@ -68,41 +68,6 @@ def _start_server(cafile_dir: Path) -> tuple[int, str, object]:
     return port, pki.cafile, controller
 
 
-def _keyring_env(root: Path) -> tuple[dict[str, str], list[subprocess.Popen[bytes]]]:
-    env = {
-        **os.environ,
-        "HOME": str(root),
-        "XDG_DATA_HOME": str(root / "data"),
-        "XDG_RUNTIME_DIR": str(root / "run"),
-    }
-    (root / "run").mkdir(mode=0o700)
-    bus = subprocess.run(
-        ["dbus-daemon", "--session", "--fork", "--nopidfile", "--print-address=1", "--print-pid=1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    address, pid = bus.stdout.split()[:2]
-    env["DBUS_SESSION_BUS_ADDRESS"] = address
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
-    daemon = subprocess.Popen(
-        ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert daemon.stdin is not None
-    daemon.stdin.write(b"bench")
-    daemon.stdin.close()
-    from support.services import _wait_for_secret_service
-
-    _wait_for_secret_service(env)
-    env["_BUS_PID"] = pid
-    return env, [daemon]
-
-
 def _prepare_workspace(env: dict[str, str], port: int) -> None:
     script = f"""
 from postdesk.core import services
@@ -136,52 +101,15 @@ def main() -> int:
     for tool in ("swaks", "dbus-daemon", "gnome-keyring-daemon"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is not installed (apt-get install swaks gnome-keyring)")
+    from support.services import secret_service_daemon
+
     root = Path(tempfile.mkdtemp(prefix="postdesk-bench-"))
     port, cafile, controller = _start_server(root / "pki")
-    env, daemons = _keyring_env(root)
-    env["POSTDESK_HOME"] = str(root / "home")
-    # Both tools trust the throwaway CA the way they would trust a public one: through
-    # OpenSSL's default trust file (swaks does not verify by default; Postdesk always does).
-    env["SSL_CERT_FILE"] = cafile
     try:
-        _prepare_workspace(env, port)
-        postdesk = [
-            sys.executable,
-            "-m",
-            "postdesk",
-            "test-send",
-            "--service",
-            "Local",
-            "--from",
-            "hello@shop.example",
-            "--to",
-            "owner@example.org",
-        ]
-        swaks = [
-            "swaks",
-            "--server",
-            f"127.0.0.1:{port}",
-            "--tls",
-            "--auth",
-            "LOGIN",
-            "--auth-user",
-            USER,
-            "--auth-password",
-            PASSWORD,
-            "--from",
-            "hello@shop.example",
-            "--to",
-            "owner@example.org",
-        ]
-        _time(postdesk, env, 1)  # warm the page cache for both
-        _time(swaks, env, 1)
-        ours = _time(postdesk, env, args.runs)
-        theirs = _time(swaks, env, args.runs)
+        with secret_service_daemon() as bus:
+            ours, theirs = _compare(port, cafile, bus, root, args.runs)
     finally:
         controller.stop()  # type: ignore[attr-defined]
-        for daemon in daemons:
-            daemon.terminate()
-        subprocess.run(["kill", env.get("_BUS_PID", "0")], check=False)
         shutil.rmtree(root, ignore_errors=True)
     ours_ms, theirs_ms = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
     print(f"complete STARTTLS + AUTH test send, whole process, {args.runs} runs each")
@@ -189,6 +117,52 @@ def main() -> int:
     print(f"  swaks               median {theirs_ms:6.0f} ms  (min {min(theirs) * 1000:.0f})")
     print(f"  ratio postdesk / swaks: {ours_ms / theirs_ms:.2f}x (target: at most 1.0x)")
     return 0
+
+
+def _compare(
+    port: int, cafile: str, bus: str, root: Path, runs: int
+) -> tuple[list[float], list[float]]:
+    env = {
+        **os.environ,
+        "DBUS_SESSION_BUS_ADDRESS": bus,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.SecretService.Keyring",
+        "POSTDESK_HOME": str(root / "home"),
+        # Both tools trust the throwaway CA the way they would trust a public one: through
+        # OpenSSL's default trust file (swaks does not verify by default; Postdesk always does).
+        "SSL_CERT_FILE": cafile,
+    }
+    _prepare_workspace(env, port)
+    postdesk = [
+        sys.executable,
+        "-m",
+        "postdesk",
+        "test-send",
+        "--service",
+        "Local",
+        "--from",
+        "hello@shop.example",
+        "--to",
+        "owner@example.org",
+    ]
+    swaks = [
+        "swaks",
+        "--server",
+        f"127.0.0.1:{port}",
+        "--tls",
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        USER,
+        "--auth-password",
+        PASSWORD,
+        "--from",
+        "hello@shop.example",
+        "--to",
+        "owner@example.org",
+    ]
+    _time(postdesk, env, 1)  # warm the page cache for both
+    _time(swaks, env, 1)
+    return _time(postdesk, env, runs), _time(swaks, env, runs)
 
 
 if __name__ == "__main__":

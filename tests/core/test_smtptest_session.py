@@ -9,7 +9,7 @@ import pytest
 
 from postdesk.core.smtptest import SmtpEndpoint, TestResult, build_test_message, run_test
 from support.services import free_port
-from support.smtpd import APP_PASSWORD_USER, SMTP_PASSWORD, SMTP_USER, SmtpServer
+from support.smtpd import APP_PASSWORD_USER, SMTP_PASSWORD, endpoint_for
 
 
 def _message():
@@ -20,20 +20,6 @@ def _message():
         "It works.",
         "<p>It works.</p>",
     )
-
-
-def _endpoint(server: SmtpServer, **overrides) -> SmtpEndpoint:
-    settings = {
-        "host": "localhost",
-        "port": server.port,
-        "security": server.security,
-        "username": SMTP_USER,
-        "password": SMTP_PASSWORD,
-        "cafile": server.cafile,
-        "timeout": 5,
-    }
-    settings.update(overrides)
-    return SmtpEndpoint(**settings)
 
 
 def _texts(result: TestResult, direction: str | None = None) -> list[str]:
@@ -51,7 +37,7 @@ def _assert_no_password(result: TestResult, password: str = SMTP_PASSWORD) -> No
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_test_send_delivers_the_message_and_shows_every_step(smtp_server, security) -> None:
     server = smtp_server(security=security)
-    result = await run_test(_endpoint(server), _message())
+    result = await run_test(endpoint_for(server), _message())
 
     assert (result.ok, result.category, result.stage) == (True, "ok", "done")
     assert len(server.handler.messages) == 1
@@ -82,7 +68,7 @@ async def test_test_send_delivers_the_message_and_shows_every_step(smtp_server, 
 
 
 async def test_as_dict_is_plain_json(smtp_server) -> None:
-    result = await run_test(_endpoint(smtp_server()), _message())
+    result = await run_test(endpoint_for(smtp_server()), _message())
     data = json.loads(json.dumps(result.as_dict()))
     assert {"ok", "category", "advice", "stage", "transcript", "tls", "timings"} <= set(data)
     assert set(data["transcript"][0]) == {"direction", "ms", "text"}
@@ -92,7 +78,7 @@ async def test_as_dict_is_plain_json(smtp_server) -> None:
 
 async def test_connection_test_logs_in_but_sends_nothing(smtp_server) -> None:
     server = smtp_server()
-    result = await run_test(_endpoint(server))
+    result = await run_test(endpoint_for(server))
     assert (result.ok, result.category) == (True, "ok")
     assert server.handler.messages == []
     client = _texts(result, "client")
@@ -103,14 +89,14 @@ async def test_connection_test_logs_in_but_sends_nothing(smtp_server) -> None:
 
 async def test_ip_address_host_matches_the_certificates_ip_name(smtp_server) -> None:
     server = smtp_server(security="tls")
-    result = await run_test(_endpoint(server, host="127.0.0.1"), _message())
+    result = await run_test(endpoint_for(server, host="127.0.0.1"), _message())
     assert result.ok, result.advice
     assert result.tls["hostname_matched"] is True
 
 
 async def test_plaintext_without_login_sends_when_security_is_none(smtp_server) -> None:
     server = smtp_server(security="none", auth=False)
-    result = await run_test(_endpoint(server, username=None, password=None), _message())
+    result = await run_test(endpoint_for(server, username=None, password=None), _message())
     assert result.ok, result.advice
     assert result.tls is None
     assert len(server.handler.messages) == 1
@@ -118,13 +104,13 @@ async def test_plaintext_without_login_sends_when_security_is_none(smtp_server) 
 
 async def test_on_line_receives_each_line_in_order_as_it_happens(smtp_server) -> None:
     seen = []
-    result = await run_test(_endpoint(smtp_server()), _message(), on_line=seen.append)
+    result = await run_test(endpoint_for(smtp_server()), _message(), on_line=seen.append)
     assert seen == result.transcript
     assert [line.ms for line in seen] == sorted(line.ms for line in seen)
 
 
 async def test_ehlo_name_is_used(smtp_server) -> None:
-    result = await run_test(_endpoint(smtp_server()), ehlo_name="desk.shop.example.com")
+    result = await run_test(endpoint_for(smtp_server()), ehlo_name="desk.shop.example.com")
     assert "EHLO desk.shop.example.com" in _texts(result, "client")
 
 
@@ -133,7 +119,7 @@ async def test_a_server_offering_starttls_stays_unencrypted_when_security_is_non
 ) -> None:
     server = smtp_server(security="starttls", auth=False)
     result = await run_test(
-        _endpoint(server, security="none", username=None, password=None), _message()
+        endpoint_for(server, security="none", username=None, password=None), _message()
     )
     assert result.ok
     assert "STARTTLS" not in _texts(result, "client")
@@ -145,7 +131,7 @@ async def test_a_server_offering_starttls_stays_unencrypted_when_security_is_non
 
 async def test_wrong_password_is_auth_failed_and_never_shown(smtp_server) -> None:
     server = smtp_server()
-    result = await run_test(_endpoint(server, password="wrong-pass-123"), _message())
+    result = await run_test(endpoint_for(server, password="wrong-pass-123"), _message())
     assert (result.ok, result.category, result.stage) == (False, "auth_failed", "auth")
     assert result.reply_code == 535
     assert server.handler.messages == []
@@ -155,7 +141,7 @@ async def test_wrong_password_is_auth_failed_and_never_shown(smtp_server) -> Non
 async def test_login_method_falls_back_to_login_and_hides_both_steps(smtp_server) -> None:
     # A wrong user on LOGIN still shows the step-by-step exchange without secrets.
     server = smtp_server()
-    endpoint = _endpoint(server, password="another-secret")
+    endpoint = endpoint_for(server, password="another-secret")
     from postdesk.core.smtptest import auth
 
     original = auth.MECHANISMS
@@ -171,27 +157,27 @@ async def test_login_method_falls_back_to_login_and_hides_both_steps(smtp_server
 
 
 async def test_app_password_reply_gets_its_own_verdict(smtp_server) -> None:
-    result = await run_test(_endpoint(smtp_server(), username=APP_PASSWORD_USER))
+    result = await run_test(endpoint_for(smtp_server(), username=APP_PASSWORD_USER))
     assert (result.category, result.reply_code) == ("auth_app_password", 534)
     assert "app password" in result.advice
 
 
 async def test_server_without_auth_is_auth_unavailable(smtp_server) -> None:
-    result = await run_test(_endpoint(smtp_server(auth=False)), _message())
+    result = await run_test(endpoint_for(smtp_server(auth=False)), _message())
     assert (result.category, result.stage) == ("auth_unavailable", "auth")
     assert not any(t.startswith("AUTH") for t in _texts(result, "client"))
 
 
 async def test_plaintext_server_that_offers_auth_only_after_starttls(smtp_server) -> None:
     server = smtp_server(security="starttls")
-    result = await run_test(_endpoint(server, security="none"), _message())
+    result = await run_test(endpoint_for(server, security="none"), _message())
     assert result.category == "auth_unavailable"
     assert "STARTTLS" in result.advice
     assert not any(t.startswith("AUTH") for t in _texts(result, "client"))
 
 
 async def test_sending_without_login_to_a_server_that_requires_it(smtp_server) -> None:
-    result = await run_test(_endpoint(smtp_server(), username=None, password=None), _message())
+    result = await run_test(endpoint_for(smtp_server(), username=None, password=None), _message())
     assert (result.category, result.stage, result.reply_code) == ("sender_refused", "mail", 530)
     assert "username and password" in result.advice
 
@@ -216,7 +202,7 @@ async def test_sending_without_login_to_a_server_that_requires_it(smtp_server) -
 )
 async def test_server_refusals_get_their_verdict(smtp_server, option, reply, category, stage):
     server = smtp_server(**{option: reply})
-    result = await run_test(_endpoint(server), _message())
+    result = await run_test(endpoint_for(server), _message())
     assert (result.ok, result.category, result.stage) == (False, category, stage)
     assert result.reply_code == int(reply[:3])
     assert reply[4:] in result.reply_text
@@ -227,13 +213,13 @@ async def test_server_refusals_get_their_verdict(smtp_server, option, reply, cat
 
 async def test_temporary_refusal_says_it_is_not_a_settings_problem(smtp_server) -> None:
     server = smtp_server(rcpt_reply="450 4.2.0 Mailbox busy")
-    result = await run_test(_endpoint(server), _message())
+    result = await run_test(endpoint_for(server), _message())
     assert result.category == "temporary"
     assert "not a problem with your settings" in result.advice
 
 
 async def test_server_hanging_up_mid_session_is_disconnected(smtp_server) -> None:
-    result = await run_test(_endpoint(smtp_server(close_at_rcpt=True)), _message())
+    result = await run_test(endpoint_for(smtp_server(close_at_rcpt=True)), _message())
     assert (result.category, result.stage) == ("disconnected", "rcpt")
 
 
@@ -269,7 +255,7 @@ async def test_silent_server_is_banner_timeout_suggesting_tls(silent_server, sec
 
 async def test_starttls_against_an_implicit_tls_port_is_banner_timeout(smtp_server) -> None:
     server = smtp_server(security="tls")
-    result = await run_test(_endpoint(server, security="starttls", timeout=0.5), _message())
+    result = await run_test(endpoint_for(server, security="starttls", timeout=0.5), _message())
     assert (result.category, result.stage) == ("banner_timeout", "banner")
     assert "“TLS”" in result.advice
     assert server.handler.messages == []
@@ -283,7 +269,7 @@ async def test_silent_server_with_implicit_tls_is_banner_timeout_at_tls(silent_s
 
 async def test_implicit_tls_against_a_starttls_port_is_a_mode_mismatch(smtp_server) -> None:
     server = smtp_server(security="starttls")
-    result = await run_test(_endpoint(server, security="tls"), _message())
+    result = await run_test(endpoint_for(server, security="tls"), _message())
     assert (result.category, result.stage) == ("tls_mode_mismatch", "tls")
     assert "STARTTLS" in result.advice
     assert not any(t.startswith("AUTH") for t in _texts(result, "client"))
@@ -291,7 +277,7 @@ async def test_implicit_tls_against_a_starttls_port_is_a_mode_mismatch(smtp_serv
 
 async def test_starttls_against_a_plaintext_only_server_never_falls_back(smtp_server) -> None:
     server = smtp_server(security="none", auth=False)
-    result = await run_test(_endpoint(server, security="starttls"), _message())
+    result = await run_test(endpoint_for(server, security="starttls"), _message())
     assert (result.category, result.stage) == ("starttls_unavailable", "starttls")
     assert not any(t.startswith(("AUTH", "MAIL")) for t in _texts(result, "client"))
     assert server.handler.messages == []

@@ -6,34 +6,19 @@ import pytest
 
 from postdesk.core.errors import UserError
 from postdesk.core.smtptest import (
-    SmtpEndpoint,
     build_test_message,
     fingerprint_sha256,
     normalize_pin,
     run_test,
 )
 from postdesk.core.smtptest.tlsinfo import hostname_matches
-from support.smtpd import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from support.smtpd import SMTP_PASSWORD, SmtpServer, endpoint_for
 
 
 def _message():
     return build_test_message(
         "hello@shop.example.com", "owner@example.org", "Postdesk test", "Hi", "<p>Hi</p>"
     )
-
-
-def _endpoint(server: SmtpServer, **overrides) -> SmtpEndpoint:
-    settings = {
-        "host": "localhost",
-        "port": server.port,
-        "security": server.security,
-        "username": SMTP_USER,
-        "password": SMTP_PASSWORD,
-        "cafile": server.cafile,
-        "timeout": 5,
-    }
-    settings.update(overrides)
-    return SmtpEndpoint(**settings)
 
 
 def _client_lines(result) -> list[str]:
@@ -49,7 +34,7 @@ def _stopped_before_login(result, server: SmtpServer) -> None:
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_self_signed_certificate_is_untrusted_and_reported(smtp_server, security) -> None:
     server = smtp_server(security=security, cert="self_signed")
-    result = await run_test(_endpoint(server), _message())
+    result = await run_test(endpoint_for(server), _message())
     assert (result.ok, result.category, result.stage) == (False, "cert_untrusted", "tls")
     assert result.tls["verified"] is False
     assert result.tls["self_signed"] is True
@@ -62,7 +47,7 @@ async def test_self_signed_certificate_is_untrusted_and_reported(smtp_server, se
 
 async def test_certificate_from_an_unknown_ca_is_untrusted(smtp_server) -> None:
     server = smtp_server(cert="good")
-    result = await run_test(_endpoint(server, cafile=None), _message())
+    result = await run_test(endpoint_for(server, cafile=None), _message())
     assert result.category == "cert_untrusted"
     assert "Postdesk Test CA" in result.tls["issuer"]
     _stopped_before_login(result, server)
@@ -71,7 +56,7 @@ async def test_certificate_from_an_unknown_ca_is_untrusted(smtp_server) -> None:
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_certificate_for_another_name_is_cert_hostname(smtp_server, security) -> None:
     server = smtp_server(security=security, cert="wrong_name")
-    result = await run_test(_endpoint(server), _message())
+    result = await run_test(endpoint_for(server), _message())
     assert (result.category, result.stage) == ("cert_hostname", "tls")
     assert result.tls["names"] == ["mail.other.example"]
     assert result.tls["hostname_matched"] is False
@@ -82,7 +67,7 @@ async def test_certificate_for_another_name_is_cert_hostname(smtp_server, securi
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_expired_certificate_is_cert_expired(smtp_server, security) -> None:
     server = smtp_server(security=security, cert="expired")
-    result = await run_test(_endpoint(server), _message())
+    result = await run_test(endpoint_for(server), _message())
     assert (result.category, result.stage) == ("cert_expired", "tls")
     assert result.tls["expired"] is True
     assert result.tls["hostname_matched"] is True
@@ -94,7 +79,7 @@ async def test_expired_certificate_is_cert_expired(smtp_server, security) -> Non
 async def test_pinned_fingerprint_lets_a_self_signed_server_pass(smtp_server, security) -> None:
     server = smtp_server(security=security, cert="self_signed")
     pin = server.fingerprint.replace(":", "").lower()  # as a user might paste it
-    result = await run_test(_endpoint(server, pinned_sha256=pin), _message())
+    result = await run_test(endpoint_for(server, pinned_sha256=pin), _message())
     assert result.ok, result.advice
     assert result.tls["pinned"] is True and result.tls["verified"] is False
     assert len(server.handler.messages) == 1
@@ -103,7 +88,7 @@ async def test_pinned_fingerprint_lets_a_self_signed_server_pass(smtp_server, se
 
 async def test_wrong_pin_does_not_let_a_self_signed_server_pass(smtp_server) -> None:
     server = smtp_server(cert="self_signed")
-    result = await run_test(_endpoint(server, pinned_sha256="AB" * 32), _message())
+    result = await run_test(endpoint_for(server, pinned_sha256="AB" * 32), _message())
     assert result.category == "cert_untrusted"
     assert result.tls["pinned"] is False
     _stopped_before_login(result, server)
@@ -112,7 +97,7 @@ async def test_wrong_pin_does_not_let_a_self_signed_server_pass(smtp_server) -> 
 async def test_pin_does_not_override_verification_of_a_trusted_certificate(smtp_server) -> None:
     # A different pin on a certificate that verifies: verification decides, the send works.
     server = smtp_server(cert="good")
-    result = await run_test(_endpoint(server, pinned_sha256="CD" * 32), _message())
+    result = await run_test(endpoint_for(server, pinned_sha256="CD" * 32), _message())
     assert result.ok
     assert result.tls["verified"] is True and result.tls["pinned"] is False
 

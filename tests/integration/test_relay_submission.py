@@ -78,6 +78,17 @@ async def test_swaks_smtplib_and_aiosmtplib_deliver_dkim_signed_mail(relay_world
     assert {m.subject for m in sent} == {"from swaks", "from smtplib", "from aiosmtplib"}
 
 
+def login_code(port: int, username: str, password: str) -> int:
+    """The relay's answer to a fresh login after STARTTLS (235 when it is accepted)."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.starttls()
+        try:
+            client.login(username, password)
+        except smtplib.SMTPAuthenticationError as exc:
+            return exc.smtp_code
+        return 235
+
+
 async def test_no_relaying_without_login_or_for_foreign_senders(relay_world):
     world = relay_world
     relay = await world.start_relay(max_message_bytes=20_000)
@@ -141,13 +152,7 @@ async def test_deleted_user_cannot_log_in_and_open_session_cannot_send(relay_wor
             seen["before"] = submit(client, message("before"))
             credentials.delete_smtp_user(world.store, DOMAIN, "shop")
             seen["after"] = submit(client, message("after"))
-        with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
-            client.starttls()
-            try:
-                client.login(world.username, world.password)
-                seen["login"] = 235
-            except smtplib.SMTPAuthenticationError as exc:
-                seen["login"] = exc.smtp_code
+        seen["login"] = login_code(relay.port, world.username, world.password)
         return seen
 
     seen = await asyncio.to_thread(scenario)
@@ -174,13 +179,7 @@ async def test_crossing_the_daily_limit_deletes_every_login(relay_world):
             seen["first"] = submit(client, message("first"), two)  # 2 of 3
             seen["crossing"] = submit(client, message("crossing"), two)  # 4 of 3: the rule fires
             seen["next"] = submit(client, message("next"))
-        with smtplib.SMTP("127.0.0.1", relay.port, timeout=30) as client:
-            client.starttls()
-            try:
-                client.login(world.username, world.password)
-                seen["login"] = 235
-            except smtplib.SMTPAuthenticationError as exc:
-                seen["login"] = exc.smtp_code
+        seen["login"] = login_code(relay.port, world.username, world.password)
         return seen
 
     seen = await asyncio.to_thread(scenario)

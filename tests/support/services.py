@@ -46,7 +46,7 @@ def postdesk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @contextmanager
-def _secret_service_daemon() -> Iterator[str]:
+def secret_service_daemon() -> Iterator[str]:
     """A private D-Bus session bus with an unlocked gnome-keyring on it; yields the bus address."""
     for tool in ("dbus-daemon", "gnome-keyring-daemon"):
         if not shutil.which(tool):
@@ -90,7 +90,7 @@ def _secret_service_daemon() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def _secret_service_bus() -> Iterator[str]:
-    with _secret_service_daemon() as address:
+    with secret_service_daemon() as address:
         yield address
 
 
@@ -128,7 +128,7 @@ def locked_secret_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     again without a prompt, so it is never the shared one)."""
     from postdesk.core import secrets
 
-    with _secret_service_daemon() as address:
+    with secret_service_daemon() as address:
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
         monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
         import secretstorage

@@ -341,3 +341,20 @@ def blackhole_port() -> Iterator[int]:
         for filler in fillers:
             filler.close()
         listener.close()
+
+
+def endpoint_for(server: SmtpServer, **overrides: Any) -> Any:
+    """An SmtpEndpoint that logs into ``server`` trusting the test CA (``overrides`` win)."""
+    from postdesk.core.smtptest import SmtpEndpoint
+
+    settings: dict[str, Any] = {
+        "host": "localhost",
+        "port": server.port,
+        "security": server.security,
+        "username": SMTP_USER,
+        "password": SMTP_PASSWORD,
+        "cafile": server.cafile,
+        "timeout": 5,
+    }
+    settings.update(overrides)
+    return SmtpEndpoint(**settings)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from postdesk.core import audit, dkimkeys, recordgen, secrets, settings
 from postdesk.core.errors import UserError
 from postdesk.core.records import ExpectedRecord
-from postdesk.core.services import default_service
+from postdesk.core.services import default_service, service_named
 from postdesk.core.store import Store
 from postdesk.core.store.models import (
     DedicatedDomain,
@@ -87,9 +87,7 @@ def check_new_domain(store: Store, text: str) -> str:
 def _service(session: Session, name: str | None) -> SmtpService | None:
     if name is None:
         return default_service(session)
-    from postdesk.core.services import _get
-
-    return _get(session, name)
+    return service_named(session, name)
 
 
 async def add_domain(

@@ -15,7 +15,7 @@ from postdesk.core import audit, dkimkeys, recordgen, secrets
 from postdesk.core.domains import get_domain
 from postdesk.core.errors import UserError
 from postdesk.core.records import RecordResult
-from postdesk.core.services import _get as get_service
+from postdesk.core.services import service_named
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DkimKey, DomainRecord
 from postdesk.core.validation import normalize_email
@@ -25,7 +25,7 @@ def set_domain_service(store: Store, domain_name: str, service_name: str) -> Non
     """Send a domain through another service; its SPF record to publish changes with it."""
     with store.session() as s:
         domain = get_domain(s, domain_name)
-        service = get_service(s, service_name)
+        service = service_named(s, service_name)
         old_include = domain.service.spf_include if domain.service else None
         domain.service_id = service.id
         spf = next((r for r in domain.records if r.kind == "spf"), None)

@@ -101,7 +101,8 @@ def _port_advice(check: FormCheck, port: int, security: str) -> None:
         )
 
 
-def _get(session: Session, name: str) -> SmtpService:
+def service_named(session: Session, name: str) -> SmtpService:
+    """The service called ``name`` in the caller's session, or a UserError naming the known ones."""
     service = session.scalars(select(SmtpService).where(SmtpService.name == name)).first()
     if service is None:
         known = ", ".join(session.scalars(select(SmtpService.name).order_by(SmtpService.name)))
@@ -123,7 +124,7 @@ def list_services(store: Store) -> list[SmtpService]:
 def get_service(store: Store, name: str) -> SmtpService:
     """The service with this name, or a UserError naming the known ones."""
     with store.session() as s:
-        return _get(s, name)
+        return service_named(s, name)
 
 
 def default_service(session: Session) -> SmtpService | None:
@@ -177,7 +178,7 @@ def edit_service(store: Store, name: str, form: ServiceForm) -> SmtpService:
     """Change a service. A new password rewrites only its keyring entry; None keeps it."""
     validate_form(form, password_required=False).raise_first()
     with store.session() as s:
-        service = _get(s, name)
+        service = service_named(s, name)
         new_name = form.name.strip()
         if (
             new_name != name
@@ -206,7 +207,7 @@ def set_password(store: Store, name: str, password: str) -> None:
     """Replace only the password (keyring entry) of a service."""
     check_field("The password", password)
     with store.session() as s:
-        service = _get(s, name)
+        service = service_named(s, name)
         if service.secret_ref is None:
             service.secret_ref = secrets.new_secret_ref("service")
         secrets.store_secret(service.secret_ref, password)
@@ -216,7 +217,7 @@ def set_password(store: Store, name: str, password: str) -> None:
 def set_default(store: Store, name: str) -> None:
     """Make this the service new domains send through."""
     with store.session() as s:
-        _make_default(s, _get(s, name))
+        _make_default(s, service_named(s, name))
         audit.record(s, "service.default", name)
 
 
@@ -229,7 +230,7 @@ def _make_default(session: Session, service: SmtpService) -> None:
 def remove_service(store: Store, name: str) -> None:
     """Delete a service and its keyring entry; refused while a domain sends through it."""
     with store.session() as s:
-        service = _get(s, name)
+        service = service_named(s, name)
         users = sorted(d.name for d in service.domains)
         if users:
             raise UserError(
@@ -258,7 +259,7 @@ def service_password(service: SmtpService) -> str | None:
 def record_test(store: Store, name: str, ok: bool, category: str, detail: str) -> None:
     """Remember the result of the last connection test, for the badge in the table."""
     with store.session() as s:
-        service = _get(s, name)
+        service = service_named(s, name)
         service.last_test_at = dt.datetime.now(dt.UTC)
         service.last_test_ok, service.last_test_category = ok, category
         service.last_test_detail = detail
@@ -267,6 +268,6 @@ def record_test(store: Store, name: str, ok: bool, category: str, detail: str) -
 def pin_certificate(store: Store, name: str, sha256: str | None) -> None:
     """Trust (or, with None, stop trusting) one certificate for this service, explicitly."""
     with store.session() as s:
-        service = _get(s, name)
+        service = service_named(s, name)
         service.pinned_sha256 = sha256
         audit.record(s, "service.pin" if sha256 else "service.unpin", name, sha256=sha256)
