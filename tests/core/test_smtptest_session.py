@@ -223,6 +223,15 @@ async def test_server_hanging_up_mid_session_is_disconnected(smtp_server) -> Non
     assert (result.category, result.stage) == ("disconnected", "rcpt")
 
 
+async def test_server_going_silent_after_a_command_is_no_reply_not_disconnected(
+    smtp_server,
+) -> None:
+    result = await run_test(endpoint_for(smtp_server(hang_at_rcpt=True), timeout=0.5), _message())
+    assert (result.category, result.stage) == ("no_reply", "rcpt")
+    assert "stopped answering" in result.advice
+    assert "closed" not in result.advice
+
+
 # --- reaching the server ---------------------------------------------------------------------
 
 

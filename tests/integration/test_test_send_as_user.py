@@ -65,6 +65,41 @@ async def test_a_test_send_as_smtp_user_is_delivered_signed_and_counted_once(
     assert usage.today(world.store).sent == 1  # the relay counted it; the test send did not
 
 
+async def test_a_test_send_as_smtp_user_with_the_relay_stopped_says_so(
+    relay_world: RelayWorld,
+) -> None:
+    from support.services import free_port
+
+    world = relay_world
+    with world.store.session() as s:
+        settings.put(s, "relay_host", "127.0.0.1")
+        settings.put(s, "relay_port", free_port())  # nothing listens: the relay is not running
+    email = sending.TestEmail(f"shop@{DOMAIN}", "owner@client.test")
+
+    result = await sending.send_as_smtp_user(world.store, DOMAIN, _login(world), email)
+
+    assert not result.ok
+    assert result.category == "relay_stopped"
+    assert "built-in relay is not running" in result.advice
+    assert "587" not in result.advice  # not the port advice meant for a provider
+
+
+async def test_a_test_send_through_the_service_is_dkim_signed_like_relay_mail(
+    relay_world: RelayWorld,
+) -> None:
+    world = relay_world
+    email = sending.TestEmail(f"shop@{DOMAIN}", "owner@client.test", subject="Signed check")
+
+    result = await sending.send_through_service(world.store, "Sink", email)
+
+    assert result.ok, result.advice
+    assert any("Signed the message (DKIM" in line.text for line in result.transcript)
+    received = await world.sink.await_for(1)
+    assert received[0].content.startswith(b"DKIM-Signature:")
+    assert f"d={DOMAIN}".encode() in received[0].content
+    assert world.dkim_valid(received[0].content)  # verifies against the key NSD publishes
+
+
 async def _wait_sent(world: RelayWorld) -> None:
     for _ in range(600):
         if [m.status for m in queue.list_messages(world.store)] == ["sent"]:

@@ -185,6 +185,7 @@ class Handler:
     rcpt_reply: str | None = None
     data_reply: str | None = None
     close_at_rcpt: bool = False
+    hang_at_rcpt: bool = False
     messages: list[Any] = field(default_factory=list)
 
     async def handle_MAIL(
@@ -202,6 +203,8 @@ class Handler:
         if self.close_at_rcpt:
             server.transport.close()
             return "250 OK"  # never arrives: the connection is already gone
+        if self.hang_at_rcpt:
+            await asyncio.sleep(3600)  # the connection stays open; no answer ever comes
         if self.rcpt_reply:
             return self.rcpt_reply
         envelope.rcpt_tos.append(address)

@@ -7,6 +7,7 @@ service's badge, and counts every successful test send as an email sent by the a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,14 +16,16 @@ from sqlalchemy import select
 from postdesk.core import services, settings
 from postdesk.core.errors import UserError
 from postdesk.core.smtptest import (
+    MessageSigner,
     SmtpEndpoint,
     TestResult,
     TranscriptLine,
     build_test_message,
     run_test,
 )
+from postdesk.core.smtptest.verdicts import Situation, advice
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, SmtpService
+from postdesk.core.store.models import DedicatedDomain, DkimKey, SmtpService
 
 DEFAULT_SUBJECT = "Postdesk test email"
 DEFAULT_TEXT = (
@@ -106,7 +109,8 @@ async def send_through_service(
     service = services.get_service(store, service_name)
     domain_id = _check_from_service(store, service, email.from_addr)
     password = await asyncio.to_thread(services.service_password, service)
-    result = await run_test(_endpoint(service, password), message, on_line=on_line)
+    signer = await asyncio.to_thread(dkim_signer, store, domain_id) if domain_id else None
+    result = await run_test(_endpoint(service, password), message, on_line=on_line, signer=signer)
     services.record_test(store, service_name, result.ok, result.category, _summary(result))
     if result.ok:
         from postdesk.core import usage
@@ -115,6 +119,43 @@ async def send_through_service(
             usage.record_sent, store, recipients=1, service_id=service.id, domain_id=domain_id
         )
     return result
+
+
+def dkim_signer(store: Store, domain_id: int) -> MessageSigner | None:
+    """Sign like the relay: with the domain's active DKIM key (keyring: call it in a thread).
+
+    None when the domain has no active key yet; an active key that cannot be read is an error,
+    because the relay would hold real mail for the same reason.
+    """
+    from postdesk.core import secrets
+    from postdesk.core.relay import dkimsign
+
+    with store.session() as s:
+        domain = s.get(DedicatedDomain, domain_id)
+        if domain is None:
+            return None
+        keys = s.scalars(
+            select(DkimKey)
+            .where(DkimKey.domain_id == domain_id, DkimKey.state == "active")
+            .order_by(DkimKey.created_at.desc(), DkimKey.id.desc())
+        ).all()
+        key = next((k for k in keys if k.selector == domain.dkim_selector), None) or (
+            keys[0] if keys else None
+        )
+        if key is None:
+            return None
+        name, selector, ref = domain.name, key.selector, key.secret_ref
+    pem = secrets.read_secret(ref)
+    if not pem:
+        raise UserError(
+            "dkim.key_unreadable",
+            f"The DKIM private key of {name} (selector {selector}) is missing from the keyring.",
+            "Rotate the DKIM key in Domain Settings, publish the new record and verify it.",
+        )
+    loaded = dkimsign.load_key(name, selector, pem)
+    return MessageSigner(
+        f"DKIM d={name} s={selector}", lambda data: dkimsign.sign_with(data, loaded)
+    )
 
 
 def relay_endpoint(store: Store, username: str, password: str | None) -> SmtpEndpoint:
@@ -154,7 +195,16 @@ async def send_as_smtp_user(
             "Reset the user's password in SMTP Settings, then try again.",
         )
     name = credentials.username(login.strip().lower(), _stored_domain(store, domain))
-    return await run_test(relay_endpoint(store, name, password), message, on_line=on_line)
+    endpoint = relay_endpoint(store, name, password)
+    result = await run_test(endpoint, message, on_line=on_line)
+    if result.category == "refused" and result.stage == "connect":
+        # Nothing listens where the relay should: the built-in relay is stopped, which is what
+        # the user can act on (not the port advice meant for an upstream provider).
+        situation = Situation(endpoint.host, endpoint.port, endpoint.security, "connect")
+        result = dataclasses.replace(
+            result, category="relay_stopped", advice=advice("relay_stopped", situation)
+        )
+    return result
 
 
 def _stored_domain(store: Store, domain: str) -> str:

@@ -4,7 +4,13 @@ Pure: it takes connection parameters (password included) and a message and retur
 It never reads the database or the keyring; the workflow that calls it does that.
 """
 
-from postdesk.core.smtptest.endpoint import SECURITY_CHOICES, Security, SmtpEndpoint, TestResult
+from postdesk.core.smtptest.endpoint import (
+    SECURITY_CHOICES,
+    MessageSigner,
+    Security,
+    SmtpEndpoint,
+    TestResult,
+)
 from postdesk.core.smtptest.message import build_test_message
 from postdesk.core.smtptest.session import run_test
 from postdesk.core.smtptest.tlsinfo import fingerprint_sha256, normalize_pin
@@ -14,6 +20,7 @@ from postdesk.core.smtptest.verdicts import CATEGORIES
 __all__ = [
     "CATEGORIES",
     "SECURITY_CHOICES",
+    "MessageSigner",
     "Security",
     "SmtpEndpoint",
     "TestResult",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -59,6 +60,14 @@ class SmtpEndpoint:
             object.__setattr__(self, "pinned_sha256", normalize_pin(self.pinned_sha256))
         else:
             object.__setattr__(self, "pinned_sha256", None)
+
+
+@dataclass(frozen=True)
+class MessageSigner:
+    """Signs the message's wire bytes just before DATA, as the relay would (e.g. DKIM)."""
+
+    label: str  # shown in the transcript, e.g. "DKIM d=shop.example s=pd2026"
+    sign: Callable[[bytes], bytes]
 
 
 @dataclass

@@ -13,6 +13,7 @@ from aiosmtplib import (
     SMTPSenderRefused,
 )
 
+from postdesk.core.smtptest.endpoint import MessageSigner
 from postdesk.core.smtptest.message import envelope, summarize, wire_bytes
 from postdesk.core.smtptest.transcript import Transcript
 from postdesk.core.smtptest.verdicts import Stop, reply_category
@@ -24,7 +25,12 @@ def _refused(transcript: Transcript, error: SMTPResponseException, category: str
 
 
 async def send_message(
-    smtp: SMTP, transcript: Transcript, message: EmailMessage, step: Callable[[str], None]
+    smtp: SMTP,
+    transcript: Transcript,
+    message: EmailMessage,
+    step: Callable[[str], None],
+    *,
+    signer: MessageSigner | None = None,
 ) -> None:
     """Hand the message to the server; ``step`` is told each stage as it starts.
 
@@ -57,6 +63,9 @@ async def send_message(
 
     step("data")
     data = wire_bytes(message, utf8=utf8)
+    if signer is not None:
+        data = signer.sign(data)
+        t.info(f"Signed the message ({signer.label}), as the relay signs real mail.")
     t.client(summarize(message, len(data)))  # never the body itself
     try:
         response = await smtp.data(data)

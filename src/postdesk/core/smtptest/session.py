@@ -26,7 +26,7 @@ from postdesk.core.errors import UserError
 from postdesk.core.smtptest import tlsinfo
 from postdesk.core.smtptest.auth import log_in
 from postdesk.core.smtptest.connect import default_ehlo_name, open_socket
-from postdesk.core.smtptest.endpoint import SmtpEndpoint, TestResult
+from postdesk.core.smtptest.endpoint import MessageSigner, SmtpEndpoint, TestResult
 from postdesk.core.smtptest.message import envelope
 from postdesk.core.smtptest.sending import send_message
 from postdesk.core.smtptest.transcript import Transcript, TranscriptLine
@@ -49,11 +49,13 @@ async def run_test(
     *,
     on_line: Callable[[TranscriptLine], None] | None = None,
     ehlo_name: str | None = None,
+    signer: MessageSigner | None = None,
 ) -> TestResult:
     """Test an SMTP service: send ``message``, or with ``message=None`` only connect and log in.
 
     Network outcomes are returned as a verdict; bad input raises UserError before connecting.
     ``on_line`` receives each transcript line as it happens. Cancelling closes the connection.
+    ``signer`` signs the message as it goes on the wire, the way the relay signs real mail.
     """
     if message is not None:
         envelope(message)  # a message without sender or recipient is an input error
@@ -62,7 +64,9 @@ async def run_test(
             "smtp.invalid_ehlo_name", "The EHLO name must be one word, like mail.example.com."
         )
     transcript = Transcript(on_line, secrets=[endpoint.password])
-    return await _cancellable(_Session(endpoint, message, transcript, ehlo_name).run())
+    session = _Session(endpoint, message, transcript, ehlo_name)
+    session.signer = signer
+    return await _cancellable(session.run())
 
 
 async def _cancellable(session: Coroutine[Any, Any, TestResult]) -> TestResult:
@@ -100,6 +104,7 @@ class _Session:
         self.smtp: SMTP | None = None
         self.sock: socket.socket | None = None
         self.message_sent = False
+        self.signer: MessageSigner | None = None
         self.rejection: tuple[str, str] | None = None  # (category, reason) of a failed cert check
 
     # --- the whole test ---------------------------------------------------------------------
@@ -150,7 +155,7 @@ class _Session:
             await self._converse(verify)
         except SMTPTimeoutError as error:
             self.t.info(f"The server stopped answering (nothing for {self.endpoint.timeout:g} s).")
-            raise Stop("disconnected", detail="the server stopped answering") from error
+            raise Stop("no_reply", detail="the server stopped answering") from error
         except SMTPServerDisconnected as error:
             self.t.info("The server closed the connection.")
             raise Stop("disconnected", detail="the server closed the connection") from error
@@ -349,7 +354,7 @@ class _Session:
 
     async def _send(self, message: EmailMessage) -> None:
         started = time.monotonic()
-        await send_message(self._smtp, self.t, message, self._step)
+        await send_message(self._smtp, self.t, message, self._step, signer=self.signer)
         self._lap("send_ms", started)
         self.message_sent = True
 

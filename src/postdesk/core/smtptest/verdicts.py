@@ -27,6 +27,8 @@ CATEGORIES: dict[str, str] = {
     "data_refused": "The message was refused",
     "temporary": "The server asked to try again later",
     "disconnected": "The server closed the connection",
+    "no_reply": "The server stopped answering",
+    "relay_stopped": "The built-in relay is not running",
     "unexpected_reply": "The server gave an unexpected answer",
 }
 
@@ -266,6 +268,23 @@ def _disconnected(s: Situation) -> str:
     )
 
 
+def _no_reply(s: Situation) -> str:
+    return (
+        f"The server stopped answering at the {s.stage} step: the connection stayed open but "
+        "no reply came. The server may be overloaded, or a firewall or antivirus on the way may "
+        "be holding the connection. Try again later; if it keeps happening at the same step, "
+        "send this report to the provider's support."
+    )
+
+
+def _relay_stopped(s: Situation) -> str:
+    return (
+        f"Postdesk's built-in relay is not running (nothing answers on {s.host} port {s.port}), "
+        "so SMTP users cannot send. Start it — the relay button in the status bar, or "
+        "`postdesk relay` on a server — and try again."
+    )
+
+
 def _unexpected_reply(s: Situation) -> str:
     return (
         f"The server gave an answer Postdesk did not expect at the {s.stage} step.{_quoted(s)} "
@@ -296,6 +315,8 @@ _ADVICE = {
     "data_refused": _data_refused,
     "temporary": _temporary,
     "disconnected": _disconnected,
+    "no_reply": _no_reply,
+    "relay_stopped": _relay_stopped,
     "unexpected_reply": _unexpected_reply,
 }
 
