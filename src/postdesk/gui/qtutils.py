@@ -7,7 +7,15 @@ from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import QBoxLayout, QHBoxLayout, QLabel, QLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from postdesk.resources_path import resource_path
 
@@ -79,6 +87,17 @@ def muted(widget: QLabel) -> QLabel:
     palette.setColor(QPalette.ColorRole.WindowText, colour)
     widget.setPalette(palette)
     return widget
+
+
+def make_default(button: QPushButton) -> None:
+    """Make ``button`` the one Enter presses in its dialog.
+
+    Call it once the button is inside the dialog (after ``setLayout``): a button made default
+    while it has no dialog yet is forgotten, and Qt then lets Enter press the first auto-default
+    button it finds, often Cancel.
+    """
+    button.setAutoDefault(True)
+    button.setDefault(True)
 
 
 @cache

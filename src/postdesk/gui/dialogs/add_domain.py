@@ -9,12 +9,8 @@ from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QLineEdit, Q
 from postdesk.core.domains import check_new_domain
 from postdesk.core.errors import UserError
 from postdesk.core.validation import display_domain
-from postdesk.gui.dialogs.new_smtp_user import (
-    DIALOG_MIN_WIDTH,
-    inline_message,
-    show_inline,
-)
-from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_XS, label, muted, vbox
+from postdesk.gui.dialogs.fields import DIALOG_MIN_WIDTH, grow_to_fit, inline_message, show_inline
+from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_XS, label, make_default, muted, vbox
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
@@ -28,19 +24,6 @@ NO_SERVICE_NOTE = (
     "No SMTP service added yet. You can add the domain now and choose the service that "
     "delivers its mail later, on Domain Settings; its SPF record is then updated."
 )
-
-
-def grow_to_fit(dialog: QDialog) -> None:
-    """Make ``dialog`` tall enough for a message that just appeared under a field.
-
-    Qt does not grow an open window for word-wrapped text on its own; the text would overlap.
-    """
-    layout = dialog.layout()
-    if layout is None:
-        return
-    needed = layout.totalHeightForWidth(dialog.width())
-    if needed > dialog.height():
-        dialog.resize(dialog.width(), needed)
 
 
 class AddDomainDialog(QDialog):
@@ -79,7 +62,6 @@ class AddDomainDialog(QDialog):
         self.add_button = self.buttons.addButton(
             "Add && Verify", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.add_button.setDefault(True)
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
         self.domain_edit.textChanged.connect(self._update)
@@ -105,6 +87,7 @@ class AddDomainDialog(QDialog):
                 spacing=SPACE_M,
             )
         )
+        make_default(self.add_button)
         self._name: str | None = None
         self._update()
 

@@ -7,9 +7,8 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLineEdit, QWidget
 from postdesk.core.errors import UserError
 from postdesk.core.ips import normalize_ip
 from postdesk.core.validation import check_field
-from postdesk.gui.dialogs.add_domain import grow_to_fit
-from postdesk.gui.dialogs.new_smtp_user import DIALOG_MIN_WIDTH, inline_message, show_inline
-from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_XS, label, muted, vbox
+from postdesk.gui.dialogs.fields import DIALOG_MIN_WIDTH, grow_to_fit, inline_message, show_inline
+from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_XS, label, make_default, muted, vbox
 
 INTRO = (
     "Add an IP address your mail is sent from (your provider gives you one with a dedicated IP). "
@@ -35,7 +34,6 @@ class AddIpDialog(QDialog):
         self.label_message = inline_message()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.add_button = self.buttons.addButton("Add IP", QDialogButtonBox.ButtonRole.AcceptRole)
-        self.add_button.setDefault(True)
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
         self.address_edit.textChanged.connect(self._update)
@@ -58,6 +56,7 @@ class AddIpDialog(QDialog):
                 spacing=SPACE_M,
             )
         )
+        make_default(self.add_button)
         self._address: str | None = None
         self._update()
 

@@ -23,8 +23,18 @@ from PySide6.QtWidgets import (
 from postdesk.core.domainview import domain_report_text, report_problems
 from postdesk.core.errors import UserError
 from postdesk.core.validation import display_domain, normalize_domain
-from postdesk.gui.dialogs.new_smtp_user import inline_message, show_inline
-from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
+from postdesk.gui.dialogs.fields import inline_message, show_inline
+from postdesk.gui.qtutils import (
+    PAGE_MARGIN,
+    SPACE_M,
+    SPACE_S,
+    SPACE_XS,
+    hbox,
+    label,
+    make_default,
+    muted,
+    vbox,
+)
 from postdesk.gui.widgets.problem_list import ProblemList
 from postdesk.gui.widgets.records_table import STATUS_WORDS
 
@@ -72,7 +82,6 @@ class DiagnoseDialog(QDialog):
         self.selectors_edit.setAccessibleName("DKIM selectors")
         self.selectors_message = inline_message()
         self.check_button = QPushButton("Check")
-        self.check_button.setDefault(True)
         self.check_button.clicked.connect(self.start_check)
         self.cancel_check_button = QPushButton("Cancel check")
         self.cancel_check_button.hide()
@@ -80,7 +89,6 @@ class DiagnoseDialog(QDialog):
         self.status_label = muted(label(wrap=False))
         for edit in (self.domain_edit, self.selectors_edit):
             edit.textChanged.connect(self._update)
-            edit.returnPressed.connect(self.start_check)
 
         self.verdict_label = label(selectable=True)
         bold = QFont(self.verdict_label.font())
@@ -120,6 +128,7 @@ class DiagnoseDialog(QDialog):
         layout.addWidget(self.results_area, 1)
         layout.addWidget(self.buttons)
         self.setLayout(layout)
+        make_default(self.check_button)
         self._update()
 
     def _build_summary(self) -> QTableWidget:
@@ -165,13 +174,23 @@ class DiagnoseDialog(QDialog):
 
     def start_check(self) -> None:
         """Run the check in the background; the dialog stays usable and Cancel check stops it."""
-        if not self.check_button.isEnabled():
+        # Enter presses the default Check button, so this is the one way a check starts.
+        if not self.check_button.isEnabled() or self._task is not None:
             return
         from postdesk.gui.asyncutil import start_task
 
         domain = normalize_domain(self.domain_edit.text())
         selectors = parse_selectors(self.selectors_edit.text())
-        self._task = start_task(self._check(domain, selectors))  # type: ignore[assignment]
+        task = start_task(self._check(domain, selectors))
+        self._task = task  # type: ignore[assignment]
+        # Cancelled before it began, the check never reaches its own clean-up.
+        task.add_done_callback(lambda _task: self._check_ended(task))
+
+    def _check_ended(self, task: object) -> None:
+        if self._task is task:
+            self._task = None
+            self.cancel_check_button.hide()
+            self._update()
 
     async def _check(self, domain: str, selectors: list[str]) -> None:
         from postdesk.core.dnscheck import diagnose_domain

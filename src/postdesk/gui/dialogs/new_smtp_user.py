@@ -8,7 +8,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QLineEdit,
     QRadioButton,
     QWidget,
@@ -17,24 +16,26 @@ from PySide6.QtWidgets import (
 from postdesk.core import credentials
 from postdesk.core.domains import shown_name
 from postdesk.core.errors import UserError
-from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_L, SPACE_M, SPACE_XS, hbox, label, muted, vbox
+from postdesk.gui.dialogs.fields import (
+    DIALOG_MIN_WIDTH,
+    ERROR_STYLE,
+    grow_to_fit,
+    inline_message,
+    show_inline,
+)
+from postdesk.gui.qtutils import (
+    PAGE_MARGIN,
+    SPACE_L,
+    SPACE_M,
+    SPACE_XS,
+    hbox,
+    label,
+    make_default,
+    muted,
+    vbox,
+)
 
-# Inline messages under a field: red for a problem, the theme's muted colour for the rest.
-ERROR_STYLE = "color: #b3261e;"
-DIALOG_MIN_WIDTH = 460
-
-
-def inline_message() -> QLabel:
-    """An empty label for the message under a field."""
-    widget = label()
-    widget.hide()
-    return widget
-
-
-def show_inline(widget: QLabel, text: str, *, error: bool) -> None:
-    widget.setText(text)
-    widget.setStyleSheet(ERROR_STYLE if error else "")
-    widget.setVisible(bool(text))
+__all__ = ["DIALOG_MIN_WIDTH", "ERROR_STYLE", "NewSmtpUserDialog", "PasswordChoice"]
 
 
 class PasswordChoice(QWidget):
@@ -138,7 +139,6 @@ class NewSmtpUserDialog(QDialog):
         self.create_button = self.buttons.addButton(
             "Create SMTP user", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.create_button.setDefault(True)
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
         self.login_edit.textChanged.connect(lambda: self.password_choice.set_login(self.login()))
@@ -162,6 +162,7 @@ class NewSmtpUserDialog(QDialog):
                 spacing=SPACE_M,
             )
         )
+        make_default(self.create_button)
         self._update()
 
     def login(self) -> str:
@@ -194,6 +195,7 @@ class NewSmtpUserDialog(QDialog):
             else f"Apps sign in as login-name@{self.domain}"
         )
         self.create_button.setEnabled(typed and problem is None and self.password_choice.is_valid())
+        grow_to_fit(self)
 
     def _accept_if_valid(self) -> None:
         if self.create_button.isEnabled():

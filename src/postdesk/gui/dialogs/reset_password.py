@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QStackedWidget, QWidget
 
-from postdesk.gui.dialogs.new_smtp_user import DIALOG_MIN_WIDTH, PasswordChoice
-from postdesk.gui.qtutils import HEADING_FONT_SCALE, PAGE_MARGIN, SPACE_M, label, scaled_font, vbox
+from postdesk.gui.dialogs.fields import DIALOG_MIN_WIDTH, grow_to_fit
+from postdesk.gui.dialogs.new_smtp_user import PasswordChoice
+from postdesk.gui.qtutils import (
+    HEADING_FONT_SCALE,
+    PAGE_MARGIN,
+    SPACE_M,
+    label,
+    make_default,
+    scaled_font,
+    vbox,
+)
 
 
 class ResetPasswordDialog(QDialog):
@@ -22,7 +31,6 @@ class ResetPasswordDialog(QDialog):
         self.next_button = self.choose_buttons.addButton(
             "Next", QDialogButtonBox.ButtonRole.ActionRole
         )
-        self.next_button.setDefault(True)
         self.next_button.clicked.connect(self.show_confirmation)
         self.choose_buttons.rejected.connect(self.reject)
         choose = QWidget()
@@ -42,7 +50,7 @@ class ResetPasswordDialog(QDialog):
         self.reset_button = self.confirm_buttons.addButton(
             "Reset Password", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.back_button.clicked.connect(lambda: self.steps.setCurrentIndex(0))
+        self.back_button.clicked.connect(self.show_choice)
         self.confirm_buttons.accepted.connect(self.accept)
         self.confirm_buttons.rejected.connect(self.reject)
         question = label(f"Reset the password of {username}?")
@@ -60,6 +68,7 @@ class ResetPasswordDialog(QDialog):
         self.steps.addWidget(confirm)
         self.password_choice.changed.connect(self._update)
         self.setLayout(vbox(self.steps, margin=PAGE_MARGIN))
+        make_default(self.next_button)
         self._update()
 
     def password(self) -> str | None:
@@ -69,7 +78,15 @@ class ResetPasswordDialog(QDialog):
     def show_confirmation(self) -> None:
         if self.password_choice.is_valid():
             self.steps.setCurrentIndex(1)
-            self.reset_button.setDefault(True)
+            make_default(self.reset_button)
+            # The field that had focus is hidden now; left to Qt, focus (and Enter) lands on Cancel.
+            self.reset_button.setFocus()
+
+    def show_choice(self) -> None:
+        self.steps.setCurrentIndex(0)
+        make_default(self.next_button)
+        self.password_choice.setFocus()
 
     def _update(self) -> None:
         self.next_button.setEnabled(self.password_choice.is_valid())
+        grow_to_fit(self)

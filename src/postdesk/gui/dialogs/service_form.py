@@ -23,8 +23,18 @@ from PySide6.QtWidgets import (
 from postdesk.core.presets import PRESETS, SES_DEFAULT_REGION, SES_REGIONS, Preset
 from postdesk.core.services import SECURITY_CHOICES, SECURITY_LABELS, ServiceForm, validate_form
 from postdesk.core.store.models import SmtpService
-from postdesk.gui.dialogs.new_smtp_user import ERROR_STYLE, inline_message
-from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
+from postdesk.gui.dialogs.fields import ERROR_STYLE, grow_to_fit, inline_message
+from postdesk.gui.qtutils import (
+    PAGE_MARGIN,
+    SPACE_M,
+    SPACE_S,
+    SPACE_XS,
+    hbox,
+    label,
+    make_default,
+    muted,
+    vbox,
+)
 
 # Amber that stays readable on light and dark backgrounds: a warning allows Save.
 WARNING_STYLE = "color: #a15c00;"
@@ -125,7 +135,6 @@ class ServiceFormDialog(QDialog):
         self.save_button = self.buttons.addButton(
             "Save" if self.editing else "Add Service", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.save_button.setDefault(True)
         self.pin_row = self._build_pin_row()
         layout = vbox(
             form,
@@ -137,6 +146,7 @@ class ServiceFormDialog(QDialog):
             spacing=SPACE_M,
         )
         self.setLayout(layout)
+        make_default(self.save_button)
 
     def _with_message(self, widget: QWidget, name: str):  # type: ignore[no-untyped-def]
         return vbox(widget, self.messages[name], spacing=SPACE_XS)
@@ -202,8 +212,11 @@ class ServiceFormDialog(QDialog):
         return PRESETS[str(self.provider_combo.currentData())]
 
     def _provider_chosen(self) -> None:
+        width = self.width()
         self._apply_preset()
         self._update()
+        # Another provider brings a longer note; the dialog grows down, never sideways.
+        grow_to_fit(self, width)
 
     def _apply_preset(self) -> None:
         """Fill host, port, security and (for SendGrid) the username from the chosen provider."""
@@ -280,6 +293,7 @@ class ServiceFormDialog(QDialog):
             widget.setText(text)
             widget.setStyleSheet(ERROR_STYLE if error else WARNING_STYLE)
             widget.setVisible(bool(text))
+        grow_to_fit(self)
 
     def _accept_if_valid(self) -> None:
         errors, _warnings = self.problems()

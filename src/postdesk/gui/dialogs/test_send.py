@@ -36,7 +36,7 @@ from postdesk.core.smtptest.message import parse_address
 from postdesk.core.store import Store
 from postdesk.core.store.models import SmtpService
 from postdesk.gui.asyncutil import run_blocking, start_task
-from postdesk.gui.dialogs.new_smtp_user import inline_message, show_inline
+from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.dialogs.service_test_detail import TestDetail, trust_question, write_report
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
@@ -47,6 +47,7 @@ from postdesk.gui.qtutils import (
     SPACE_XS,
     hbox,
     label,
+    make_default,
     muted,
     scaled_font,
     vbox,
@@ -134,6 +135,7 @@ class TestSendDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addLayout(self._build_buttons())
         self.setLayout(layout)
+        make_default(self.run_button)
         self.resize(*DIALOG_SIZE)
         self._set_running(False)
 
@@ -148,7 +150,6 @@ class TestSendDialog(QDialog):
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.reject)
         self.run_button = QPushButton("Send" if self.with_message else "Test again")
-        self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.start_run)
         buttons = hbox(self.copy_button, self.save_button, self.status_label, spacing=SPACE_S)
         buttons.addStretch(1)
@@ -244,6 +245,8 @@ class TestSendDialog(QDialog):
         self.subject_edit.setAccessibleName("Subject")
         self.body_edit = QPlainTextEdit(DEFAULT_TEXT)
         self.body_edit.setAccessibleName("Message")
+        # Tab moves on to the next field, as everywhere else; a test email needs no tab characters.
+        self.body_edit.setTabChangesFocus(True)
         self.body_edit.setFixedHeight(self.body_edit.fontMetrics().lineSpacing() * (BODY_LINES + 2))
         self.from_message, self.to_message = inline_message(), inline_message()
         form = QFormLayout()

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from postdesk.core import settings
 from postdesk.core.errors import UserError
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
-from postdesk.gui.dialogs.new_smtp_user import inline_message, show_inline
+from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_XS, hbox, label, muted, vbox
 
 if TYPE_CHECKING:

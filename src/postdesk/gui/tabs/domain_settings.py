@@ -176,6 +176,8 @@ class DomainSettingsPage(Page):
         )
         self.key_table.horizontalHeader().setStretchLastSection(True)
         self.key_table.setAccessibleName("DKIM keys")
+        # Tab moves past the table (it has nothing to edit) instead of walking its cells.
+        self.key_table.setTabKeyNavigation(False)
         # As tall as its few rows: a domain has one or two keys, rarely more.
         self.key_table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         self.generate_button = QPushButton("Generate new key")
