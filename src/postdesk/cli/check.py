@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from postdesk.cli.output import print_json
+from postdesk.cli.reportout import add_format_option, print_report_as
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a DKIM selector to check (repeatable)",
     )
     parser.add_argument("--json", action="store_true")
+    add_format_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -30,7 +32,11 @@ def run(args: argparse.Namespace) -> int:
 
     name = normalize_domain(args.domain)
     report = asyncio.run(diagnose_domain(name, args.dkim_selector))
-    if args.json:
+    if args.format:
+        from postdesk.core.report import from_domain_report
+
+        print_report_as(from_domain_report(report, tuple(args.dkim_selector)), args.format)
+    elif args.json:
         print_json(report.as_dict())
     else:
         print_report(report)

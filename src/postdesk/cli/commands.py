@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postdesk.cli import (
+    analyze,
     check,
     doctor,
     domain,
@@ -27,6 +28,7 @@ REGISTRY = [
     testsend.register,
     domain.register,
     check.register,
+    analyze.register,
     ip.register,
     relay.register,
     settings.register,

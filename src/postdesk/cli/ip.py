@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from postdesk.cli.output import print_json, print_table
+from postdesk.cli.reportout import add_format_option, print_report_as
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="check reverse DNS, SPF and blocklists now")
     check.add_argument("address")
     check.add_argument("--json", action="store_true")
+    add_format_option(check)
     check.set_defaults(handler=run_check)
     remove = sub.add_parser("remove", help="forget a dedicated IP")
     remove.add_argument("address")
@@ -73,6 +75,11 @@ def run_check(args: argparse.Namespace) -> int:
     from postdesk.core import ips
 
     report = asyncio.run(ips.check_dedicated_ip(_store(), args.address))
+    if args.format:
+        from postdesk.core.report import from_ip_report
+
+        print_report_as(from_ip_report(report), args.format)
+        return 0 if report.status == "ok" else 1
     if args.json:
         print_json(report.as_dict())
         return 0 if report.status == "ok" else 1

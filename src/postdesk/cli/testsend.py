@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from postdesk.cli.output import print_json
+from postdesk.cli.reportout import add_format_option, print_report_as
 from postdesk.core.errors import UserError
 
 
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", dest="to_addr", required=True, metavar="ADDRESS")
     parser.add_argument("--subject", help="subject (default: Postdesk test email)")
     parser.add_argument("--json", action="store_true")
+    add_format_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -33,13 +35,20 @@ def run(args: argparse.Namespace) -> int:
     if args.subject:
         email.subject = args.subject
     store = open_store()
-    live = None if args.json else _print_line
+    live = None if args.json or args.format else _print_line
     if args.service:
         work = sending.send_through_service(store, args.service, email, on_line=live)
     else:
         domain, login = _split_user(args.smtp_user)
         work = sending.send_as_smtp_user(store, domain, login, email, on_line=live)
     result = asyncio.run(work)
+    if args.format:
+        from postdesk.core.report import from_test_result
+
+        via = args.service or args.smtp_user
+        subject = f"{email.from_addr} to {email.to_addr} via {via}"
+        print_report_as(from_test_result(result, subject), args.format)
+        return 0 if result.ok else 1
     print_result(result, as_json=args.json, transcript_shown=live is not None)
     return 0 if result.ok else 1
 
