@@ -3,11 +3,17 @@
 What is in effect for a domain at time T is the newest non-cancelled change whose
 ``effective_at`` is at or before T; with no change, tracking is on. Asking for the value already
 in effect while a change is still pending cancels that change.
+
+Tracking being on is not enough to rewrite a message: its links and pixel must point at a name
+recipients can reach. That is the domain's tracking address (the optional ``track.<domain>``
+CNAME among its records); until it is published and verified, mail goes out untracked, because a
+link to this computer (``127.0.0.1``, a LAN address) would be dead for every recipient.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +23,7 @@ from sqlalchemy.orm import Session
 from postdesk.core import audit, settings
 from postdesk.core.domains import get_domain
 from postdesk.core.store import Store
-from postdesk.core.store.models import TrackingChange, utcnow
+from postdesk.core.store.models import DedicatedDomain, DomainRecord, TrackingChange, utcnow
 
 Feature = Literal["open", "click"]
 FEATURES: tuple[Feature, ...] = ("open", "click")
@@ -132,3 +138,93 @@ def set_tracking(
             audit.record(s, "tracking.changed", domain.name, feature=feature, enabled=enabled)
         s.flush()
         return _state(s, domain.id, feature, at)
+
+
+# --- the tracking address ---------------------------------------------------------------------
+
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+
+
+@dataclass(frozen=True)
+class TrackingAddress:
+    """The public name a domain's tracking links and open pixel use (``track.<domain>``)."""
+
+    host: str  # the CNAME's own name, A-label form
+    target: str  # where it points (the tracking host)
+
+
+@dataclass(frozen=True)
+class TrackingAddressStatus:
+    """Whether a domain's mail can be tracked, and if not, what the user should do."""
+
+    address: TrackingAddress | None
+    reason: str | None  # None when ``address`` is usable
+
+    def as_dict(self) -> dict[str, object]:
+        address = None if self.address is None else dict(self.address.__dict__)
+        return {"address": address, "reason": self.reason}
+
+
+def is_public_host(host: str) -> bool:
+    """Whether a host name or address can be reached by recipients on the internet.
+
+    Loopback, private (RFC 1918, unique local), link-local and unspecified addresses, and names
+    such as ``localhost`` that only mean something on this computer or network, are not.
+    """
+    name = host.strip().strip("[]").rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        # A name: DNS decides where it points, except for names that only mean something here.
+        return "." in name and not name.endswith(_LOCAL_SUFFIXES)
+    return not (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_unspecified
+        or address.is_multicast
+        or address.is_reserved
+    )
+
+
+def tracking_address_status(
+    session: Session, domain: str | DedicatedDomain
+) -> TrackingAddressStatus:
+    """The domain's usable tracking address, or the reason there is none and how to fix it.
+
+    ``domain`` is a dedicated domain's name (Unicode or A-label) or its row.
+    """
+    row = domain if isinstance(domain, DedicatedDomain) else get_domain(session, domain)
+    record = session.scalars(
+        select(DomainRecord)
+        .where(DomainRecord.domain_id == row.id, DomainRecord.kind == "tracking")
+        .order_by(DomainRecord.position, DomainRecord.id)
+    ).first()
+    host = f"track.{row.name}"
+    if record is None:
+        return TrackingAddressStatus(
+            None,
+            f"Links are not rewritten and no open pixel is added yet: set the tracking CNAME "
+            f"({host}) by choosing a tracking host in Settings, publish it at your DNS host "
+            "and verify it (Verify Now).",
+        )
+    host, target = record.host.lower().rstrip("."), record.value.lower().rstrip(".")
+    if not (is_public_host(host) and is_public_host(target)):
+        return TrackingAddressStatus(
+            None,
+            f"The tracking CNAME {host} points at {target}, which recipients cannot reach "
+            "(an address of this computer or a private network). Choose a public tracking "
+            "host in Settings, publish the new record and verify it.",
+        )
+    if record.status != "ok":
+        return TrackingAddressStatus(
+            None,
+            f"Links are not rewritten and no open pixel is added until the tracking CNAME is "
+            f"verified: publish {host} CNAME {target} at your DNS host, then press Verify Now.",
+        )
+    return TrackingAddressStatus(TrackingAddress(host, target), None)
+
+
+def tracking_address(session: Session, domain: str | DedicatedDomain) -> TrackingAddress | None:
+    """The public address tracked links of the domain's mail use; None while there is none."""
+    return tracking_address_status(session, domain).address

@@ -4,6 +4,10 @@ dkimpy parses the message and canonicalizes it; the RSA signature itself is made
 ``cryptography`` (OpenSSL), which is about twenty times faster than dkimpy's pure-Python RSA and
 releases the GIL. Loading and checking a key takes longer than signing, so a loaded key is kept
 in memory for a few minutes (never written anywhere).
+
+A domain whose active key cannot be read (its keyring item is gone, the vault is unreadable) has
+its mail held, never sent unsigned: :func:`domain_key` raises :class:`KeyUnavailable` with the
+reason the queue shows, and :func:`key_available` lets other parts ask before accepting mail.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim.canonicalization import Relaxed
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postdesk.core import secrets
+from postdesk.core.errors import UserError
+from postdesk.core.store.models import DedicatedDomain, DkimKey
 
 SIGNED_HEADERS = (
     "from",
@@ -54,29 +64,118 @@ def load_key(domain: str, selector: str, private_pem: str) -> SigningKey:
 
 
 class KeyCache:
-    """Loaded keys per (domain, selector) for a short time: the keyring is not asked per batch."""
+    """Loaded keys per keyring item for a short time: the keyring is not asked per batch."""
 
     def __init__(self, ttl: float = KEY_TTL) -> None:
         self.ttl = ttl
-        self._keys: dict[tuple[str, str], tuple[float, SigningKey]] = {}
+        self._keys: dict[str, tuple[float, SigningKey]] = {}
         self._lock = threading.Lock()
 
-    def get(self, domain: str, selector: str) -> SigningKey | None:
+    def get(self, secret_ref: str) -> SigningKey | None:
         """The cached key, or None when there is none or it is too old."""
         with self._lock:
-            found = self._keys.get((domain, selector))
+            found = self._keys.get(secret_ref)
             if found is None or found[0] < time.monotonic():
-                self._keys.pop((domain, selector), None)
+                self._keys.pop(secret_ref, None)
                 return None
             return found[1]
 
-    def put(self, key: SigningKey) -> None:
+    def put(self, secret_ref: str, key: SigningKey) -> None:
         with self._lock:
-            self._keys[(key.domain, key.selector)] = (time.monotonic() + self.ttl, key)
+            self._keys[secret_ref] = (time.monotonic() + self.ttl, key)
 
     def clear(self) -> None:
         with self._lock:
             self._keys.clear()
+
+
+_cache = KeyCache()
+
+
+def forget_keys() -> None:
+    """Drop every loaded key (the next message reads its key from the keyring again)."""
+    _cache.clear()
+
+
+class KeyUnavailable(Exception):
+    """A domain's DKIM key cannot be used; ``reason`` says which domain and what to do."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """Which key signs a domain's mail, and where its private half is kept."""
+
+    domain: str
+    selector: str
+    secret_ref: str
+
+
+def active_key(session: Session, domain: DedicatedDomain) -> KeyRef | None:
+    """The key that signs the domain's mail: the active one under its selector, else the newest."""
+    keys = session.scalars(
+        select(DkimKey)
+        .where(DkimKey.domain_id == domain.id, DkimKey.state == "active")
+        .order_by(DkimKey.created_at.desc(), DkimKey.id.desc())
+    ).all()
+    key = next((k for k in keys if k.selector == domain.dkim_selector), None)
+    key = key or (keys[0] if keys else None)
+    return None if key is None else KeyRef(domain.name, key.selector, key.secret_ref)
+
+
+def domain_key(ref: KeyRef | None, domain: str) -> SigningKey:
+    """The loaded private key (keyring on a cache miss: blocking); KeyUnavailable otherwise."""
+    hold = f"Postdesk is holding {domain}'s mail rather than send it without a DKIM signature"
+    if ref is None:
+        raise KeyUnavailable(
+            f"{hold}: the domain has no active DKIM key. Generate one in Domain Settings, "
+            "publish it and press Verify Now."
+        )
+    cached = _cache.get(ref.secret_ref)
+    if cached is not None:
+        return cached
+    fix = (
+        f"Restore the keyring item, or generate a new key for {domain} in Domain Settings, "
+        "publish it and press Verify Now."
+    )
+    try:
+        pem = secrets.read_secret(ref.secret_ref)
+    except UserError as exc:  # no keyring, or a sealed key whose vault part is unreadable
+        raise KeyUnavailable(
+            f"{hold}: its DKIM key could not be read ({exc.message}). {fix}"
+        ) from None
+    if not pem:
+        raise KeyUnavailable(
+            f"{hold}: its DKIM key (selector {ref.selector}) is missing from the keyring. {fix}"
+        )
+    try:
+        key = load_key(domain, ref.selector, pem)
+    except ValueError:
+        raise KeyUnavailable(
+            f"{hold}: its DKIM key (selector {ref.selector}) in the keyring is damaged. {fix}"
+        ) from None
+    _cache.put(ref.secret_ref, key)
+    return key
+
+
+def key_problem(session: Session, domain: str) -> str | None:
+    """Why the domain's mail cannot be DKIM-signed now (reads the keyring), or None when it can."""
+    from postdesk.core.domains import get_domain
+
+    row = get_domain(session, domain)
+    try:
+        domain_key(active_key(session, row), row.name)
+    except KeyUnavailable as exc:
+        return exc.reason
+    return None
+
+
+def key_available(session: Session, domain: str) -> bool:
+    """Whether the domain's active DKIM key can be read and used to sign (reads the keyring)."""
+    return key_problem(session, domain) is None
 
 
 def _present_headers(headers: list[list[bytes]]) -> list[bytes]:

@@ -1,9 +1,10 @@
 """The relay's durable queue: accepted messages wait here until delivered or bounced.
 
-Delivery order is kept per domain: a worker only claims a domain's messages starting from its
-oldest unfinished one (the head), and only a run of consecutive ready messages. While the head
-waits for a retry, none of that domain's later messages goes out. Claims are leases: a message
-claimed by a process that died is claimed again when the lease has run out.
+Email promises no order, so a worker claims any ready messages, oldest first: a message waiting
+for its retry never holds back the others, of its domain or any other. Claims are leases: a
+message claimed by a process that died is claimed again when the lease has run out. Outcomes
+are written in groups (:func:`record_outcomes`): one transaction for every message that
+finished while the previous one was being committed.
 
 On SQLite, only one transaction writes at a time; a writer that finds the database busy sleeps
 and polls (up to 100 ms a time), which adds far more delay than the write itself. The relay's
@@ -17,11 +18,12 @@ import datetime as dt
 import secrets as _random
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from postdesk.core.store import Store
@@ -49,7 +51,7 @@ def writing(store: Store) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Claim:
-    """A run of one domain's messages, in order, that a worker may now deliver."""
+    """Claimed messages of one domain (oldest first) that a worker may now deliver."""
 
     domain_id: int
     ids: list[int]
@@ -126,99 +128,57 @@ def _ready(now: dt.datetime):  # type: ignore[no-untyped-def]
     )
 
 
-def _is_ready(row: QueuedMessage, now: dt.datetime) -> bool:
-    if row.status == "pending":
-        return row.next_attempt_at <= now
-    return row.status == "sending" and row.claimed_until is not None and row.claimed_until < now
-
-
-class _Lost(Exception):
-    """Another worker claimed part of the run first; this claim is rolled back."""
-
-
 def claim(
     store: Store,
     worker: str,
     *,
     lease: float,
     batch_size: int,
-    skip_domains: set[int] | frozenset[int] = frozenset(),
-    max_domains: int = 8,
+    max_bytes: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[Claim]:
-    """Claim, for each domain whose head message is ready, a run of its ready messages."""
+    """Claim up to ``batch_size`` ready messages (and ``max_bytes``), grouped by domain.
+
+    Two workers never hold the same message: on PostgreSQL the candidates are row-locked and
+    others skip them; everywhere the update re-checks readiness and reports what it took.
+    """
     now = now or utcnow()
-    with store.session() as s:
-        heads = s.execute(
-            select(QueuedMessage.domain_id, func.min(QueuedMessage.id))
-            .where(QueuedMessage.status.in_(UNFINISHED))
-            .group_by(QueuedMessage.domain_id)
-        ).all()
-    claims: list[Claim] = []
-    for domain_id, head_id in heads:
-        if domain_id in skip_domains or len(claims) >= max_domains:
-            continue
-        try:
-            with writing(store):
-                run = _claim_domain(store, worker, domain_id, head_id, lease, batch_size, now)
-        except _Lost:
-            continue
-        if run:
-            claims.append(Claim(domain_id, [i for i, _ in run], tuple(n for _, n in run)))
-    return claims
-
-
-def _claim_domain(
-    store: Store,
-    worker: str,
-    domain_id: int,
-    head_id: int,
-    lease: float,
-    batch_size: int,
-    now: dt.datetime,
-) -> list[tuple[int, int]]:
-    with store.session() as s:
-        head_query = select(QueuedMessage).where(QueuedMessage.id == head_id)
-        if s.bind is not None and s.bind.dialect.name == "postgresql":
-            # Whoever holds the head's row lock is the only one claiming this domain right now;
-            # the others skip it instead of waiting, and claim other domains.
-            head_query = head_query.with_for_update(skip_locked=True)
-        head = s.scalars(head_query).first()
-        if head is None or not _is_ready(head, now):
-            return []
-        rows = s.execute(
-            select(
-                QueuedMessage.id,
-                QueuedMessage.status,
-                QueuedMessage.next_attempt_at,
-                QueuedMessage.claimed_until,
-                QueuedMessage.size,
-            )
-            .where(QueuedMessage.domain_id == domain_id, QueuedMessage.status.in_(UNFINISHED))
+    with writing(store), store.session() as s:
+        query = (
+            select(QueuedMessage.id, QueuedMessage.size)
+            .where(_ready(now))
             .order_by(QueuedMessage.id)
             .limit(batch_size)
-        ).all()
-        run: list[tuple[int, int]] = []
-        for row in rows:
-            if not _is_ready(row, now):  # type: ignore[arg-type]
-                break  # keep order: never skip over a message that is not ready
-            run.append((row.id, row.size))
-        ids = [i for i, _ in run]
-        if not ids or ids[0] != head_id:
+        )
+        if store.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        wanted: list[int] = []
+        total = 0
+        for message_id, size in s.execute(query).all():
+            total += size
+            if wanted and max_bytes is not None and total > max_bytes:
+                break
+            wanted.append(message_id)
+        if not wanted:
             return []
-        result = s.execute(
+        taken = s.execute(
             update(QueuedMessage)
-            .where(QueuedMessage.id.in_(ids), _ready(now))
+            .where(QueuedMessage.id.in_(wanted), _ready(now))
             .values(
                 status="sending",
                 claimed_by=worker,
                 claimed_until=now + dt.timedelta(seconds=lease),
             )
+            .returning(QueuedMessage.id, QueuedMessage.domain_id, QueuedMessage.size)
             .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != len(ids):  # type: ignore[attr-defined]
-            raise _Lost  # rolls the whole claim back
-    return run
+        ).all()
+    by_domain: dict[int, list[tuple[int, int]]] = {}
+    for message_id, domain_id, size in sorted(taken):
+        by_domain.setdefault(domain_id, []).append((message_id, size))
+    return [
+        Claim(domain_id, [i for i, _ in run], tuple(n for _, n in run))
+        for domain_id, run in by_domain.items()
+    ]
 
 
 def load(store: Store, message_id: int, worker: str | None = None) -> QueuedMessage | None:
@@ -310,19 +270,115 @@ def mark_retry(
         if row is None or row.status != "sending" or row.claimed_by != worker:
             return row.status if row is not None else "deleted"
         attempts = row.attempts + 1
-        deadline = row.accepted_at + dt.timedelta(seconds=max_age)
+        policy = RetryPolicy(base, cap, max_age)
+        status, last_reply, next_at = _retry_values(attempts, row.accepted_at, reply, policy, now)
         row.attempts, row.claimed_by, row.claimed_until = attempts, None, None
-        if now >= deadline:
-            row.status = "bounced"
-            hours = max_age / 3600
-            row.last_reply = (
-                f"Postdesk gave up after {hours:g} hours of trying. Last answer: {reply}"
+        row.status, row.last_reply = status, last_reply
+        if status == "pending":
+            row.next_attempt_at = next_at
+        return status
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """First retry after ``base`` seconds, doubling up to ``cap``; bounce after ``max_age``."""
+
+    base: float
+    cap: float
+    max_age: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one delivery attempt ended: sent, bounced for good, or to be retried."""
+
+    message_id: int
+    result: Literal["sent", "bounced", "retry"]
+    reply: str
+
+
+def _retry_values(
+    attempts: int, accepted_at: dt.datetime, reply: str, policy: RetryPolicy, now: dt.datetime
+) -> tuple[str, str, dt.datetime]:
+    deadline = accepted_at + dt.timedelta(seconds=policy.max_age)
+    if now >= deadline:
+        hours = policy.max_age / 3600
+        return (
+            "bounced",
+            f"Postdesk gave up after {hours:g} hours of trying. Last answer: {reply}",
+            now,
+        )
+    delay = dt.timedelta(seconds=min(policy.base * 2 ** (attempts - 1), policy.cap))
+    return "pending", reply, min(now + delay, deadline)
+
+
+def record_outcomes(
+    store: Store,
+    worker: str,
+    outcomes: Iterable[Outcome],
+    *,
+    policy: RetryPolicy,
+    now: dt.datetime | None = None,
+) -> dict[int, str]:
+    """Write many outcomes in one transaction (one commit, one disk flush for all of them).
+
+    Returns each message's new status; messages this worker no longer holds are left alone
+    and are missing from the result.
+    """
+    outcomes = list(outcomes)
+    if not outcomes:
+        return {}
+    now = now or utcnow()
+    t = QueuedMessage.__table__
+    assert isinstance(t, Table)
+    held = and_(t.c.status == "sending", t.c.claimed_by == worker)
+    with writing(store), store.session() as s:
+        rows = {
+            row.id: row
+            for row in s.execute(
+                select(t.c.id, t.c.attempts, t.c.accepted_at).where(
+                    t.c.id.in_([o.message_id for o in outcomes]), held
+                )
+            ).all()
+        }
+        params: list[dict[str, object]] = []
+        for outcome in outcomes:
+            row = rows.get(outcome.message_id)
+            if row is None:
+                continue
+            attempts = row.attempts + 1
+            status: str = outcome.result
+            reply, next_at = outcome.reply, now
+            if outcome.result == "retry":
+                status, reply, next_at = _retry_values(
+                    attempts, row.accepted_at, outcome.reply, policy, now
+                )
+            params.append(
+                {
+                    "b_id": outcome.message_id,
+                    "b_status": status,
+                    "b_reply": reply,
+                    "b_attempts": attempts,
+                    "b_next": next_at,
+                    "b_sent": now if status == "sent" else None,
+                }
             )
-            return "bounced"
-        delay = dt.timedelta(seconds=min(base * 2 ** (attempts - 1), cap))
-        row.status, row.last_reply = "pending", reply
-        row.next_attempt_at = min(now + delay, deadline)
-        return "pending"
+        if params:
+            s.connection().execute(
+                update(t)
+                .where(t.c.id == bindparam("b_id"), held)
+                .values(
+                    status=bindparam("b_status"),
+                    last_reply=bindparam("b_reply"),
+                    attempts=bindparam("b_attempts"),
+                    next_attempt_at=bindparam("b_next"),
+                    sent_at=bindparam("b_sent"),
+                    claimed_by=None,
+                    claimed_until=None,
+                ),
+                params,
+            )
+    return {p["b_id"]: str(p["b_status"]) for p in params}  # type: ignore[misc]
 
 
 def release(store: Store, ids: list[int], worker: str) -> None:

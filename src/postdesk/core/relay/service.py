@@ -55,8 +55,6 @@ class Relay:
         self._worker: Worker | None = None
         self._status = RelayStatus(running=False)
         self._tracking_port: int | None = None
-        self._tracking_target: str | None = None
-        self._public_host = "localhost"
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
 
     @property
@@ -90,9 +88,7 @@ class Relay:
                 else int(settings.get(s, "relay_port"))
             )
             server_name = opts.server_name or str(settings.get(s, "relay_host") or "localhost")
-            self._tracking_target = settings.get(s, "tracking_target")
             size_mb = settings.get(s, "relay_max_message_mb")
-        self._public_host = server_name
         max_bytes = opts.max_message_bytes or (
             int(float(size_mb) * 1024 * 1024) if size_mb else DEFAULT_MAX_MESSAGE_BYTES
         )
@@ -158,27 +154,27 @@ class Relay:
             running=True,
             smtp_address=f"{opts.listen_host}:{self.port}",
             auth_without_tls=plain_auth,
-            tracking_url=self.tracking_base(None) if self._tracker is not None else None,
+            tracking_url=self._tracking_description(),
         )
         log.info("relay listening on %s", self._status.smtp_address)
 
-    def tracking_base(self, domain: str | None) -> str | None:
-        """Where tracking links of a domain's mail point (None when tracking is not served)."""
+    def tracking_base(self, tracking_host: str) -> str | None:
+        """The base URL of tracked links that use a domain's verified public tracking host
+        (``track.<domain>``, see ``tracking.tracking_address``); None when tracking is not served.
+        """
         if self.options.tracking_base_url:
             return self.options.tracking_base_url.rstrip("/")
         if self._tracking_port is None:
             return None
         port = "" if self._tracking_port == 80 else f":{self._tracking_port}"
-        if self._tracking_target and domain:
-            # Each domain publishes track.<domain> pointing at the tracking host, so links
-            # show the sender's own name.
-            return f"http://track.{domain}{port}"
-        host = self.options.tracking_host or self.options.listen_host
-        if host in ("0.0.0.0", "::", ""):
-            host = self._public_host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}{port}"
+        return f"http://{tracking_host}{port}"
+
+    def _tracking_description(self) -> str | None:
+        if self._tracker is None and not self.options.tracking_base_url:
+            return None
+        # Never this computer's address: only domains with a verified tracking CNAME are tracked.
+        example = self.tracking_base("track.<domain>")
+        return f"{example} for each domain whose tracking CNAME is verified"
 
     async def stop(self) -> None:
         """Stop listening, let the message in flight finish, and give unsent claims back."""

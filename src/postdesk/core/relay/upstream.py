@@ -1,9 +1,14 @@
 """The upstream side of delivery: a domain's service and key, and pooled SMTP connections.
 
-One logged-in connection per domain is kept open between messages and batches (for
-``IDLE_CLOSE`` seconds after its last use), so a busy domain pays for the TCP, STARTTLS and AUTH
-handshakes once instead of for every batch. The service password is read from the keyring only
-when a connection is opened; the DKIM key is read once and kept loaded for a few minutes.
+Each service gets a small pool of logged-in connections (up to ``CONNECTIONS_PER_SERVICE``),
+kept open between messages for ``IDLE_CLOSE`` seconds after their last use, so a busy service
+pays for the TCP, STARTTLS and AUTH handshakes once per connection instead of per message. The
+service password is read from the keyring only when a connection is opened; the DKIM key is read
+once and kept loaded for a few minutes.
+
+A missing secret is a local problem, never a reason to send differently: without the service's
+password no connection is opened (``PasswordMissing``), and without a readable DKIM key the
+domain's mail is held (``KeyUnavailable`` from ``dkimsign``).
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ import time
 from dataclasses import dataclass
 
 import aiosmtplib
-from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
-from postdesk.core import secrets
+from postdesk.core import secrets, tracking
+from postdesk.core.errors import UserError
 from postdesk.core.relay import dkimsign
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, DkimKey, QueuedMessage
+from postdesk.core.store.models import DedicatedDomain, QueuedMessage
 
 log = logging.getLogger(__name__)
 
+CONNECTIONS_PER_SERVICE = 4  # parallel deliveries (and open connections) per upstream service
 IDLE_CLOSE = 30.0  # seconds an unused connection stays open (servers drop idle ones after ~60)
 CHECK_AFTER = 2.0  # a connection idle this long is checked with NOOP before it is used again
 
@@ -38,13 +45,20 @@ class ConnectionLost(TemporaryFailure):
     """The connection broke (no SMTP reply): another connection may well work."""
 
 
+class Held(TemporaryFailure):
+    """A local problem the user must fix (a missing secret): the domain's mail waits for it."""
+
+
 class PermanentFailure(Exception):
     """The upstream refused the message for good: it bounces."""
 
 
+Endpoint = tuple[object, ...]
+
+
 @dataclass
 class Upstream:
-    """Everything needed to deliver one domain's mail (read once per batch)."""
+    """Everything needed to deliver one domain's mail (read once per claimed batch)."""
 
     domain: str
     host: str
@@ -54,67 +68,58 @@ class Upstream:
     password_ref: str | None
     pinned_sha256: str | None
     service_name: str
-    key: dkimsign.SigningKey | None
+    tracking_host: str | None = None  # the domain's verified public tracking name, if any
+    key: dkimsign.SigningKey | None = None  # always set once load_upstream returns
 
     @property
-    def endpoint(self) -> tuple[object, ...]:
+    def endpoint(self) -> Endpoint:
         """What a pooled connection must match to be reused (a changed service reconnects)."""
-        return (self.host, self.port, self.security, self.username, self.pinned_sha256)
-
-
-_keys = dkimsign.KeyCache()
+        return (
+            self.host,
+            self.port,
+            self.security,
+            self.username,
+            self.password_ref,
+            self.pinned_sha256,
+        )
 
 
 def forget_keys() -> None:
     """Drop every loaded DKIM key (the next batch reads them from the keyring again)."""
-    _keys.clear()
+    dkimsign.forget_keys()
 
 
 def load_upstream(store: Store, domain_id: int) -> Upstream:
-    """The domain's service and its active DKIM key (keyring on a cache miss: blocking)."""
+    """The domain's service, its DKIM key and tracking address (keyring on a cache miss).
+
+    Raises ``Held`` when the DKIM key cannot be read: the mail waits rather than go unsigned.
+    """
     with store.session() as s:
-        domain = s.get(DedicatedDomain, domain_id)
+        domain = s.get(DedicatedDomain, domain_id, options=[joinedload(DedicatedDomain.service)])
         if domain is None:
             raise PermanentFailure("The domain was removed from Postdesk.")
         service = domain.service
         if service is None:
-            raise TemporaryFailure(
+            raise Held(
                 f"{domain.name} has no SMTP service to send through; choose one in Domain Settings."
             )
-        keys = s.scalars(
-            select(DkimKey)
-            .where(DkimKey.domain_id == domain_id, DkimKey.state == "active")
-            .order_by(DkimKey.created_at.desc(), DkimKey.id.desc())
-        ).all()
-        key = next((k for k in keys if k.selector == domain.dkim_selector), None)
-        key = key or (keys[0] if keys else None)
+        key_ref = dkimsign.active_key(s, domain)
+        address = tracking.tracking_address(s, domain)
         upstream = Upstream(
             domain=domain.name,
             host=service.host,
             port=service.port,
             security=service.security,
-            username=service.username,
+            username=service.username or "",
             password_ref=service.secret_ref,
             pinned_sha256=service.pinned_sha256,
             service_name=service.name,
-            key=None,
+            tracking_host=None if address is None else address.host,
         )
-        selector, key_ref = (key.selector, key.secret_ref) if key else (None, None)
-    if selector is None:
-        return upstream
-    upstream.key = _keys.get(upstream.domain, selector)
-    if upstream.key is None and key_ref:
-        try:
-            pem = secrets.read_secret(key_ref)
-        except secrets.SecretsUnavailable as exc:
-            raise TemporaryFailure(f"{exc.message} {exc.hint}") from None
-        if pem:
-            upstream.key = dkimsign.load_key(upstream.domain, selector, pem)
-            _keys.put(upstream.key)
-    if upstream.key is None:
-        log.warning(
-            "the DKIM key of %s is missing from the keyring; sending unsigned", upstream.domain
-        )
+    try:
+        upstream.key = dkimsign.domain_key(key_ref, upstream.domain)
+    except dkimsign.KeyUnavailable as exc:
+        raise Held(exc.reason) from None
     return upstream
 
 
@@ -129,16 +134,34 @@ def _pin_matches(smtp: aiosmtplib.SMTP, pinned: str) -> bool:
     return digest == wanted
 
 
-async def connect(upstream: Upstream, timeout: float) -> aiosmtplib.SMTP:
-    """An open, logged-in connection to the upstream service (TemporaryFailure otherwise)."""
+def password_missing(service_name: str) -> str:
+    """The reason shown on held messages when the service's password is not in the keyring."""
+    return (
+        f"Postdesk is holding this message: the password of the SMTP service '{service_name}' "
+        "is missing from the keyring — re-enter it in SMTP Service → Edit."
+    )
+
+
+def read_password(upstream: Upstream) -> str | None:
+    """The service password (keyring: blocking); ``Held`` when a login needs one and it is gone."""
+    if not upstream.username:
+        return None  # a service that takes mail without a login (e.g. a local smarthost)
     try:
-        password = (
-            await asyncio.to_thread(secrets.read_secret, upstream.password_ref)
-            if upstream.password_ref
-            else None
-        )
-    except secrets.SecretsUnavailable as exc:
-        raise TemporaryFailure(f"{exc.message} {exc.hint}") from None
+        password = secrets.read_secret(upstream.password_ref) if upstream.password_ref else None
+    except UserError as exc:
+        raise Held(f"{exc.message} {exc.hint}".strip()) from None
+    if not password:
+        raise Held(password_missing(upstream.service_name))
+    return password
+
+
+async def connect(upstream: Upstream, timeout: float) -> aiosmtplib.SMTP:
+    """An open, logged-in connection to the upstream service (TemporaryFailure otherwise).
+
+    With a username configured, the connection logs in or is not used: never a silent downgrade
+    to unauthenticated sending.
+    """
+    password = await asyncio.to_thread(read_password, upstream)
     context = ssl.create_default_context()
     if upstream.pinned_sha256:
         # The user explicitly trusts this one certificate: checked by fingerprint below.
@@ -159,7 +182,8 @@ async def connect(upstream: Upstream, timeout: float) -> aiosmtplib.SMTP:
             raise TemporaryFailure(
                 f"The SMTP service {where} presented a certificate other than the pinned one."
             )
-        if upstream.username and password:
+        if password is not None:
+            # Raises when the server offers no AUTH at all: the message then waits.
             await smtp.login(upstream.username, password)
     except aiosmtplib.SMTPAuthenticationError as exc:
         await close(smtp)
@@ -216,54 +240,61 @@ async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -
 
 @dataclass
 class _Idle:
-    endpoint: tuple[object, ...]
     smtp: aiosmtplib.SMTP
     since: float
 
 
 class Pool:
-    """At most one idle connection per domain, handed to one delivery task at a time."""
+    """Idle logged-in connections per service endpoint, each used by one delivery at a time."""
 
-    def __init__(self, timeout: float, idle_close: float = IDLE_CLOSE) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        idle_close: float = IDLE_CLOSE,
+        per_service: int = CONNECTIONS_PER_SERVICE,
+    ) -> None:
         self.timeout = timeout
         self.idle_close = idle_close
-        self._idle: dict[int, _Idle] = {}
+        self.per_service = per_service
+        self._idle: dict[Endpoint, list[_Idle]] = {}
         self.opened = 0  # connections opened so far (for the log and tests)
 
-    async def take(self, domain_id: int, upstream: Upstream) -> tuple[aiosmtplib.SMTP, bool]:
-        """A connection for the domain and whether it was reused (else freshly opened)."""
-        idle = self._idle.pop(domain_id, None)
-        if idle is not None:
-            usable = idle.endpoint == upstream.endpoint and idle.smtp.is_connected
-            fresh = time.monotonic() - idle.since < CHECK_AFTER
-            if usable and (fresh or await _alive(idle.smtp)):
-                return idle.smtp, True
-            await close(idle.smtp)
+    async def take(self, upstream: Upstream) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection to the upstream and whether it was reused (else freshly opened)."""
+        idle = self._idle.get(upstream.endpoint, [])
+        while idle:
+            entry = idle.pop()  # the most recently used: the likeliest to be alive
+            fresh = time.monotonic() - entry.since < CHECK_AFTER
+            if entry.smtp.is_connected and (fresh or await _alive(entry.smtp)):
+                return entry.smtp, True
+            await close(entry.smtp)
         smtp = await connect(upstream, self.timeout)
         self.opened += 1
         return smtp, False
 
-    async def give_back(self, domain_id: int, upstream: Upstream, smtp: aiosmtplib.SMTP) -> None:
-        """Keep a healthy connection for the domain's next message (closes any older one)."""
-        old = self._idle.pop(domain_id, None)
-        if old is not None:
-            await close(old.smtp)
-        if smtp.is_connected:
-            self._idle[domain_id] = _Idle(upstream.endpoint, smtp, time.monotonic())
+    async def give_back(self, upstream: Upstream, smtp: aiosmtplib.SMTP) -> None:
+        """Keep a healthy connection for the service's next message (up to the pool's size)."""
+        idle = self._idle.setdefault(upstream.endpoint, [])
+        if smtp.is_connected and len(idle) < self.per_service:
+            idle.append(_Idle(smtp, time.monotonic()))
         else:
             await close(smtp)
 
     async def close_idle(self) -> None:
         """Close connections nobody used for ``idle_close`` seconds."""
         now = time.monotonic()
-        for domain_id, idle in list(self._idle.items()):
-            if now - idle.since >= self.idle_close:
-                del self._idle[domain_id]
-                await close(idle.smtp)
+        for endpoint, idle in list(self._idle.items()):
+            keep = [entry for entry in idle if now - entry.since < self.idle_close]
+            for entry in idle[: len(idle) - len(keep)]:  # the oldest come first
+                await close(entry.smtp)
+            if keep:
+                self._idle[endpoint] = keep
+            else:
+                self._idle.pop(endpoint, None)
 
     async def close_all(self) -> None:
         """Close every pooled connection (the relay stops)."""
-        idle, self._idle = list(self._idle.values()), {}
+        idle, self._idle = [e for entries in self._idle.values() for e in entries], {}
         for entry in idle:
             await close(entry.smtp)
 

@@ -1,32 +1,42 @@
-"""The delivery loop: claim queued messages, apply tracking, DKIM-sign, hand them upstream.
+"""The delivery loop: claim ready messages, apply tracking, DKIM-sign, hand them upstream.
 
 Delivery is at least once. A message is marked sent only after the upstream service answered
-250 for it, and the next message of the domain is handed over only after that mark is
-committed; if this process dies between an answer and its database update (milliseconds),
-that one message is delivered again when its lease runs out — a rare duplicate, never a loss.
+250 for it, and a connection hands over its next message only after that mark is committed. If
+this process dies between an answer and its commit (milliseconds), those messages — at most one
+per open upstream connection — are delivered again when their lease runs out: a rare duplicate,
+never a loss.
 
-Within a domain everything else overlaps: claimed messages are read a window at a time, the
-next message is signed (in a thread) while the current one is sent, and the domain's upstream
-connection stays open across messages and batches (see ``upstream.Pool``).
+Throughput comes from overlap, never from skipping a commit:
+- each service gets up to ``concurrency`` connections sending at once (``upstream.Pool``);
+- outcomes that arrive while a commit runs are written together in the next one (group commit);
+- claimed messages are tracked and signed in threads ahead of their turn (OpenSSL's RSA signing
+  releases the GIL, so signing does not stall the event loop).
+No message waits for another: a temporary failure retries that message alone, later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiosmtplib
 
 from postdesk.core.relay import dkimsign, queue, rewrite
 from postdesk.core.relay.options import RelayOptions
+from postdesk.core.relay.queue import Outcome, RetryPolicy
 from postdesk.core.relay.upstream import (
     ConnectionLost,
+    Endpoint,
+    Held,
     PermanentFailure,
     Pool,
     TemporaryFailure,
@@ -37,21 +47,27 @@ from postdesk.core.relay.upstream import (
 )
 from postdesk.core.store import Store
 from postdesk.core.store.models import QueuedMessage
+from postdesk.core.tracking import is_public_host
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 __all__ = ["PermanentFailure", "TemporaryFailure", "Worker", "prepare"]
 
-WINDOW_MESSAGES = 16  # claimed messages read from the database in one query...
-WINDOW_BYTES = 16 * 1024 * 1024  # ...and at most this much of them held in memory at once
+MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024  # claimed messages (and their signed copies) in memory
 COUNTS_EVERY = 0.5  # seconds between refreshes of the queue counts the status bar shows
+COMMIT_TRIES = 3  # a commit that fails (database busy) is tried again before giving up
 
 
 def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | None) -> bytes:
-    """Tracking first (it changes the body), then the DKIM signature over the final bytes."""
+    """Tracking first (it changes the body), then the DKIM signature over the final bytes.
+
+    ``tracking_base`` is used only when it names a public host: tracked links that point at
+    this computer or a private network would be dead for every recipient.
+    """
     data = message.raw
-    if tracking_base and (message.track_open or message.track_click):
+    public = tracking_base is not None and is_public_host(urlsplit(tracking_base).hostname or "")
+    if tracking_base and public and (message.track_open or message.track_click):
         data = rewrite.apply_tracking(
             data,
             base=tracking_base,
@@ -60,42 +76,54 @@ def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | Non
             track_open=message.track_open,
             track_click=message.track_click,
         )
-    if upstream.key is not None:
-        data = dkimsign.sign_with(data, upstream.key)
-    return data
+    if upstream.key is None:  # load_upstream never returns so; never send unsigned anyway
+        raise Held(f"Postdesk is holding {upstream.domain}'s mail: its DKIM key is not loaded.")
+    return dkimsign.sign_with(data, upstream.key)
 
 
-def _window(remaining: list[int], sizes: dict[int, int]) -> list[int]:
-    """The next ids to read at once: a few, and never more bytes than the cap (at least one)."""
-    window: list[int] = []
-    total = 0
-    for message_id in remaining[:WINDOW_MESSAGES]:
-        total += sizes.get(message_id, 0)
-        if window and total > WINDOW_BYTES:
-            break
-        window.append(message_id)
-    return window
+@dataclass
+class _Item:
+    """A claimed message on its way: its upstream and its signed bytes (being made)."""
+
+    message: QueuedMessage
+    upstream: Upstream
+    data: asyncio.Future[bytes]
 
 
 class Worker:
-    """Claims and delivers until stopped; one task per domain batch, in order within it."""
+    """Claims and delivers until stopped: a few connections per service, no ordering."""
 
-    def __init__(self, store: Store, options: RelayOptions, tracking_base: Any = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        options: RelayOptions,
+        tracking_base: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.store = store
         self.options = options
-        self.tracking_base = tracking_base  # callable(domain) -> base URL, or None
+        # The base URL of tracked links for a domain's verified public tracking host, or None.
+        self.tracking_base = tracking_base
+        self.policy = RetryPolicy(options.retry_base, options.retry_cap, options.max_age)
         self.wake = asyncio.Event()
-        self._stopping = False
-        self._active: dict[int, asyncio.Task[None]] = {}
-        self._loop_task: asyncio.Task[None] | None = None
         self.counts: dict[str, int] = {}
+        self.pool = Pool(options.upstream_timeout, per_service=max(1, options.concurrency))
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
         self._counted = 0.0
-        self.pool = Pool(options.upstream_timeout)
+        self._renewed = time.monotonic()
+        self._in_flight: dict[int, int] = {}  # claimed, not yet settled: id -> size
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._outbox: dict[Endpoint, collections.deque[_Item]] = {}
+        self._lanes: dict[Endpoint, set[asyncio.Task[None]]] = {}
+        self._commits: list[tuple[Outcome, asyncio.Future[str | None]]] = []
+        self._committer: asyncio.Task[None] | None = None
         # Delivery's own threads: accepting sessions wait for the database in the default
-        # executor, and must never leave a domain's next step queued behind them.
+        # executor, and delivery must never queue behind them.
         self._executor = ThreadPoolExecutor(
-            max_workers=2 * options.concurrency + 2, thread_name_prefix="postdesk-delivery"
+            max_workers=max(2, options.concurrency) + 2, thread_name_prefix="postdesk-delivery"
         )
+
+    # --- plumbing -----------------------------------------------------------------------------
 
     def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> asyncio.Future[T]:
         """Run blocking work (database, keyring, signing) on a delivery thread."""
@@ -106,172 +134,291 @@ class Worker:
         except RuntimeError:  # stopped already: a late clean-up step still gets its thread
             return loop.run_in_executor(None, call)
 
+    def _spawn(self, coro: Any, into: set[asyncio.Task[None]]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        into.add(task)
+        task.add_done_callback(into.discard)
+        return task
+
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Finish the message being sent, give the rest back, then return."""
+        """Finish the messages being sent, give the rest back, then return."""
         self._stopping = True
         self.wake.set()
-        tasks = [t for t in (self._loop_task, *self._active.values()) if t is not None]
+        lanes = [t for tasks in self._lanes.values() for t in tasks]
+        tasks = [t for t in (self._loop_task, *self._jobs, *lanes) if t is not None]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=2)
+        if self._committer is not None:
+            # Outcomes first: a message sent but not yet recorded must not be given back.
+            await asyncio.wait([self._committer], timeout=grace)
+        for box in self._outbox.values():
+            for item in box:
+                item.data.add_done_callback(_discard)
+            box.clear()
+        if self._in_flight:
+            await asyncio.shield(
+                self._call(queue.release, self.store, list(self._in_flight), self.options.worker_id)
+            )
+            self._in_flight.clear()
         await self.pool.close_all()
         self._executor.shutdown(wait=False)
 
+    # --- claiming -----------------------------------------------------------------------------
+
     async def _run(self) -> None:
         opts = self.options
+        capacity = max(1, opts.batch_size)
         while not self._stopping:
             self.wake.clear()
-            free = opts.concurrency - len(self._active)
-            if free > 0:
-                try:
-                    claims = await self._call(
-                        queue.claim,
-                        self.store,
-                        opts.worker_id,
-                        lease=opts.lease,
-                        batch_size=opts.batch_size,
-                        skip_domains=set(self._active),
-                        max_domains=free,
-                    )
-                    if time.monotonic() - self._counted >= COUNTS_EVERY:
-                        # Every accepted message wakes this loop; the counts need not follow
-                        # each one.
-                        self.counts = await self._call(queue.counts, self.store)
-                        self._counted = time.monotonic()
-                except Exception:
-                    log.exception("could not read the relay queue")
-                    claims = []
-                for claim in claims:
-                    task = asyncio.get_running_loop().create_task(self._deliver(claim))
-                    self._active[claim.domain_id] = task
-                    task.add_done_callback(functools.partial(self._done, claim.domain_id))
+            free = capacity - len(self._in_flight)
+            # Claim in groups (one transaction for many messages), but never let lanes starve.
+            if free > 0 and (not self._in_flight or free >= capacity // 2):
+                await self._claim(free)
+            await self._keep_leases()
             await self.pool.close_idle()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), opts.poll_interval)
 
-    def _done(self, domain_id: int, _task: object = None) -> None:
-        self._active.pop(domain_id, None)
-        if not self._stopping:
-            self.wake.set()  # the domain may have more ready messages
+    async def _claim(self, free: int) -> None:
+        opts = self.options
+        room = MAX_BYTES_IN_FLIGHT - sum(self._in_flight.values())
+        try:
+            claims = await self._call(
+                queue.claim,
+                self.store,
+                opts.worker_id,
+                lease=opts.lease,
+                batch_size=free,
+                max_bytes=max(room, 1),
+            )
+            if time.monotonic() - self._counted >= COUNTS_EVERY:
+                # Every accepted message wakes this loop; the counts need not follow each one.
+                self.counts = await self._call(queue.counts, self.store)
+                self._counted = time.monotonic()
+        except Exception:
+            log.exception("could not read the relay queue")
+            return
+        for claim in claims:
+            self._in_flight.update(zip(claim.ids, claim.sizes, strict=False))
+            self._spawn(self._dispatch(claim), self._jobs)
 
-    async def _deliver(self, claim: queue.Claim) -> None:
-        opts, me = self.options, self.options.worker_id
-        remaining = list(claim.ids)
-        sizes = dict(zip(claim.ids, claim.sizes, strict=False))
-        loaded: dict[int, QueuedMessage | None] = {}
-        signing: dict[int, asyncio.Future[bytes]] = {}
+    async def _keep_leases(self) -> None:
+        """Renew the claims still being worked on (a slow upstream must not lose them)."""
+        opts = self.options
+        if not self._in_flight or time.monotonic() - self._renewed < opts.lease / 3:
+            return
+        self._renewed = time.monotonic()
+        try:
+            await self._call(
+                queue.extend_lease, self.store, list(self._in_flight), opts.worker_id, opts.lease
+            )
+        except Exception:
+            log.exception("could not renew the relay's claims")
+
+    async def _dispatch(self, claim: queue.Claim) -> None:
+        """Read a domain's claimed messages and put them in line for its service's lanes."""
+        try:
+            upstream = await self._call(load_upstream, self.store, claim.domain_id)
+            found = await self._call(queue.load_many, self.store, claim.ids, self.options.worker_id)
+        except PermanentFailure as exc:
+            await self._settle_all(claim.ids, "bounced", str(exc))
+            return
+        except TemporaryFailure as exc:  # Held: a missing secret; the messages wait
+            await self._settle_all(claim.ids, "retry", str(exc))
+            return
+        except Exception as exc:
+            log.exception("could not prepare messages for delivery")
+            await self._settle_all(claim.ids, "retry", f"Postdesk could not send it: {exc}")
+            return
+        base = None
+        if self.tracking_base is not None and upstream.tracking_host:
+            base = self.tracking_base(upstream.tracking_host)
+        box = self._outbox.setdefault(upstream.endpoint, collections.deque())
+        for message_id in claim.ids:
+            message = found.get(message_id)
+            if message is None:  # another worker took it over (our lease ran out)
+                self._in_flight.pop(message_id, None)
+                continue
+            data = self._call(prepare, message, upstream, base)
+            box.append(_Item(message, upstream, data))
+        self._start_lanes(upstream.endpoint)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _start_lanes(self, endpoint: Endpoint) -> None:
+        box = self._outbox.get(endpoint)
+        lanes = self._lanes.setdefault(endpoint, set())
+        while box and not self._stopping and len(lanes) < min(self.pool.per_service, len(box)):
+            task = self._spawn(self._lane(endpoint), lanes)
+            task.add_done_callback(lambda _t: self._lane_done(endpoint))
+
+    def _lane_done(self, endpoint: Endpoint) -> None:
+        if not self._stopping:
+            self._start_lanes(endpoint)  # messages may have arrived as the lane finished
+            self.wake.set()
+
+    async def _lane(self, endpoint: Endpoint) -> None:
+        """One connection's worth of delivery: take the next message, send, record, repeat."""
+        box = self._outbox[endpoint]
         smtp: aiosmtplib.SMTP | None = None
         reused = False
         upstream: Upstream | None = None
-        healthy = False
-        renewed = time.monotonic()
         try:
-            upstream = await self._call(load_upstream, self.store, claim.domain_id)
-            base = self.tracking_base(upstream.domain) if self.tracking_base else None
-
-            def start_signing(message_id: int, message: QueuedMessage | None) -> None:
-                if message is not None and message_id not in signing:
-                    signing[message_id] = self._call(prepare, message, upstream, base)
-
-            while remaining and not self._stopping:
-                message_id = remaining[0]
-                if message_id not in loaded:
-                    window = _window(remaining, sizes)
-                    found = await self._call(queue.load_many, self.store, window, me)
-                    loaded.update({i: found.get(i) for i in window})
-                message = loaded.pop(message_id)
-                if message is not None:
-                    start_signing(message_id, message)
-                    data = await signing.pop(message_id)
-                    if len(remaining) > 1:
-                        # Signed while this one goes out.
-                        start_signing(remaining[1], loaded.get(remaining[1]))
+            while box and not self._stopping:
+                item = box.popleft()
+                upstream, message_id = item.upstream, item.message.id
+                try:
+                    data = await item.data
+                except Exception as exc:  # tracking or signing failed: this message waits
+                    reason = (
+                        exc.args[0]
+                        if isinstance(exc, Held)
+                        else f"Postdesk could not prepare it: {exc}"
+                    )
+                    await self._settle(Outcome(message_id, "retry", reason))
+                    continue
+                try:
                     if smtp is None:
-                        smtp, reused = await self.pool.take(claim.domain_id, upstream)
-                    try:
-                        smtp, reply = await self._send(
-                            claim.domain_id, upstream, smtp, reused, message, data
-                        )
-                    except PermanentFailure as exc:
-                        await self._call(queue.mark_bounced, self.store, message_id, me, str(exc))
-                    else:
-                        # Committed before the next message is handed over: a kill can repeat
-                        # at most this one message.
-                        await self._call(queue.mark_sent, self.store, message_id, me, reply)
+                        try:
+                            smtp, reused = await self.pool.take(item.upstream)
+                        except TemporaryFailure as exc:
+                            await self._cannot_connect(endpoint, item, exc)
+                            return
+                    smtp, reply = await self._send(item.upstream, smtp, reused, item, data)
                     reused = True
-                remaining.pop(0)
-                if time.monotonic() - renewed > opts.lease / 3:
-                    await self._call(queue.extend_lease, self.store, remaining, me, opts.lease)
-                    renewed = time.monotonic()
-            healthy = True
-        except TemporaryFailure as exc:
-            await self._retry_head(remaining, str(exc))
-        except PermanentFailure as exc:
-            for message_id in remaining:
-                await self._call(queue.mark_bounced, self.store, message_id, me, str(exc))
-            remaining = []
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.exception("delivery failed unexpectedly")
-            await self._retry_head(remaining, f"Postdesk could not send the message: {exc}")
+                    outcome = Outcome(message_id, "sent", reply)
+                except PermanentFailure as exc:
+                    reused = True  # the server answered: the connection is fine
+                    outcome = Outcome(message_id, "bounced", str(exc))
+                except ConnectionLost as exc:
+                    await close(smtp)
+                    smtp = None
+                    outcome = Outcome(message_id, "retry", str(exc))
+                except TemporaryFailure as exc:  # a 4xx for this message: only it waits
+                    outcome = Outcome(message_id, "retry", str(exc))
+                except Exception as exc:
+                    log.exception("delivery failed unexpectedly")
+                    await close(smtp)
+                    smtp = None
+                    outcome = Outcome(message_id, "retry", f"Postdesk could not send it: {exc}")
+                if smtp is not None and not smtp.is_connected:
+                    await close(smtp)  # replaced or dropped while sending
+                    smtp = None
+                await self._settle(outcome)
         finally:
-            for pending in signing.values():
-                pending.add_done_callback(_discard)
             if smtp is not None:
-                if healthy and upstream is not None:
-                    await self.pool.give_back(claim.domain_id, upstream, smtp)
+                if upstream is not None and not self._stopping:
+                    await self.pool.give_back(upstream, smtp)
                 else:
                     await close(smtp)
-            if remaining:
-                # Later messages wait for the head's retry, keeping the domain's order.
-                await asyncio.shield(self._call(queue.release, self.store, remaining, me))
+
+    async def _cannot_connect(self, endpoint: Endpoint, item: _Item, exc: Exception) -> None:
+        """No connection to the service: when no other lane is sending there, none of its
+        waiting messages can go now, so they all wait for their retry."""
+        lanes = self._lanes.get(endpoint, set())
+        items = [item]
+        if len(lanes) <= 1 or isinstance(exc, Held):
+            box = self._outbox[endpoint]
+            items += list(box)
+            box.clear()
+        for waiting in items:
+            waiting.data.add_done_callback(_discard)
+        await self._settle_all([i.message.id for i in items], "retry", str(exc))
 
     async def _send(
         self,
-        domain_id: int,
         upstream: Upstream,
         smtp: aiosmtplib.SMTP,
         reused: bool,
-        message: QueuedMessage,
+        item: _Item,
         data: bytes,
     ) -> tuple[aiosmtplib.SMTP, str]:
         """Send on the connection; if one that worked before broke, once more on a new one."""
         try:
-            return smtp, await send_one(smtp, message, data)
+            return smtp, await send_one(smtp, item.message, data)
         except ConnectionLost:
             if not reused:
                 raise
         await close(smtp)
-        smtp, _ = await self.pool.take(domain_id, upstream)
+        smtp, _ = await self.pool.take(upstream)
         try:
-            return smtp, await send_one(smtp, message, data)
-        except BaseException:
+            return smtp, await send_one(smtp, item.message, data)
+        except ConnectionLost:
             await close(smtp)
             raise
+        except BaseException:
+            await self.pool.give_back(upstream, smtp)  # it answered: another message may use it
+            raise
 
-    async def _retry_head(self, remaining: list[int], reason: str) -> None:
-        if not remaining:
-            return
-        opts = self.options
-        head = remaining.pop(0)
-        status = await self._call(
-            queue.mark_retry,
-            self.store,
-            head,
-            opts.worker_id,
-            reason,
-            base=opts.retry_base,
-            cap=opts.retry_cap,
-            max_age=opts.max_age,
-        )
-        log.info("message %d: temporary failure (%s), now %s", head, reason, status)
+    # --- recording outcomes (group commit) ----------------------------------------------------
+
+    async def _settle(self, outcome: Outcome) -> None:
+        """Record one outcome; returns once it is committed (with whatever else was ready)."""
+        await self._settle_many([outcome])
+
+    async def _settle_all(self, ids: list[int], result: Any, reply: str) -> None:
+        await self._settle_many([Outcome(i, result, reply) for i in ids])
+
+    async def _settle_many(self, outcomes: list[Outcome]) -> None:
+        loop = asyncio.get_running_loop()
+        futures = []
+        for outcome in outcomes:
+            future: asyncio.Future[str | None] = loop.create_future()
+            self._commits.append((outcome, future))
+            futures.append(future)
+        if self._committer is None or self._committer.done():
+            self._committer = loop.create_task(self._commit())
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome, status in zip(outcomes, results, strict=True):
+            self._in_flight.pop(outcome.message_id, None)
+            if isinstance(status, BaseException):
+                # Not recorded: the message's lease runs out and it is tried again.
+                log.error("could not record message %d: %s", outcome.message_id, status)
+                continue
+            if outcome.result == "retry":
+                log.info(
+                    "message %d: temporary failure (%s), now %s",
+                    outcome.message_id,
+                    outcome.reply,
+                    status,
+                )
+        self.wake.set()  # room for more claims
+
+    async def _commit(self) -> None:
+        """Write every waiting outcome in one transaction, again and again until none wait."""
+        while self._commits:
+            batch, self._commits = self._commits, []
+            outcomes = [outcome for outcome, _ in batch]
+            error: Exception | None = None
+            for attempt in range(COMMIT_TRIES):
+                try:
+                    statuses = await self._call(
+                        queue.record_outcomes,
+                        self.store,
+                        self.options.worker_id,
+                        outcomes,
+                        policy=self.policy,
+                    )
+                except Exception as exc:
+                    error = exc
+                    await asyncio.sleep(0.1 * (attempt + 1))
+                else:
+                    error = None
+                    break
+            for outcome, future in batch:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(statuses.get(outcome.message_id))
 
 
 def _discard(future: asyncio.Future[bytes]) -> None:
