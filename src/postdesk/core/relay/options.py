@@ -42,7 +42,7 @@ class RelayOptions:
     lease: float = 120.0  # how long a claim holds before another process may take the message
     poll_interval: float = 1.0
     batch_size: int = 50
-    concurrency: int = 4  # domains delivered in parallel
+    concurrency: int = 4  # upstream connections delivering in parallel, per service
     upstream_timeout: float = 60.0
     max_recipients: int = 1000
     # Failed logins from one address: each waits fail_delay * 2**(n-1) (capped) before the
