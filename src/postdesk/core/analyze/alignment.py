@@ -7,6 +7,7 @@ registered domain begins); strict alignment needs the exact same name (RFC 7489 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from postdesk.core.analyze.authres import AuthResults, MethodResult, tag_list
@@ -62,6 +63,7 @@ class Alignment:
         }
 
 
+@lru_cache(maxsize=4096)
 def aligns(domain: str, from_domain: str) -> tuple[bool, bool]:
     """(relaxed, strict) alignment of ``domain`` with ``from_domain``."""
     domain, from_domain = domain.lower().rstrip("."), from_domain.lower().rstrip(".")

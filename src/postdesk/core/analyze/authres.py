@@ -14,6 +14,8 @@ from postdesk.core.analyze.parse import ParsedMessage
 
 _METHOD = re.compile(r"^([a-z0-9_-]+)(?:/\d+)?=([a-z0-9_-]+)$", re.IGNORECASE)
 UNNAMED = "receiving server (not named)"
+_SPECIAL = re.compile(r'[;()"]')
+_PARENS = re.compile(r'[()"]')
 _TAG = re.compile(r"^\s*([a-z0-9_]+)\s*=\s*(.*?)\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -78,46 +80,55 @@ class ArcSet:
 
 def split_outside(text: str, separator: str) -> list[str]:
     """Split at ``separator`` except inside quotes or (comments)."""
+    if "(" not in text and '"' not in text:
+        return text.split(separator)
     parts: list[str] = []
-    current: list[str] = []
-    depth, quoted = 0, False
-    for char in text:
+    begin, depth, quoted = 0, 0, False
+    for match in _SPECIAL.finditer(text):
+        char = match.group()
         if char == '"' and depth == 0:
             quoted = not quoted
-        elif not quoted and char == "(":
-            depth += 1
-        elif not quoted and char == ")" and depth:
-            depth -= 1
-        elif char == separator and not quoted and depth == 0:
-            parts.append("".join(current))
-            current = []
+        elif quoted:
             continue
-        current.append(char)
-    parts.append("".join(current))
+        elif char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif char == separator and depth == 0:
+            parts.append(text[begin : match.start()])
+            begin = match.end()
+    parts.append(text[begin:])
     return parts
 
 
 def _strip_comments(text: str) -> tuple[str, list[str]]:
     """The text with top-level (comments) replaced by spaces, and the comments."""
+    if "(" not in text:
+        return text, []
     out: list[str] = []
     comments: list[str] = []
-    current: list[str] = []
-    depth, quoted = 0, False
-    for char in text:
+    begin, opened, depth, quoted = 0, 0, 0, False
+    for match in _PARENS.finditer(text):
+        char = match.group()
         if char == '"' and depth == 0:
             quoted = not quoted
-        if not quoted and char == "(":
+        elif quoted:
+            continue
+        elif char == "(":
+            if depth == 0:
+                out.append(text[begin : match.start()])
+                opened = match.end()
             depth += 1
-            if depth == 1:
-                out.append(" ")
-                continue
-        elif not quoted and char == ")" and depth:
+        elif char == ")" and depth:
             depth -= 1
             if depth == 0:
-                comments.append("".join(current).strip())
-                current = []
-                continue
-        (current if depth else out).append(char)
+                comments.append(text[opened : match.start()].strip())
+                out.append(" ")
+                begin = match.end()
+    if depth:  # an unclosed comment runs to the end, as RFC 5322 readers treat it
+        comments.append(text[opened:].strip())
+    else:
+        out.append(text[begin:])
     return "".join(out), comments
 
 

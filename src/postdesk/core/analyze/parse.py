@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.utils import getaddresses
 
@@ -20,11 +20,10 @@ class Header:
 
     name: str
     value: str
+    key: str = ""  # the name in lowercase, for comparing
 
-    @property
-    def key(self) -> str:
-        """The name in lowercase, for comparing."""
-        return self.name.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", self.name.lower())
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,15 @@ class ParsedMessage:
     headers: tuple[Header, ...]
     raw: bytes
     has_body: bool
+    _index: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for header in self.headers:
+            self._index.setdefault(header.key, []).append(header.value)
 
     def all(self, name: str) -> list[str]:
         """Every value of header ``name``, top first."""
-        key = name.lower()
-        return [h.value for h in self.headers if h.key == key]
+        return list(self._index.get(name.lower(), ()))
 
     def first(self, name: str) -> str | None:
         """The topmost value of header ``name``, if present."""
