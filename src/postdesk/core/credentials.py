@@ -305,6 +305,7 @@ def authenticate(session: Session, full_username: str, password: str) -> SmtpUse
     """The live SMTP user these credentials belong to, or None (for the relay)."""
     login, _, domain_name = full_username.strip().lower().rpartition("@")
     if not login:
+        verify_password(password, _NO_SUCH_USER_HASH)  # same cost as a known login
         return None
     query = (
         select(SmtpUser)
@@ -316,6 +317,13 @@ def authenticate(session: Session, full_username: str, password: str) -> SmtpUse
         )
     )
     user = session.scalars(query).first()
-    if user is None or not verify_password(password, user.password_hash):
+    # An unknown login runs scrypt too, so the answer's timing does not tell which logins exist.
+    if not verify_password(password, _NO_SUCH_USER_HASH if user is None else user.password_hash):
         return None
     return user
+
+
+_NO_SUCH_USER_HASH = (
+    "scrypt$16384$8$1$EedTcpMVjqF07HvZfkeCYg==$s/73hW5zlRBE9KZ7Bof2vFWWgHBNx+b45pvG+8BFzg1t2jHARROQmUxf"
+    "08U7licyeAtT2DbzZuNBCL1bWDdh5w=="
+)

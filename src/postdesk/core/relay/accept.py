@@ -23,20 +23,20 @@ import secrets as _random
 import threading
 import weakref
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesHeaderParser
-from typing import Any
+from email import errors, policy
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from postdesk.core import credentials, tracking, usage
 from postdesk.core.domains import lookup_name
-from postdesk.core.relay import queue
+from postdesk.core.relay import headers, queue
+from postdesk.core.relay.addresses import envelope_problem, shown, smtp_safe
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
 
 log = logging.getLogger(__name__)
+_HEADER_FACTORY = policy.default.header_factory
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ def check_login(store: Store, username: str, password: str) -> RelayLogin | None
         user = credentials.authenticate(s, username, password)
         if user is None:
             return None
-        return RelayLogin(user.id, user.domain_id, user.domain.name, username.strip().lower())
+        domain = s.get(DedicatedDomain, user.domain_id)
+        if domain is None:  # removed between the two reads
+            return None
+        return RelayLogin(user.id, user.domain_id, domain.name, username.strip().lower())
 
 
 def on_domain(address: str, domain: str) -> bool:
@@ -75,63 +78,95 @@ def on_domain(address: str, domain: str) -> bool:
 
 
 def sender_problem(address: str, login: RelayLogin) -> str | None:
-    """Why this envelope sender may not be used by the login (None when it may)."""
+    """The refusal of an envelope sender the login may not use (None when it may)."""
     if not address or "@" not in address:
         return (
-            f"A sender address is required; send from an address @{login.domain} "
+            f"553 5.7.1 A sender address is required; send from an address @{login.domain} "
             f"(or a subdomain of it)."
         )
+    problem = envelope_problem(address, "Sender")
+    if problem:
+        return f"553 5.1.7 {problem}"
     if not on_domain(address, login.domain):
         return (
-            f"The sender <{address}> is not on {login.domain}, the domain this login sends "
-            f"for; send from an address @{login.domain} (or a subdomain of it)."
+            f"553 5.7.1 The sender <{shown(address)}> is not on {login.domain}, the domain this "
+            f"login sends for; send from an address @{login.domain} (or a subdomain of it)."
         )
     return None
+
+
+def recipient_problem(address: str) -> str | None:
+    """The refusal of an envelope recipient no receiver could accept (None when it is fine).
+
+    Refused here, at RCPT, so that it never sits in the queue failing over and over.
+    """
+    problem = envelope_problem(address, "Recipient")
+    return f"553 5.1.3 {problem}" if problem else None
 
 
 def limit_reply(limit: int) -> str:
     return f"550 5.7.0 Daily sending limit of {limit:,} emails reached; resets at 00:00 UTC"
 
 
-def _header_block(raw: bytes) -> tuple[bytes, bytes]:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        head, found, body = raw.partition(sep)
-        if found:
-            return head + sep[: len(sep) // 2], body
-    return raw if raw.endswith(b"\n") else raw + b"\r\n", b""
+def _addresses(value: str) -> list[str] | None:
+    """The addr-specs of an address-list header value; None when receivers could misread it."""
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in value):
+        return None  # bytes that are not UTF-8: every receiver decodes them its own way
+    parsed = _HEADER_FACTORY("from", value)
+    if any(isinstance(d, errors.InvalidHeaderDefect) for d in parsed.defects):
+        return None  # e.g. two addresses without a comma: parsers disagree on which counts
+    return [a.addr_spec for a in parsed.addresses]
 
 
-def _from_problem(headers, login: RelayLogin) -> str | None:  # type: ignore[no-untyped-def]
-    try:
-        values = headers.get_all("From") or []
-        addresses = [a for v in values for a in v.addresses]
-    except (AttributeError, ValueError, IndexError):
-        addresses = []
-    if not addresses:
+def header_problem(block: headers.HeaderBlock, login: RelayLogin) -> str | None:
+    """The refusal for a header block receivers could read differently, or whose From (or
+    Sender) is not on the login's domain; None when the headers are fine."""
+    if block.problem:
+        return f"550 5.6.0 {smtp_safe(block.problem)}; write one field per line as Name: value"
+    froms = block.all("From")
+    if not froms:
         return f"550 5.6.0 The message has no From header; add one with an address @{login.domain}"
-    for address in addresses:
-        if not on_domain(address.addr_spec, login.domain):
+    for name, values in (("From", froms), ("Sender", block.all("Sender"))):
+        if len(values) > 1:
             return (
-                f"553 5.7.1 The From address <{address.addr_spec}> is not on {login.domain}, "
-                f"the domain this login sends for; use an address @{login.domain}"
+                f"550 5.7.1 The message has {len(values)} {name} headers; receivers would show "
+                f"only one of them, so send it with exactly one"
             )
+        for value in values:
+            addresses = _addresses(value)
+            if addresses is None:
+                return (
+                    f"550 5.6.0 The {name} header is not a list of addresses receivers read "
+                    f"alike; write it as {name}: Name <name@{login.domain}>"
+                )
+            if not addresses:
+                return f"550 5.6.0 The {name} header has no address; add one @{login.domain}"
+            if name == "Sender" and len(addresses) > 1:
+                return "550 5.6.0 The Sender header may name only one address"
+            for address in addresses:
+                if not on_domain(address, login.domain):
+                    return (
+                        f"553 5.7.1 The {name} address <{shown(address)}> is not on "
+                        f"{login.domain}, the domain this login sends for; use an address "
+                        f"@{login.domain}"
+                    )
     return None
 
 
-def complete_headers(raw: bytes, headers, login: RelayLogin, reply_to: str | None) -> bytes:  # type: ignore[no-untyped-def]
-    """Add the Date and Message-ID a message must have (and the domain's Reply-To) if missing."""
+def complete_headers(block: headers.HeaderBlock, login: RelayLogin, reply_to: str | None) -> bytes:
+    """The message with the Date and Message-ID it must have (and the domain's Reply-To) added
+    at the end of its real header block, all in CRLF."""
     added: list[str] = []
-    if headers.get("Date") is None:
+    if block.first("Date") is None:
         added.append(f"Date: {email.utils.formatdate(usegmt=True)}")
-    if headers.get("Message-ID") is None:
+    if block.first("Message-ID") is None:
         added.append(f"Message-ID: <{_random.token_hex(16)}@{login.domain}>")
-    if reply_to and headers.get("Reply-To") is None:
+    if reply_to and block.first("Reply-To") is None:
         added.append(f"Reply-To: {reply_to}")
-    head, body = _header_block(raw)
     # Work in CRLF throughout so the DKIM signature covers exactly what goes on the wire.
-    head = head.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     extra = "".join(line + "\r\n" for line in added).encode("utf-8")
-    return head + extra + b"\r\n" + body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    body = block.body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return block.head_crlf() + extra + b"\r\n" + body
 
 
 @dataclass
@@ -141,9 +176,8 @@ class _Request:
     login: RelayLogin
     mail_from: str
     rcpt_tos: list[str]
-    raw: bytes
-    headers: Any
-    from_problem: str | None
+    block: headers.HeaderBlock
+    header_problem: str | None
     now: dt.datetime
     outcome: Outcome | None = None
 
@@ -171,10 +205,8 @@ def accept_message(
     only after that commit.
     """
     # Parsing is CPU work: done before waiting for the database, not while holding it.
-    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
-    request = _Request(
-        login, mail_from, rcpt_tos, raw, headers, _from_problem(headers, login), utcnow()
-    )
+    block = headers.read(raw)
+    request = _Request(login, mail_from, rcpt_tos, block, header_problem(block, login), utcnow())
     with _groups_lock:
         group = _groups.setdefault(store, _Group())
     with group.pending_lock:
@@ -259,8 +291,8 @@ def _check(s: Session, request: _Request, total: int, limit: int) -> Outcome | N
     user = s.get(SmtpUser, login.user_id)
     if user is None or user.deleted_at is not None:
         return Outcome(_deleted_reply(user))
-    if request.from_problem:
-        return Outcome(request.from_problem)
+    if request.header_problem:
+        return Outcome(request.header_problem)
     if total > limit:
         # Counting an earlier message of this group fires the limit rule, which deletes
         # every login: refused as a deleted login would be.
@@ -273,9 +305,7 @@ def _check(s: Session, request: _Request, total: int, limit: int) -> Outcome | N
 def _enqueue(s: Session, request: _Request) -> int:
     login = request.login
     domain = s.get(DedicatedDomain, login.domain_id)
-    data = complete_headers(
-        request.raw, request.headers, login, domain.reply_to if domain else None
-    )
+    data = complete_headers(request.block, login, domain.reply_to if domain else None)
     row = queue.enqueue(
         s,
         domain_id=login.domain_id,
@@ -283,8 +313,8 @@ def _enqueue(s: Session, request: _Request) -> int:
         mail_from=request.mail_from,
         rcpt_tos=request.rcpt_tos,
         raw=data,
-        subject=str(request.headers.get("Subject", "") or ""),
-        message_id=_message_id(request.headers, data),
+        subject=_decoded(request.block.first("Subject")),
+        message_id=_decoded(headers.read(data).first("Message-ID")),
         track_open=tracking.in_effect(s, login.domain_id, "open", request.now),
         track_click=tracking.in_effect(s, login.domain_id, "click", request.now),
         now=request.now,
@@ -292,13 +322,12 @@ def _enqueue(s: Session, request: _Request) -> int:
     return row.id
 
 
-def _message_id(headers, data: bytes) -> str:  # type: ignore[no-untyped-def]
-    """The Message-ID the queued message carries (complete_headers may have added it)."""
-    found = headers.get("Message-ID")
-    if found is None:
-        head, _ = _header_block(data)
-        found = BytesHeaderParser(policy=policy.default).parsebytes(head).get("Message-ID", "")
-    return str(found or "")
+def _decoded(value: str | None) -> str:
+    """A header value as a user reads it (encoded words decoded), for the queue's listing."""
+    if not value:
+        return ""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return str(_HEADER_FACTORY("subject", text))
 
 
 def _deleted_reply(user: SmtpUser | None, *, daily_limit: bool = False) -> str:

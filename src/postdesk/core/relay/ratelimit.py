@@ -16,9 +16,11 @@ class _Record:
 class LoginLimiter:
     """Per-address failed-login memory of one relay process.
 
-    Each failure within the window makes the next answer wait longer (``delay * 2**(n-1)``, up to
-    ``delay_max``); ``ban_after`` failures within the window refuse the address for ``ban_for``
-    seconds. A successful login forgets the address's failures.
+    Every login attempt counts as a failure *before* its password is checked (``admit``), so
+    parallel attempts from one address cannot all be checked before the first answer comes back:
+    once ``ban_after`` attempts are counted within the window, further ones are refused unchecked
+    and the address is refused for ``ban_for`` seconds. Each failure makes its answer wait longer
+    (``delay * 2**(n-1)``, up to ``delay_max``). A successful login forgets the address's count.
     """
 
     def __init__(
@@ -43,16 +45,38 @@ class LoginLimiter:
             return 0.0
         return max(0.0, record.banned_until - self._clock())
 
-    def failure(self, address: str) -> float:
-        """Note a failed login; returns how long to wait before answering it."""
+    def admit(self, address: str) -> float:
+        """Count a login attempt before checking it: 0 when it may be checked, otherwise the
+        seconds the address is refused for (the attempt must then be refused unchecked)."""
+        wait = self.banned_for(address)
+        if wait > 0:
+            return wait
         now = self._clock()
         record = self._records.setdefault(address, _Record())
-        record.failures = [t for t in record.failures if now - t < self.window] + [now]
+        record.failures = [t for t in record.failures if now - t < self.window]
         if len(record.failures) >= self.ban_after:
             record.banned_until = now + self.ban_for
             record.failures.clear()
+            return self.ban_for
+        record.failures.append(now)
         self._forget_old(now)
-        return min(self.delay * 2 ** (len(record.failures) - 1), self.delay_max)
+        return 0.0
+
+    def failure(self, address: str) -> float:
+        """An admitted attempt failed (it is already counted); how long to wait before answering."""
+        now = self._clock()
+        record = self._records.setdefault(address, _Record())
+        count = len(record.failures)
+        if count >= self.ban_after:
+            record.banned_until = now + self.ban_for
+            record.failures.clear()
+        return min(self.delay * 2 ** (max(count, 1) - 1), self.delay_max)
+
+    def withdraw(self, address: str) -> None:
+        """An admitted attempt could not be checked at all: it no longer counts."""
+        record = self._records.get(address)
+        if record is not None and record.failures:
+            record.failures.pop()
 
     def success(self, address: str) -> None:
         """A correct login from the address: its earlier failures no longer count."""

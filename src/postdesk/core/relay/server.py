@@ -19,6 +19,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from postdesk.core.relay import accept
 from postdesk.core.relay.accept import RelayLogin
+from postdesk.core.relay.addresses import smtp_safe
 from postdesk.core.relay.ratelimit import LoginLimiter
 from postdesk.core.store import Store
 
@@ -52,7 +53,8 @@ class RelayHandler:
         login: RelayLogin = session.auth_data
         problem = accept.sender_problem(address, login)
         if problem:
-            return f"553 5.7.1 {problem}"
+            return problem
+        # BODY=8BITMIME stays in mail_options; 8-bit content passes through unchanged.
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 Sender OK"
@@ -60,6 +62,9 @@ class RelayHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        problem = accept.recipient_problem(address)
+        if problem:
+            return problem
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return (
                 f"452 4.5.3 At most {self.max_recipients} recipients per message; "
@@ -111,12 +116,17 @@ class RelaySMTP(SMTP):
         await super()._handle_client()
 
     async def push(self, status: Any) -> None:
-        if isinstance(status, str) and status.startswith("552 Error"):
-            limit_mb = (self.data_size_limit or 0) / (1024 * 1024)
-            status = (
-                f"552 5.3.4 The message is larger than the {limit_mb:g} MB limit; "
-                "send large files as a link instead"
-            )
+        if isinstance(status, str):
+            if status.startswith("552 Error"):
+                limit_mb = (self.data_size_limit or 0) / (1024 * 1024)
+                status = (
+                    f"552 5.3.4 The message is larger than the {limit_mb:g} MB limit; "
+                    "send large files as a link instead"
+                )
+            else:
+                status = _CLEARER.get(status, status)
+            # Replies are ASCII (no SMTPUTF8): an echoed character must never break one.
+            status = smtp_safe(status, 510)
         await super().push(status)
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
@@ -133,7 +143,8 @@ class RelaySMTP(SMTP):
         if not result.success or not isinstance(result.auth_data, _Unchecked):
             return result
         ip = self._peer_ip()
-        wait = self._limiter.banned_for(ip)
+        # Counted before the check, so parallel guesses cannot all reach the slow password check.
+        wait = self._limiter.admit(ip)
         if wait > 0:
             return AuthResult(success=False, handled=False, message=f"454 4.7.0 {_ban_text(wait)}")
         data = result.auth_data.data
@@ -142,6 +153,7 @@ class RelaySMTP(SMTP):
         try:
             login = await asyncio.to_thread(accept.check_login, self._store, username, password)
         except Exception:
+            self._limiter.withdraw(ip)
             log.exception("could not check a login")
             return AuthResult(
                 success=False,
@@ -155,6 +167,22 @@ class RelaySMTP(SMTP):
             return AuthResult(success=False, handled=False, message=WRONG_LOGIN)
         self._limiter.success(ip)
         return AuthResult(success=True, handled=False, auth_data=login)
+
+
+# aiosmtpd's own refusals of what this relay does not offer, in words a user can act on.
+_CLEARER = {
+    "501 Error: SMTPUTF8 disabled": (
+        "555 5.6.7 This relay does not offer SMTPUTF8; send with ASCII addresses "
+        "(an international domain in its xn-- form)"
+    ),
+    "553 5.1.3 Error: malformed address": (
+        "553 5.1.3 That is not an email address receivers accept; write it as name@example.com"
+    ),
+    "500 Error: strict ASCII mode": (
+        "553 5.6.7 Non-ASCII characters in a command are not supported (no SMTPUTF8); "
+        "use ASCII addresses (an international domain in its xn-- form)"
+    ),
+}
 
 
 def _ban_text(wait: float) -> str:
