@@ -243,3 +243,28 @@ async def test_a_report_that_cannot_be_written_is_a_clear_error(tmp_path: Path) 
     save_report(report, old)
     assert old.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+@pytest.mark.nsd
+async def test_ip_report_from_the_stored_check(nsd: Nsd) -> None:
+    from postdesk.core.dnscheck import check_ip
+    from postdesk.core.report import from_ip_dict, render_text
+
+    nsd.serve(
+        {
+            "2.0.192.in-addr.arpa": "10 IN PTR mail.shop.test.\n",
+            "shop.test": 'mail IN A 192.0.2.10\n@ IN TXT "v=spf1 ip4:192.0.2.10 -all"\n',
+            "bl.test": "10.2.0.192 IN A 127.0.0.3\n"
+            '10.2.0.192 IN TXT "Listed for spam, see https://bl.test/lookup"\n'
+            "2.0.0.127 IN A 127.0.0.2\n",
+        }
+    )
+    checked = await check_ip("192.0.2.10", domains_spf=["shop.test"], blocklists=["bl.test"])
+    stored = json.loads(json.dumps(checked.as_dict()))  # as the IP list keeps it
+    report = from_ip_dict(stored)
+    text = render_text(report)
+    assert text.startswith("IP check: 192.0.2.10") and "Result: FAILING" in text
+    assert "ip.listed" in text and "mail.shop.test" in text
+    html = render_html(report)
+    assert "https://bl.test/lookup" in html  # shown as text from DNS ...
+    assert references(html).found == []  # ... never as something to fetch

@@ -14,6 +14,7 @@ from postdesk.core.report.render import (
 from postdesk.core.report.sources import (
     from_analysis,
     from_domain_report,
+    from_ip_dict,
     from_ip_report,
     from_test_result,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "format_for",
     "from_analysis",
     "from_domain_report",
+    "from_ip_dict",
     "from_ip_report",
     "from_test_result",
     "render",

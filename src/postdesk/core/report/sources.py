@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from postdesk.core.analyze import NOW_NOTE, MessageAnalysis
 from postdesk.core.analyze.received import describe_delay
 from postdesk.core.dnscheck.domain import DomainReport
-from postdesk.core.dnscheck.ip import IpReport
+from postdesk.core.dnscheck.ip import BlocklistResult, IpReport
 from postdesk.core.records import Problem, Severity
 from postdesk.core.report.model import Evidence, Report, Table
 from postdesk.core.smtptest.endpoint import TestResult
@@ -85,6 +86,30 @@ def from_ip_report(report: IpReport) -> Report:
         tuple(tables),
         (Evidence("DNS answers", evidence),),
     )
+
+
+def from_ip_dict(data: Mapping[str, Any]) -> Report:
+    """A report of a stored IP check (``IpReport.as_dict()``, as the IP list keeps it)."""
+    report = IpReport(
+        str(data.get("ip", "")),
+        list(data.get("ptr") or []),
+        bool(data.get("fcrdns")),
+        dict(data.get("spf") or {}),
+        [
+            BlocklistResult(
+                str(b.get("zone", "")),
+                b.get("status", "error"),
+                list(b.get("codes") or []),
+                str(b.get("reason") or ""),
+            )
+            for b in data.get("blocklists") or []
+        ],
+        [
+            Problem(str(p["code"]), p.get("severity", "error"), str(p["message"]), str(p["fix"]))
+            for p in data.get("problems") or []
+        ],
+    )
+    return from_ip_report(report)
 
 
 def from_test_result(result: TestResult, subject: str) -> Report:

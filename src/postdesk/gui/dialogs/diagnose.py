@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from postdesk.core.dnscheck.domain import DomainReport
 from postdesk.core.domainview import domain_report_text, report_problems
 from postdesk.core.errors import UserError
 from postdesk.core.validation import display_domain, normalize_domain
@@ -110,6 +111,12 @@ class DiagnoseDialog(QDialog):
         )
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_report)
+        self.save_button = self.buttons.addButton(
+            "Save report…", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_report)
+        self.domain_report: DomainReport | None = None  # the last check, for Save report
         self.buttons.rejected.connect(self.reject)
         self.rejected.connect(self.cancel_check)
 
@@ -211,6 +218,7 @@ class DiagnoseDialog(QDialog):
             self.cancel_check_button.hide()
             self._update()
         self.status_label.clear()
+        self.domain_report = report
         self.show_report(report.as_dict())
 
     def cancel_check(self) -> None:
@@ -254,6 +262,8 @@ class DiagnoseDialog(QDialog):
         self.problems.set_problems(problems)
         self.results_area.show()
         self.copy_button.setEnabled(True)
+        saved = self.domain_report
+        self.save_button.setEnabled(saved is not None and saved.domain == report["domain"])
 
     def copy_report(self) -> None:
         """Put the report on the clipboard as plain text, ready for a support ticket."""
@@ -261,3 +271,13 @@ class DiagnoseDialog(QDialog):
             text = domain_report_text(self.report, title="Domain diagnosis")
             QGuiApplication.clipboard().setText(text)
             self.copy_button.setText("Copied")
+
+    def save_report(self) -> None:
+        """Save the last diagnosis as one file to hand over (HTML, text or JSON)."""
+        from postdesk.core.report import from_domain_report
+        from postdesk.gui.reportsave import ask_and_save
+
+        report = self.domain_report
+        if report is not None:
+            build = lambda: from_domain_report(report)  # noqa: E731
+            ask_and_save(self, build, report.domain, self.status_label)

@@ -410,17 +410,28 @@ class TestSendDialog(QDialog):
 
     def ask_where_to_save(self) -> QFileDialog:
         folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-        name = "postdesk-test-report.txt"
-        dialog = QFileDialog(self, "Save report", str(Path(folder) / name), "Text files (*.txt)")
+        from postdesk.gui.reportsave import FILTERS
+
+        name = "postdesk-test-report.html"
+        dialog = QFileDialog(self, "Save report", str(Path(folder) / name), FILTERS)
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix("txt")
+        dialog.setDefaultSuffix("html")
         dialog.fileSelected.connect(self.save_report)
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
 
     def save_report(self, path: str) -> None:
-        """Write the report to ``path`` and say how it went."""
+        """Write the report to ``path`` and say how it went (.html and .json: the full report)."""
+        result = self.detail.result
+        if Path(path).suffix.lower() in (".html", ".htm", ".json") and result is not None:
+            from postdesk.core.report import from_test_result
+            from postdesk.gui.reportsave import save
+
+            subject = f"{self.title}: {self.target}"
+            build = lambda: from_test_result(result, subject)  # noqa: E731
+            start_task(save(build, Path(path), self.status_label))
+            return
         self.status_label.setText(write_report(path, self.report()))
 
 

@@ -111,12 +111,17 @@ class DomainsPage(Page):
             "Check any domain's SPF, DKIM, DMARC and MX; nothing is saved"
         )
         self.diagnose_button.clicked.connect(self.open_diagnose)
+        self.analyze_button = QPushButton("Analyze a message…")
+        self.analyze_button.setToolTip(
+            "Read a received message's headers: verdicts, hops, alignment; nothing is saved"
+        )
+        self.analyze_button.clicked.connect(self.open_analyze)
         self.list_status = muted(label())
         self.list_status.hide()
         self.ip_list = IpList()
         self.ip_list.selected.connect(self.show_ip)
         self.ip_list.add_requested.connect(self.open_add_ip)
-        buttons = hbox(self.add_button, self.diagnose_button)
+        buttons = hbox(self.add_button, self.diagnose_button, self.analyze_button)
         buttons.addStretch(1)
         heading = label("Sending domains", wrap=False)
         sidebar = QWidget()
@@ -359,6 +364,11 @@ class DomainsPage(Page):
 
     def open_diagnose(self) -> None:
         self.keep_open(DiagnoseDialog(self))
+
+    def open_analyze(self) -> None:
+        from postdesk.gui.dialogs.analyze import AnalyzeDialog  # the analyzer loads on first use
+
+        self.keep_open(AnalyzeDialog(self))
 
     def open_add_ip(self) -> None:
         if self.store is None:

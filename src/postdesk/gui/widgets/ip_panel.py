@@ -218,13 +218,16 @@ class IpPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_check)
         self.copy_button = QPushButton("Copy report")
         self.copy_button.clicked.connect(self.copy_report)
+        self.save_button = QPushButton("Save report…")
+        self.save_button.clicked.connect(self.save_report)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.confirm_remove)
         self.status_label = muted(label(wrap=False))
         self.status_label.hide()
         top = hbox(vbox(self.title, self.label_text, spacing=SPACE_XS), spacing=SPACE_S)
         top.addStretch(1)
-        for button in (self.check_button, self.cancel_button, self.copy_button, self.remove_button):
+        buttons = (self.check_button, self.cancel_button, self.copy_button, self.save_button)
+        for button in (*buttons, self.remove_button):
             top.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.summary = muted(label())
@@ -269,6 +272,7 @@ class IpPanel(QWidget):
         self.report = ip.last_report
         self.copy_button.setText("Copy report")
         self.copy_button.setEnabled(self.report is not None)
+        self.save_button.setEnabled(self.report is not None)
         if self.report is None:
             self.summary.setText(
                 "Not checked yet. Press Check to look up its reverse DNS, whether your domains' "
@@ -346,6 +350,17 @@ class IpPanel(QWidget):
         if self.report is not None:
             QGuiApplication.clipboard().setText(ip_report_text(self.report))
             self.copy_button.setText("Copied")
+
+    def save_report(self) -> None:
+        """Save the last check as one file to hand over (HTML, text or JSON)."""
+        from postdesk.core.report import from_ip_dict
+        from postdesk.gui.reportsave import ask_and_save
+
+        report, address = self.report, self.address
+        if report is not None and address is not None:
+            self.status_label.show()
+            build = lambda: from_ip_dict(report)  # noqa: E731
+            ask_and_save(self, build, address, self.status_label)
 
     def confirm_remove(self) -> None:
         address = self.address
