@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from postdesk.core.analyze.alignment import Alignment, final_verdict, work_out_alignment
 from postdesk.core.analyze.authres import (
@@ -18,7 +20,13 @@ from postdesk.core.analyze.authres import (
 )
 from postdesk.core.analyze.findings import finding
 from postdesk.core.analyze.parse import ParsedMessage, parse_message, readable
-from postdesk.core.analyze.received import SENDER, Hop, describe_delay, received_hops
+from postdesk.core.analyze.received import (
+    SENDER,
+    Hop,
+    describe_delay,
+    parse_date,
+    received_hops,
+)
 from postdesk.core.analyze.unsubscribe import check_unsubscribe
 from postdesk.core.analyze.verify import ArcCheck, SignatureCheck, verify_now
 from postdesk.core.dnscheck.domain import DomainReport, Resolver, diagnose_domain
@@ -128,7 +136,7 @@ async def _live(
     selectors = [
         i.selector for i in analysis.alignment.identifiers if i.kind == "dkim" and i.strict
     ]
-    checks: list = []
+    checks: list[Awaitable[Any]] = []
     if message.has_body:
         checks.append(verify_now(message, client))
     if domain:
@@ -149,15 +157,11 @@ def _summary(message: ParsedMessage) -> dict[str, str]:
     return {name.lower(): readable(message.first(name) or "") for name in names}
 
 
-def _server(verdict: AuthResults) -> str:
-    return verdict.authserv_id
-
-
 def _verdict_findings(verdicts: list[AuthResults]) -> list[Problem]:
     # Only the receivers' own headers: ARC-Authentication-Results repeat earlier hops' views.
     problems = []
     for verdict in (v for v in verdicts if v.instance is None):
-        server = _server(verdict)
+        server = verdict.authserv_id
         for spf in verdict.of("spf"):
             domain = spf.get("smtp.mailfrom", "smtp.helo") or "the sender"
             domain = domain.rpartition("@")[2]
@@ -248,7 +252,7 @@ def _alignment_findings(message: ParsedMessage, alignment: Alignment) -> list[Pr
 def _hop_findings(message: ParsedMessage, hops: list[Hop]) -> list[Problem]:
     problems = []
     date = message.first("Date")
-    if date is not None and (not hops or hops[0].delay is None) and not _readable_date(date):
+    if date is not None and (not hops or hops[0].delay is None) and parse_date(date) is None:
         problems.append(finding("hdr.date_unparseable", where="the Date header", value=date))
     for index, hop in enumerate(hops):
         source = hops[index - 1].name if index else SENDER
@@ -278,12 +282,6 @@ def _hop_findings(message: ParsedMessage, hops: list[Hop]) -> list[Problem]:
     return problems
 
 
-def _readable_date(text: str) -> bool:
-    from postdesk.core.analyze.received import parse_date
-
-    return parse_date(text) is not None
-
-
 def _now_findings(analysis: MessageAnalysis) -> list[Problem]:
     problems = []
     said = {
@@ -308,6 +306,8 @@ def _now_findings(analysis: MessageAnalysis) -> list[Problem]:
                     selector=check.selector,
                 )
             )
+        elif then == now:
+            continue  # the receiver's own verdict already says it; saying it twice adds nothing
         elif check.body_changed:
             problems.append(
                 finding(
