@@ -245,7 +245,7 @@ def describe_delay(delay: timedelta) -> str:
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     if seconds < 90:
-        return f"{sign}{seconds} seconds"
+        return f"{sign}{seconds} second{'' if seconds == 1 else 's'}"
     if seconds < 90 * 60:
         return f"{sign}{round(seconds / 60)} minutes"
     if seconds < 48 * 3600:
