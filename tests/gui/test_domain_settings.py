@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from postdesk.core import dkimkeys, secrets, tracking
 from postdesk.core.domains import expected_records, get_domain
@@ -19,8 +20,10 @@ from postdesk.core.store.models import (
     SmtpService,
     utcnow,
 )
+from postdesk.gui.dialogs.change_service import ChangeServiceDialog
+from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.domain_settings import DomainSettingsPage
-from support.qtloop import run_on_qt_loop, wait_for
+from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
 from support.workspace import add_verified_domain
 
 DOMAIN = "example.com"
@@ -66,6 +69,10 @@ def add_domain_sending_through(store: Store, service_id: int) -> None:
         s.add(domain)
 
 
+def visible_texts(widget: Any) -> list[str]:
+    return [w.text() for w in widget.findChildren(QLabel) if w.isVisible()]
+
+
 def pending_line(page: DomainSettingsPage, feature: str) -> str:
     return page.toggles[feature].pending_text  # type: ignore[index]
 
@@ -78,7 +85,7 @@ def test_without_domains_the_page_says_where_to_add_one(
     assert page.empty_state.heading_label.text() == "No domain to set up yet"
     with qtbot.waitSignal(page.navigate) as jumped:
         qtbot.mouseClick(page.empty_state.button, Qt.MouseButton.LeftButton)
-    assert jumped.args == ["Dedicated Domain And IP", ""]
+    assert jumped.args == [Tab.DOMAINS, ""]
 
 
 def test_tracking_is_on_by_default_and_explained(
@@ -95,6 +102,37 @@ def test_tracking_is_on_by_default_and_explained(
     assert "link" in page.toggles["click"].explanation_label.text()  # type: ignore[index]
     assert "not to single messages" in page.tracking_note.text()
     assert "15 minutes" in page.tracking_note.text()
+
+
+def test_tracking_without_a_verified_tracking_address_says_why_it_is_not_applied(
+    qapp: QApplication, page: DomainSettingsPage, store: Store
+) -> None:
+    add_verified_domain(store, DOMAIN)
+    attach(qapp, page, store)
+    warning = page.tracking_warning
+    assert warning.isVisible()
+    assert warning.text().startswith("Tracking is on but not applied yet: ")
+    assert f"track.{DOMAIN}" in warning.text()
+
+    with store.session() as s:
+        domain_id = get_domain(s, DOMAIN).id
+        s.add(
+            DomainRecord(
+                domain_id=domain_id,
+                kind="tracking",
+                type="CNAME",
+                host=f"track.{DOMAIN}",
+                value="track.postdesk-host.example",
+                required=False,
+            )
+        )
+    page.load_domain()
+    assert "press Verify Now" in warning.text(), "published, not verified yet"
+
+    with store.session() as s:
+        s.query(DomainRecord).filter_by(kind="tracking").update({"status": "ok"})
+    page.load_domain()
+    assert not warning.isVisible(), "a verified tracking address: tracking applies"
 
 
 def test_turning_open_tracking_off_waits_and_turning_it_back_cancels(
@@ -144,7 +182,25 @@ def test_countdown_counts_down_and_disappears_when_the_change_takes_effect(
     assert not page.countdown.isActive()
 
 
-def test_choosing_another_service_changes_the_spf_record_to_publish(
+def service_of(store: Store) -> str | None:
+    with store.session() as s:
+        service_id = get_domain(s, DOMAIN).service_id
+        service = s.get(SmtpService, service_id) if service_id is not None else None
+        return service.name if service is not None else None
+
+
+def published_spf(store: Store) -> str:
+    _, records = expected_records(store, DOMAIN)
+    [spf] = [r.value for r in records if r.kind == "spf"]
+    return spf
+
+
+def pick_next_service(qtbot: Any, page: DomainSettingsPage) -> None:
+    page.service_combo.setFocus()
+    qtbot.keyClick(page.service_combo, Qt.Key.Key_Down)  # the user picks the next entry
+
+
+def test_choosing_another_service_asks_first_and_shows_the_new_spf_value(
     qapp: QApplication, qtbot: Any, page: DomainSettingsPage, store: Store
 ) -> None:
     sendgrid = add_service(store, "SendGrid", "sendgrid.net", default=True)
@@ -154,23 +210,63 @@ def test_choosing_another_service_changes_the_spf_record_to_publish(
     combo = page.service_combo
     assert combo.currentText() == "SendGrid (default)"
 
-    combo.setFocus()
-    qtbot.keyClick(combo, Qt.Key.Key_Down)  # the user picks the next entry, Mailgun
+    async def choose_and_confirm() -> str:
+        pick_next_service(qtbot, page)
+        await wait_for(lambda: dialogs_of(ChangeServiceDialog))
+        [dialog] = dialogs_of(ChangeServiceDialog)
+        assert combo.currentText() == "SendGrid (default)", "nothing changes before the answer"
+        assert service_of(store) == "SendGrid"
+        assert "Send mail from example.com through Mailgun?" in visible_texts(dialog)
+        new_spf = dialog.spf_field.value()
+        assert "include:mailgun.org" in new_spf and "sendgrid.net" not in new_spf
+        dialog.spf_field.copy_button.click()
+        assert QGuiApplication.clipboard().text() == new_spf
+        qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Return)
+        await wait_for(lambda: combo.currentText() == "Mailgun" and combo.isEnabled())
+        return new_spf
 
-    assert combo.currentText() == "Mailgun"
-    _, records = expected_records(store, DOMAIN)
-    [spf] = [r.value for r in records if r.kind == "spf"]
-    assert "include:mailgun.org" in spf
-    assert "sendgrid.net" not in spf
-    with store.session() as s:
-        assert get_domain(s, DOMAIN).service.name == "Mailgun"  # type: ignore[union-attr]
+    new_spf = run_on_qt_loop(qapp, choose_and_confirm())
+    assert service_of(store) == "Mailgun"
+    assert published_spf(store) == new_spf
     notice = page.service_notice
     assert notice.message_label.text() == f"Mail from {DOMAIN} now goes through Mailgun."
-    assert spf in notice.hint_label.text()
     assert "Verify Now" in notice.hint_label.text()
+    assert page.spf_field.isVisible() and page.spf_field.value() == new_spf
     with qtbot.waitSignal(page.navigate) as jumped:
         qtbot.mouseClick(notice.action_button, Qt.MouseButton.LeftButton)
-    assert jumped.args == ["Dedicated Domain And IP", DOMAIN]
+    assert jumped.args == [Tab.DOMAINS, DOMAIN]
+
+
+def test_cancelling_the_service_change_keeps_the_old_service(
+    qapp: QApplication, qtbot: Any, page: DomainSettingsPage, store: Store
+) -> None:
+    sendgrid = add_service(store, "SendGrid", "sendgrid.net", default=True)
+    add_service(store, "Mailgun", "mailgun.org")
+    add_domain_sending_through(store, sendgrid)
+    attach(qapp, page, store)
+
+    async def choose_and_cancel() -> None:
+        pick_next_service(qtbot, page)
+        await wait_for(lambda: dialogs_of(ChangeServiceDialog))
+        [dialog] = dialogs_of(ChangeServiceDialog)
+        qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+        await wait_for(lambda: not dialogs_of(ChangeServiceDialog))
+
+    run_on_qt_loop(qapp, choose_and_cancel())
+    assert page.service_combo.currentText() == "SendGrid (default)"
+    assert service_of(store) == "SendGrid"
+    assert published_spf(store) == "v=spf1 include:sendgrid.net ~all"
+    assert not page.service_notice.isVisible() and not page.spf_field.isVisible()
+
+
+def test_tab_moves_past_the_dkim_keys_table(
+    qapp: QApplication, qtbot: Any, page: DomainSettingsPage, store: Store, secret_service: str
+) -> None:
+    add_domain_with_key(store)
+    attach(qapp, page, store)
+    page.key_table.setFocus()
+    qtbot.keyClick(page.key_table, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is page.generate_button
 
 
 def test_bad_reply_to_is_explained_under_the_field_and_a_good_one_is_saved(
@@ -253,7 +349,8 @@ def test_generate_new_key_adds_a_key_waiting_for_dns(
     _, records = expected_records(store, DOMAIN)
     assert f"{new[0]}._domainkey.{DOMAIN}" in [r.host for r in records if r.kind == "dkim"]
     with store.session() as s:
-        [pending] = [k for k in get_domain(s, DOMAIN).dkim_keys if k.state == "pending"]
+        domain_id = get_domain(s, DOMAIN).id
+        [pending] = s.query(DkimKey).filter_by(domain_id=domain_id, state="pending").all()
         ref = pending.secret_ref
     assert secrets.read_secret(ref) is not None, "the new private key is in the keyring"
     assert not page.generate_button.isEnabled(), "one rotation at a time"

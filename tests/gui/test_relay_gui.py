@@ -12,9 +12,10 @@ from PySide6.QtWidgets import QMessageBox
 from postdesk.core import settings
 from postdesk.core.relay import RelayOptions, queue
 from postdesk.core.store.models import DedicatedDomain, TrackingEvent
+from postdesk.gui.asyncutil import start_task
 from postdesk.gui.dialogs.queue import QueueDialog
 from postdesk.gui.mainwindow import MainWindow
-from postdesk.gui.relaycontrol import install_relay_control
+from postdesk.gui.relaycontrol import RelayControl
 from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
 from support.relay import build_world, close_world, message
 from support.services import free_port
@@ -33,6 +34,16 @@ def window(qtbot: Any) -> MainWindow:
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+async def start_relay(window: MainWindow, store: Any, options: RelayOptions) -> RelayControl:
+    """Open the workspace in the window and start its relay, as Postdesk does at start."""
+    window.context.relay_options = options
+    await window.attach_store(store)
+    control = window.relay_control
+    assert control is not None
+    start_task(control.start())
+    return control
 
 
 def _use_port(store: Any, port: int) -> None:
@@ -60,7 +71,7 @@ def test_the_relay_starts_on_the_relay_port_and_stops(
     _use_port(store, port)
 
     async def scenario() -> None:
-        control = install_relay_control(window, store, options=_no_tracking())
+        control = await start_relay(window, store, _no_tracking())
         await wait_for(lambda: control.state == "running")
         status = window.relay_status
         assert status is not None and window.relay_control is control
@@ -87,7 +98,7 @@ def test_a_busy_port_is_explained_and_start_works_once_it_is_free(
     other.listen()
 
     async def scenario() -> None:
-        control = install_relay_control(window, store, options=_no_tracking())
+        control = await start_relay(window, store, _no_tracking())
         await wait_for(lambda: control.state == "failed")
         status = window.relay_status
         assert status is not None
@@ -223,7 +234,7 @@ def test_retry_now_delivers_a_bounced_message_through_the_running_relay(
         world = await build_world(store, nsd, postdesk_home)
         try:
             options = world.options(tracking_port=None)
-            control = install_relay_control(window, store, options=options)
+            control = await start_relay(window, store, options)
             await wait_for(lambda: control.state == "running")
             world.sink.handler.reply = "550 5.7.1 Message rejected by the test service"
             await asyncio.to_thread(

@@ -20,6 +20,7 @@ from postdesk.gui import errors
 from postdesk.gui.app import SCREENSHOT_SIZE, gui_settings, run_gui
 from postdesk.gui.asyncutil import busy, start_task, with_wait_dialog
 from postdesk.gui.mainwindow import NO_KEYRING_TITLE, MainWindow
+from postdesk.gui.tabs import Tab, tab_for_title
 from postdesk.resources_path import resource_path
 from support.qtloop import dialogs_of, run_on_qt_loop
 
@@ -78,8 +79,14 @@ def test_each_page_shows_title_description_and_empty_state(window: MainWindow) -
     assert len(descriptions) == len(TABS)
 
 
+def test_a_tab_title_typed_in_any_case_names_its_tab() -> None:
+    assert tab_for_title(" dedicated domain and ip ") is Tab.DOMAINS
+    assert tab_for_title("Dedicated Domains") is None
+    assert [tab.title for tab in Tab] == TABS
+
+
 def test_domains_page_empty_state_says_what_to_do_first(window: MainWindow) -> None:
-    assert window.select_tab("dedicated domain and ip")
+    window.select_tab(Tab.DOMAINS)
     texts = visible_texts(window.current_page())
     assert "No sending domains yet" in texts
     assert "Add your domain to get the DNS records to publish." in texts

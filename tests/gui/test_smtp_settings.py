@@ -14,6 +14,7 @@ from postdesk.core.store.models import DedicatedDomain
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.password_shown import ONLY_ONCE, PasswordShownDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
+from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.smtp_settings import ACTIONS_COLUMN, LOGIN_COLUMN, SmtpSettingsPage
 from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
 from support.workspace import add_verified_domain
@@ -223,7 +224,7 @@ def test_unverified_domain_explains_and_links_to_domains(qapp, qtbot, page, stor
     assert not page.create_button.isVisible()
     with qtbot.waitSignal(page.navigate) as signal:
         page.not_verified.button.click()
-    assert signal.args == ["Dedicated Domain And IP", "new.example"]
+    assert signal.args == [Tab.DOMAINS, "new.example"]
 
 
 def test_show_domain_switches_between_verified_domains(qapp, page, store, secret_service):
@@ -242,12 +243,10 @@ def test_stats_panel_shows_usage_connection_and_activity(qapp, page, store, secr
     credentials.create_smtp_user(store, DOMAIN, "shop")
     credentials.create_smtp_user(store, DOMAIN, "crm")
     users = {u.login: u for u in credentials.list_smtp_users(store, DOMAIN)}
-    usage.record_sent(
-        store, recipients=7, smtp_user_id=users["shop"].id, domain_id=users["shop"].domain_id
-    )
-    usage.record_sent(
-        store, recipients=5, smtp_user_id=users["crm"].id, domain_id=users["crm"].domain_id
-    )
+    with store.session() as s:
+        domain_id = s.query(DedicatedDomain).filter_by(name=DOMAIN).one().id
+    usage.record_sent(store, recipients=7, smtp_user_id=users["shop"].id, domain_id=domain_id)
+    usage.record_sent(store, recipients=5, smtp_user_id=users["crm"].id, domain_id=domain_id)
     attach(qapp, page, store)
     panel = page.panel
 

@@ -229,8 +229,9 @@ def test_send_as_smtp_user_from_smtp_settings(qapp, qtbot, store, secret_service
         dialog.to_edit.setText("owner@example.org")
         dialog.run_button.click()
         await wait_for(lambda: not dialog.running() and dialog.detail.result is not None)
-        assert dialog.detail.result.category == "refused"
-        assert "Nothing is accepting connections" in dialog.detail.verdict.advice_label.text()
+        assert dialog.detail.result.category == "relay_stopped"
+        assert "built-in relay is not running" in dialog.detail.verdict.advice_label.text()
+        assert "Nothing is accepting connections" not in dialog.detail.verdict.advice_label.text()
         dialog.close_button.click()
 
     run_on_qt_loop(qapp, walk())

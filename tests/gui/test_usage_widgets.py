@@ -18,7 +18,7 @@ from postdesk.core import usage
 from postdesk.core.store import Store
 from postdesk.core.store.models import DailyUsage, SmtpService, SmtpUser
 from postdesk.gui.mainwindow import MainWindow
-from postdesk.gui.usagewatch import DesktopNotifier, UsageWatch, install_usage_watch
+from postdesk.gui.usagewatch import DesktopNotifier, UsageWatch
 from postdesk.gui.widgets.usage_chart import BAND_COLOURS, UsageChart
 from postdesk.gui.widgets.usage_panel import UsagePanel
 from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
@@ -274,9 +274,9 @@ def test_watch_explains_the_deletion_in_the_window_banner(
     monkeypatch.setattr(
         QSystemTrayIcon, "showMessage", lambda _self, _title, text, *_args: shown.append(text)
     )
-    watch = install_usage_watch(window)  # before the workspace opens, as at start-up
-    assert watch.timer.isActive()
-    window.store = store
+    run_on_qt_loop(qapp, window.attach_store(store))
+    watch = window.context.usage_watch
+    assert watch is not None
     assert run_on_qt_loop(qapp, watch.poll()) == []
     assert not window.banner.isVisible(), "nothing sent yet, nothing to say"
 

@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QWidget
 from postdesk.core import settings
 from postdesk.core.relay import RelayOptions
 from postdesk.core.store.models import Setting
-from postdesk.gui.asyncutil import running_tasks
+from postdesk.gui.asyncutil import running_tasks, start_task
+from postdesk.gui.context import AppContext
 from postdesk.gui.dialogs.workspace_settings import WorkspaceSettingsDialog
 from postdesk.gui.mainwindow import MainWindow
-from postdesk.gui.relaycontrol import install_relay_control
 from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
 from support.services import free_port
 
@@ -152,7 +152,8 @@ def test_a_value_the_core_refuses_undoes_the_whole_save(
 def test_the_status_bar_button_opens_settings_and_a_port_change_restarts_the_relay(
     qapp: Any, qtbot: Any, store: Any, secret_service: str
 ) -> None:
-    window = MainWindow(build_pages=False)
+    context = AppContext(relay_options=RelayOptions(listen_host="127.0.0.1", tracking_port=None))
+    window = MainWindow(context=context, build_pages=False)
     qtbot.addWidget(window)
     window.show()
     assert not window.settings_button.isEnabled()  # no workspace yet
@@ -162,9 +163,9 @@ def test_the_status_bar_button_opens_settings_and_a_port_change_restarts_the_rel
 
     async def scenario() -> None:
         await window.attach_store(store)
-        control = install_relay_control(
-            window, store, options=RelayOptions(listen_host="127.0.0.1", tracking_port=None)
-        )
+        control = context.relay
+        assert control is not None
+        start_task(control.start())
         await wait_for(lambda: control.running)
         window.settings_button.click()
         [opened] = dialogs_of(WorkspaceSettingsDialog)

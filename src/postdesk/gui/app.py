@@ -17,10 +17,11 @@ from PySide6.QtWidgets import QApplication
 
 from postdesk import APP_NAME, __version__
 from postdesk.core.config import data_dir
+from postdesk.gui.context import AppContext
 from postdesk.gui.errors import ExceptionHooks, install_exception_hooks
 from postdesk.gui.mainwindow import MainWindow
 from postdesk.gui.qtutils import app_icon
-from postdesk.gui.tabs import TAB_TITLES, tab_index
+from postdesk.gui.tabs import TAB_TITLES, tab_for_title
 
 DESKTOP_FILE_NAME = "postdesk"
 SETTINGS_FILE = "gui.ini"
@@ -33,7 +34,8 @@ SCREENSHOT_SETTLE_S = 0.02
 
 def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
     """Run the Postdesk window until it closes; with ``screenshot``, save a PNG of it instead."""
-    if tab is not None and tab_index(tab) is None:
+    chosen = tab_for_title(tab) if tab is not None else None
+    if tab is not None and chosen is None:
         print(f"Unknown tab '{tab}'. Choose one of: {', '.join(TAB_TITLES)}", file=sys.stderr)
         return 2
     if screenshot is not None:
@@ -43,9 +45,13 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
     app = _application()
     hooks = install_exception_hooks(app.activeWindow)
     try:
-        window = MainWindow(None if screenshot is not None else gui_settings(), build_pages=False)
-        if tab is not None:
-            window.select_tab(tab)
+        # The relay, the watches and change notifications: built once, used by the window.
+        context = AppContext()
+        window = MainWindow(
+            None if screenshot is not None else gui_settings(), context=context, build_pages=False
+        )
+        if chosen is not None:
+            window.select_tab(chosen)
         if screenshot is not None:
             window.resize(*SCREENSHOT_SIZE)
         window.show()
@@ -58,7 +64,7 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
         import qasync  # after PySide6: qasync binds to whichever Qt binding is already imported
 
-        return int(qasync.run(_main(window, hooks, screenshot)))
+        return int(qasync.run(_main(window, context, hooks, screenshot)))
     finally:
         hooks.uninstall()
 
@@ -85,7 +91,9 @@ def gui_settings() -> QSettings:
     return QSettings(str(folder / SETTINGS_FILE), QSettings.Format.IniFormat)
 
 
-async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | None) -> int:
+async def _main(
+    window: MainWindow, context: AppContext, hooks: ExceptionHooks, screenshot: Path | None
+) -> int:
     import asyncio
 
     from postdesk.gui.asyncutil import start_task
@@ -94,32 +102,21 @@ async def _main(window: MainWindow, hooks: ExceptionHooks, screenshot: Path | No
     store = await open_workspace(window, quiet=screenshot is not None)
     if store is None:
         return 1
-    relay = None
     try:
+        context.open_workspace(store)
         await window.attach_store(store)
-        from postdesk.gui.relaycontrol import install_relay_control
-
-        # Screenshots show the status bar but never open a listener.
-        relay = install_relay_control(window, store, start=screenshot is None)
         if screenshot is not None:
+            # Screenshots show the status bar but never open a listener.
             return await _save_screenshot(window, screenshot)
-        from postdesk.gui.usagewatch import install_usage_watch
-
         closed = asyncio.Event()
         window.closed.connect(closed.set)
-        watch = install_usage_watch(window)
-        from postdesk.gui.recheck import install_recheck
-
-        recheck = install_recheck(window)
+        context.start()
         start_task(window.check_secure_storage(), banner=window.banner)
         await closed.wait()
-        watch.stop()
-        recheck.stop()
         return 0
     finally:
-        if relay is not None:
-            # Before the store closes: the message being handed over finishes first.
-            await relay.stop()
+        # Before the store closes: the message being handed over finishes first.
+        await context.close()
         store.close()
 
 

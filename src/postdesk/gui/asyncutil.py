@@ -2,7 +2,9 @@
 
 - :func:`start_task` runs a coroutine as a task, keeps a reference until it ends, sends a
   ``UserError`` to the page banner and any other failure to the global exception dialog.
-- :func:`task_slot` turns an ``async def`` page method into a slot for a signal.
+- :func:`async_slot` turns an ``async def`` method into a slot: the one way a button, a menu
+  item or a dialog's answer starts async work. Inside it, database calls go to a thread with
+  ``asyncio.to_thread`` and keyring calls with :func:`run_blocking`; none runs on the loop.
 - :func:`busy` disables a button and shows an inline status while work is running.
 - :func:`with_wait_dialog` shows a wait dialog with Cancel for long work.
 - :func:`run_blocking` runs a blocking call (keyring, D-Bus) off the GUI thread.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -59,17 +62,55 @@ def _task_done(banner: Banner | None, task: asyncio.Task[Any]) -> None:
     sys.excepthook(type(error), error, error.__traceback__)
 
 
-def task_slot(
-    method: Callable[[Any], Coroutine[Any, Any, object]],
-) -> Callable[..., asyncio.Task[object]]:
-    """Make ``async def method(self)`` a slot; a UserError goes to ``self.banner``."""
+AsyncMethod = Callable[..., Coroutine[Any, Any, object]]
 
-    @functools.wraps(method)
-    def slot(self: Any, *_signal_args: object) -> asyncio.Task[object]:
-        # Signal arguments (such as ``clicked``'s checked flag) are dropped on purpose.
-        return start_task(method(self), banner=getattr(self, "banner", None))
 
-    return slot
+def async_slot(
+    method: AsyncMethod | None = None, *, button: str | None = None
+) -> Any:
+    """Make ``async def method(self, ...)`` a slot that starts it as a task and returns the task.
+
+    The task is kept until it ends; the widget ``self.<button>`` (when named) is disabled until
+    then, so a second click cannot start it twice; a ``UserError`` is shown in ``self.banner``,
+    any other exception in the global report dialog. Signal arguments the method does not take
+    (such as ``clicked``'s checked flag) are dropped. Use as ``@async_slot`` or
+    ``@async_slot(button="add_button")``.
+    """
+
+    def decorate(method: AsyncMethod) -> Callable[..., asyncio.Task[object]]:
+        taken = _positional_count(method) - 1  # without self
+
+        @functools.wraps(method)
+        def slot(self: Any, *args: object) -> asyncio.Task[object]:
+            widget = getattr(self, button) if button is not None else None
+            return start_task(
+                _disabling(widget, method(self, *args[:taken])),
+                banner=getattr(self, "banner", None),
+            )
+
+        return slot
+
+    return decorate(method) if method is not None else decorate
+
+
+def _positional_count(method: AsyncMethod) -> int:
+    parameters = inspect.signature(method).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return 1_000  # takes them all
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in kinds)
+
+
+async def _disabling(widget: QWidget | None, work: Coroutine[Any, Any, T]) -> T:
+    if widget is None:
+        return await work
+    widget.setEnabled(False)
+    try:
+        return await work
+    finally:
+        # The window may have closed (and Qt deleted the widget) while the work ran.
+        with contextlib.suppress(RuntimeError):
+            widget.setEnabled(True)
 
 
 @contextlib.contextmanager

@@ -1,21 +1,28 @@
-"""The main window: a window-wide banner, the four tabs, and a status bar."""
+"""The main window: a window-wide banner, the four tabs, and a status bar.
+
+The window receives the application context (the relay, the watches, change notifications)
+and shows what they report; pages are told about changes to the data they show.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QToolButton, QWidget
 
 from postdesk import APP_NAME, __version__
 from postdesk.core.errors import UserError
+from postdesk.gui.context import AppContext
 from postdesk.gui.qtutils import SPACE_S, app_icon, label, muted, vbox
-from postdesk.gui.tabs import TAB_TITLES, page_classes, tab_index
+from postdesk.gui.tabs import Tab
 from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
+    from postdesk.core.events import ChangeEvent
     from postdesk.core.store import Store
+    from postdesk.core.usagewatch import UsageAlert
     from postdesk.gui.dialogs.workspace_settings import WorkspaceSettingsDialog
     from postdesk.gui.relaycontrol import RelayControl, RelayStatusWidget
     from postdesk.gui.tabs.base import Page
@@ -23,10 +30,15 @@ if TYPE_CHECKING:
 DEFAULT_SIZE = (1100, 720)
 GEOMETRY_KEY = "window/geometry"
 NO_KEYRING_TITLE = "No secure password storage"
+# A burst of changes (the relay counting a batch of mail) reloads a page once.
+REFRESH_DELAY_MS = 250
 
 
 class MainWindow(QMainWindow):
-    """Postdesk's window. With ``settings`` it remembers its size and place between runs."""
+    """Postdesk's window. With ``settings`` it remembers its size and place between runs.
+
+    Without a ``context`` it makes its own (tests, and screenshots of a single window).
+    """
 
     closed = Signal()
 
@@ -35,17 +47,19 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         parent: QWidget | None = None,
         *,
+        context: AppContext | None = None,
         build_pages: bool = True,
     ) -> None:
         super().__init__(parent)
         self.settings = settings
+        self.context = context if context is not None else AppContext(parent=self)
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.banner = Banner()
         self.pages: list[Page] = []
         self.tabs = QTabWidget()
-        for title in TAB_TITLES:  # empty frames until build_pages(): the window paints first
-            self.tabs.addTab(QWidget(), title)
+        for tab in Tab:  # empty frames until build_pages(): the window paints first
+            self.tabs.addTab(QWidget(), tab.title)
         central = QWidget()
         central.setLayout(vbox(self.banner, self.tabs, margin=SPACE_S, spacing=SPACE_S))
         self.setCentralWidget(central)
@@ -60,11 +74,17 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.settings_button)
         self.statusBar().addPermanentWidget(muted(label(f"{APP_NAME} {__version__}", wrap=False)))
         self.store: Store | None = None
-        # Set by install_relay_control once the workspace is open.
-        self.relay_control: RelayControl | None = None
+        # The relay's part of the status bar, once the workspace is open.
         self.relay_status: RelayStatusWidget | None = None
+        self._relay_warning: str | None = None
         self._stale: set[int] = set()
+        self._due: set[int] = set()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
+        self._refresh_timer.timeout.connect(self._refresh_due)
         self.tabs.currentChanged.connect(self._tab_shown)
+        self.context.changes.changed.connect(self._changed)
         self._restore_geometry()
         if build_pages:
             self.build_pages()
@@ -75,10 +95,10 @@ class MainWindow(QMainWindow):
             return
         current = self.tabs.currentIndex()
         self.tabs.blockSignals(True)
-        for index, page_class in enumerate(page_classes()):
-            page = page_class()
+        for index, tab in enumerate(Tab):
+            page = tab.page_class()()
+            page.context = self.context
             page.navigate.connect(self.open_domain)
-            page.changed.connect(self._mark_stale)
             placeholder = self.tabs.widget(index)
             self.tabs.removeTab(index)
             self.tabs.insertTab(index, page, page.title)
@@ -92,16 +112,84 @@ class MainWindow(QMainWindow):
         import asyncio
 
         self.store = store
+        self.context.open_workspace(store)
+        self._show_services()
         self.settings_button.setEnabled(True)
         await asyncio.gather(*(page.attach(store) for page in self.pages))
 
-    def open_domain(self, title: str, domain: str) -> None:
-        """Show tab ``title`` switched to ``domain`` (the ⋯ menu's SMTP / Domain Settings)."""
-        index = tab_index(title)
-        if index is None:
+    def _show_services(self) -> None:
+        """Show what the context's services report: status bar, banner, pages."""
+        from postdesk.gui.relaycontrol import RelayStatusWidget
+        from postdesk.gui.tabs.domains import DomainsPage
+        from postdesk.gui.widgets.usage_panel import UsagePanel
+
+        context = self.context
+        if self.relay_status is not None or context.relay is None:
             return
-        self.tabs.setCurrentIndex(index)
-        self.pages[index].show_domain(domain)
+        self.relay_status = RelayStatusWidget(context.relay)
+        self.statusBar().insertPermanentWidget(0, self.relay_status, 1)
+        context.relay.failed.connect(self._relay_failed)
+        context.relay.changed.connect(self._relay_changed)
+        self.closed.connect(self.relay_status.close_queue)
+        if context.usage_watch is not None:
+            context.usage_watch.alert.connect(self._usage_alert)
+            for panel in self.findChildren(UsagePanel):
+                context.usage_watch.today_changed.connect(panel.show_today)
+        if context.recheck is not None:
+            domains_page = self.page(Tab.DOMAINS) if self.pages else None
+            if isinstance(domains_page, DomainsPage):
+                context.recheck.busy = domains_page.is_verifying
+                context.recheck.checked.connect(domains_page.domain_checked)
+            context.recheck.broke.connect(self.show_broken)
+
+    @property
+    def relay_control(self) -> RelayControl | None:
+        """The built-in relay (None before the workspace is open)."""
+        return self.context.relay
+
+    def _relay_failed(self, error: UserError) -> None:
+        self.banner.show_message("warning", error.message, error.hint)
+        self._relay_warning = error.message
+
+    def _relay_changed(self) -> None:
+        # The earlier "could not start" warning is out of date once the relay listens.
+        relay = self.context.relay
+        warning = self._relay_warning
+        if relay is not None and relay.running and warning is not None:
+            if self.banner.message_label.text() == warning:
+                self.banner.clear()
+            self._relay_warning = None
+
+    def _usage_alert(self, alert: UsageAlert) -> None:
+        from postdesk.gui.usagewatch import show_in_banner
+
+        show_in_banner(self.banner, alert, self.select_tab)
+        if self.context.notifier is not None:
+            self.context.notifier.notify(alert)
+
+    def show_broken(self, name: str) -> None:
+        """Tell the user, in the banner and the tray, that a verified domain broke."""
+        from postdesk.gui.recheck import broke_alert
+
+        alert = broke_alert(name)
+        self.banner.show_message(
+            "warning",
+            alert.message,
+            alert.hint,
+            action=(f"Open {Tab.DOMAINS.title}", lambda: self.open_domain(Tab.DOMAINS, name)),
+        )
+        if self.context.notifier is not None:
+            self.context.notifier.notify(alert)  # type: ignore[arg-type]
+
+    def page(self, tab: Tab) -> Page:
+        """The page of ``tab`` (after :meth:`build_pages`)."""
+        return self.pages[tab.index]
+
+    def open_domain(self, tab: Tab, domain: str) -> None:
+        """Show ``tab`` switched to ``domain`` (the ⋯ menu's SMTP / Domain Settings)."""
+        self.tabs.setCurrentIndex(tab.index)
+        if self.pages:
+            self.page(tab).show_domain(domain)
 
     def open_settings(self) -> WorkspaceSettingsDialog | None:
         """Open the workspace Settings dialog (one at a time; None before a workspace is open)."""
@@ -127,13 +215,12 @@ class MainWindow(QMainWindow):
         self.settings_dialog = None
 
     def _settings_saved(self, keys: set[str]) -> None:
+        from postdesk.core import events
         from postdesk.gui.asyncutil import start_task
         from postdesk.gui.dialogs.workspace_settings import RELAY_KEYS
 
-        # Pages show these settings (connection details, records); they reload when shown.
-        self._stale = set(range(len(self.pages)))
-        if self.pages:
-            self._tab_shown(self.tabs.currentIndex())
+        # Pages show these settings (connection details, records).
+        events.publish(events.Change.SETTINGS, origin=self)
         control = self.relay_control
         if keys & RELAY_KEYS and control is not None and control.running:
             self.banner.show_message(
@@ -147,25 +234,31 @@ class MainWindow(QMainWindow):
         await control.stop()
         await control.start()
 
-    def _mark_stale(self) -> None:
-        sender = self.sender()
-        self._stale = {i for i, page in enumerate(self.pages) if page is not sender}
+    def _changed(self, event: ChangeEvent) -> None:
+        """Core says data changed: the page on screen reloads now, the others when shown."""
+        for index, page in enumerate(self.pages):
+            if event.change not in page.watches or page is event.origin:
+                continue
+            self._stale.add(index)
+        self._tab_shown(self.tabs.currentIndex())
 
     def _tab_shown(self, index: int) -> None:
         if index in self._stale and self.store is not None and self.pages:
-            from postdesk.gui.asyncutil import start_task
-
             self._stale.discard(index)
+            self._due.add(index)
+            self._refresh_timer.start()
+
+    def _refresh_due(self) -> None:
+        from postdesk.gui.asyncutil import start_task
+
+        due, self._due = self._due, set()
+        for index in due:
             page = self.pages[index]
             start_task(page.refresh(), banner=page.banner)
 
-    def select_tab(self, title: str) -> bool:
-        """Show the tab called ``title`` (any letter case); False if there is no such tab."""
-        index = tab_index(title)
-        if index is None:
-            return False
-        self.tabs.setCurrentIndex(index)
-        return True
+    def select_tab(self, tab: Tab) -> None:
+        """Show ``tab``."""
+        self.tabs.setCurrentIndex(tab.index)
 
     def current_page(self) -> Page:
         return self.pages[self.tabs.currentIndex()]

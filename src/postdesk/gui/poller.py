@@ -39,6 +39,10 @@ class Poller(QObject):
     def stop(self) -> None:
         self.timer.stop()
 
+    def poll_now(self) -> None:
+        """Run a round now, without waiting for the interval (unless one is running)."""
+        self._tick()
+
     def _tick(self) -> None:
         if self._running or self._store_source() is None:
             return

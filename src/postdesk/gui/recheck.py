@@ -17,17 +17,15 @@ from PySide6.QtCore import QObject, Signal
 from postdesk.core import domains
 from postdesk.core.errors import UserError
 from postdesk.gui.poller import Poller
+from postdesk.gui.tabs import Tab
 
 if TYPE_CHECKING:
     from postdesk.core.domains import VerifyOutcome
     from postdesk.core.store import Store
-    from postdesk.gui.mainwindow import MainWindow
-    from postdesk.gui.usagewatch import DesktopNotifier
 
 POLL_INTERVAL_MS = 60_000
 # A few at a time: each check asks a dozen DNS questions, and the window must stay quick.
 CHECKS_AT_ONCE = 3
-DOMAINS_TAB = "Dedicated Domain And IP"
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ def broke_alert(name: str) -> DomainAlert:
         "warning",
         f"{shown} stopped passing its DNS check.",
         "One of its DNS records changed or disappeared since it was verified, so mail from it "
-        f"may fail receivers' checks. Open {DOMAINS_TAB} to see what to fix.",
+        f"may fail receivers' checks. Open {Tab.DOMAINS.title} to see what to fix.",
     )
 
 
@@ -65,7 +63,8 @@ class Recheck(Poller):
         interval_ms: int = POLL_INTERVAL_MS,
     ) -> None:
         super().__init__(store_source, interval_ms, parent)
-        self._busy = busy  # a domain the user is verifying right now is left alone
+        #: A domain the user is verifying right now is left alone (the window sets this).
+        self.busy = busy
 
     async def round(self) -> list[str]:
         return await self.run_due()
@@ -80,7 +79,7 @@ class Recheck(Poller):
             return []
         # A shared PostgreSQL workspace may be across the network: read it off the GUI thread.
         due = await run_blocking(lambda: domains.due_for_check(store))
-        names = [name for name in due if not self._busy(name)]
+        names = [name for name in due if not self.busy(name)]
         results = await bounded(
             [lambda n=name: self._check(store, n) for name in names], CHECKS_AT_ONCE
         )
@@ -95,38 +94,3 @@ class Recheck(Poller):
         if outcome.regressed:
             self.broke.emit(name)
         return True
-
-
-def _notifier(window: MainWindow) -> DesktopNotifier:
-    """The window's tray notifier (shared with the usage watch, so there is one tray icon)."""
-    from postdesk.gui.usagewatch import DesktopNotifier
-
-    existing = window.findChildren(DesktopNotifier)
-    return existing[0] if existing else DesktopNotifier(window)
-
-
-def show_broken(window: MainWindow, name: str, notifier: DesktopNotifier | None = None) -> None:
-    """Tell the user, in the window's banner and the tray, that a verified domain broke."""
-    alert = broke_alert(name)
-    window.banner.show_message(
-        "warning",
-        alert.message,
-        alert.hint,
-        action=(f"Open {DOMAINS_TAB}", lambda: window.open_domain(DOMAINS_TAB, name)),
-    )
-    if notifier is not None:
-        notifier.notify(alert)  # type: ignore[arg-type]
-
-
-def install_recheck(window: MainWindow) -> Recheck:
-    """Start re-checking due domains for ``window``: page updates, banner, tray notification."""
-    from postdesk.gui.tabs.domains import DomainsPage
-
-    page = next((p for p in window.pages if isinstance(p, DomainsPage)), None)
-    recheck = Recheck(lambda: window.store, page.is_verifying if page else lambda _n: False, window)
-    if page is not None:
-        recheck.checked.connect(page.domain_checked)
-    notifier = _notifier(window)
-    recheck.broke.connect(lambda name: show_broken(window, name, notifier))
-    recheck.start()
-    return recheck

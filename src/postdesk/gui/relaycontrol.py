@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QToolButton, QWidget
@@ -21,9 +22,16 @@ if TYPE_CHECKING:
     from postdesk.core.relay import Relay, RelayOptions
     from postdesk.core.store import Store
     from postdesk.gui.dialogs.queue import QueueDialog
-    from postdesk.gui.mainwindow import MainWindow
 
-State = Literal["stopped", "starting", "running", "stopping", "failed"]
+
+class RelayState(StrEnum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
 # The queue count comes from the worker's last look at the database (about once a second).
 STATUS_REFRESH_MS = 2000
 LOOPBACK = "127.0.0.1"
@@ -42,7 +50,7 @@ class RelayControl(QObject):
         self.store = store
         self._options = options
         self.relay: Relay | None = None
-        self.state: State = "stopped"
+        self.state = RelayState.STOPPED
         self.error: UserError | None = None
         self.port: int | None = None
         # Start and stop never overlap: a quit during start-up waits for it, then stops.
@@ -50,14 +58,14 @@ class RelayControl(QObject):
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        return self.state == RelayState.RUNNING
 
     async def start(self) -> bool:
         """Listen on loopback at the ``relay_port`` setting; False (and ``error``) when it can't."""
         async with self._lock:
             if self.relay is not None:
                 return True
-            self._set("starting")
+            self._set(RelayState.STARTING)
             from postdesk.core.relay import Relay, RelayOptions
 
             options = dataclasses.replace(self._options or RelayOptions(listen_host=LOOPBACK))
@@ -69,16 +77,16 @@ class RelayControl(QObject):
                 await relay.start()
             except UserError as error:
                 self.error = _explained(error, options.listen_port)
-                self._set("failed")
+                self._set(RelayState.FAILED)
                 self.failed.emit(self.error)
                 return False
             except BaseException:
                 # A bug goes to the report dialog; the status must not say "starting" forever.
                 self.error = None
-                self._set("failed")
+                self._set(RelayState.FAILED)
                 raise
             self.relay, self.error, self.port = relay, None, relay.port
-            self._set("running")
+            self._set(RelayState.RUNNING)
             return True
 
     async def stop(self) -> None:
@@ -86,14 +94,14 @@ class RelayControl(QObject):
         async with self._lock:
             relay, self.relay = self.relay, None
             if relay is None:
-                if self.state == "failed":
-                    self._set("stopped")
+                if self.state == RelayState.FAILED:
+                    self._set(RelayState.STOPPED)
                 return
-            self._set("stopping")
+            self._set(RelayState.STOPPING)
             try:
                 await relay.stop()
             finally:
-                self._set("stopped")
+                self._set(RelayState.STOPPED)
 
     async def toggle(self) -> None:
         """Start when stopped (or failed), stop when running."""
@@ -116,24 +124,24 @@ class RelayControl(QObject):
 
     def status_text(self) -> str:
         """The words in the status bar."""
-        if self.state == "running" and self.relay is not None:
+        if self.state == RelayState.RUNNING and self.relay is not None:
             waiting = self.queued()
             queue = f"{waiting} queued" if waiting else "queue empty"
             return f"Relay: listening on {self.relay.status.smtp_address} · {queue}"
-        if self.state == "failed":
+        if self.state == RelayState.FAILED:
             if self.error is not None and self.error.code == "relay.port_in_use":
                 return f"Relay could not start: port {self.port} is in use"
             return "Relay could not start"
         return {
-            "starting": "Relay starting…",
-            "stopping": "Relay stopping…",
+            RelayState.STARTING: "Relay starting…",
+            RelayState.STOPPING: "Relay stopping…",
         }.get(self.state, "Relay stopped")
 
     def status_tip(self) -> str:
         """The longer explanation shown on hover."""
-        if self.state == "failed" and self.error is not None:
+        if self.state == RelayState.FAILED and self.error is not None:
             return f"{self.error.message}\n{self.error.hint}"
-        if self.state == "running":
+        if self.state == RelayState.RUNNING:
             return (
                 "Apps log in here as one of your SMTP users. Postdesk keeps their mail in its "
                 "queue and hands it to each domain's SMTP service."
@@ -146,7 +154,7 @@ class RelayControl(QObject):
         with self.store.session() as s:
             return int(settings.get(s, "relay_port"))
 
-    def _set(self, state: State) -> None:
+    def _set(self, state: RelayState) -> None:
         self.state = state
         self.changed.emit()
 
@@ -200,7 +208,7 @@ class RelayStatusWidget(QWidget):
         control = self.control
         self.status_label.setText(control.status_text())
         self.status_label.setToolTip(control.status_tip())
-        busy = control.state in ("starting", "stopping")
+        busy = control.state in (RelayState.STARTING, RelayState.STOPPING)
         self.toggle_button.setEnabled(not busy)
         self.toggle_button.setText("Stop" if control.relay is not None else "Start")
         self.toggle_button.setToolTip(
@@ -208,7 +216,7 @@ class RelayStatusWidget(QWidget):
             if control.relay is not None
             else "Start accepting mail from your apps"
         )
-        colour = "#b3261e" if control.state == "failed" else ""
+        colour = "#b3261e" if control.state == RelayState.FAILED else ""
         self.status_label.setStyleSheet(f"color: {colour};" if colour else "")
 
     def _toggle(self) -> None:
@@ -234,39 +242,3 @@ class RelayStatusWidget(QWidget):
         if self.queue_dialog is not None:
             self.queue_dialog.close()
         self.timer.stop()
-
-
-def install_relay_control(
-    window: MainWindow,
-    store: Store,
-    *,
-    start: bool = True,
-    options: RelayOptions | None = None,
-) -> RelayControl:
-    """Show the relay in ``window``'s status bar and, unless ``start`` is False, start it."""
-    from postdesk.gui.asyncutil import start_task
-
-    control = RelayControl(store, options, parent=window)
-    widget = RelayStatusWidget(control)
-    window.statusBar().insertPermanentWidget(0, widget, 1)
-    window.relay_control = control
-    window.relay_status = widget
-
-    shown: list[str] = []
-
-    def explain(error: UserError) -> None:
-        window.banner.show_message("warning", error.message, error.hint)
-        shown[:] = [error.message]
-
-    def started() -> None:
-        # The earlier "could not start" warning is out of date once the relay listens.
-        if control.running and shown and window.banner.message_label.text() == shown[0]:
-            window.banner.clear()
-            shown.clear()
-
-    control.failed.connect(explain)
-    control.changed.connect(started)
-    window.closed.connect(widget.close_queue)
-    if start:
-        start_task(control.start(), banner=window.banner)
-    return control

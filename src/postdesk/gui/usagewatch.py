@@ -11,20 +11,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QSystemTrayIcon
 
 from postdesk.core.usagewatch import UsageAlert, UsageWatcher
 from postdesk.gui.poller import Poller
 from postdesk.gui.qtutils import app_icon
+from postdesk.gui.tabs import Tab
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
-    from postdesk.gui.mainwindow import MainWindow
     from postdesk.gui.widgets.banner import Banner
 
 POLL_INTERVAL_MS = 30_000
 NOTIFICATION_MS = 15_000
-SMTP_SETTINGS_TAB = "SMTP Settings"
 
 
 class UsageWatch(Poller):
@@ -42,7 +41,6 @@ class UsageWatch(Poller):
     ) -> None:
         super().__init__(store_source, interval_ms, parent)
         self._watcher: UsageWatcher | None = None
-        self.notifier: DesktopNotifier | None = None
 
     async def round(self) -> list[UsageAlert]:
         return await self.poll()
@@ -64,18 +62,18 @@ class UsageWatch(Poller):
         return alerts
 
 
-def show_in_banner(banner: Banner, alert: UsageAlert, open_tab: Callable[[str], object]) -> None:
+def show_in_banner(banner: Banner, alert: UsageAlert, open_tab: Callable[[Tab], object]) -> None:
     """Put an alert in the window's banner; after a deletion, offer the way to new credentials."""
     action = None
     if alert.kind == "deleted":
-        action = ("Open SMTP Settings", lambda: open_tab(SMTP_SETTINGS_TAB))
+        action = (f"Open {Tab.SMTP_SETTINGS.title}", lambda: open_tab(Tab.SMTP_SETTINGS))
     banner.show_message(alert.severity, alert.message, alert.hint, action=action)
 
 
 class DesktopNotifier(QObject):
     """Shows alerts as desktop notifications through a tray icon, made on first use."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.tray: QSystemTrayIcon | None = None
 
@@ -94,18 +92,3 @@ class DesktopNotifier(QObject):
         )
         self.tray.showMessage("Postdesk", f"{alert.message}\n{alert.hint}", icon, NOTIFICATION_MS)
         return True
-
-
-def install_usage_watch(window: MainWindow) -> UsageWatch:
-    """Start watching usage for ``window``: banner, desktop notification, live usage panels."""
-    from postdesk.gui.widgets.usage_panel import UsagePanel
-
-    watch = UsageWatch(lambda: window.store, window)
-    notifier = DesktopNotifier(window)
-    watch.notifier = notifier
-    watch.alert.connect(lambda alert: show_in_banner(window.banner, alert, window.select_tab))
-    watch.alert.connect(notifier.notify)
-    for panel in window.findChildren(UsagePanel):
-        watch.today_changed.connect(panel.show_today)
-    watch.start()
-    return watch

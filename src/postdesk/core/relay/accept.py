@@ -28,7 +28,7 @@ from email import errors, policy
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from postdesk.core import credentials, tracking, usage
+from postdesk.core import credentials, events, tracking, usage
 from postdesk.core.domains import lookup_name
 from postdesk.core.relay import headers, queue
 from postdesk.core.relay.addresses import envelope_problem, shown, smtp_safe
@@ -253,6 +253,10 @@ def _commit(store: Store, batch: list[_Request]) -> None:
         return
     # Committed: from here on these messages will be delivered whatever happens to this process.
     usage.forget_secrets(store, forget)
+    if queued:
+        events.publish(events.Change.USAGE)  # today's count and the logins' "last used"
+    if any(fired.values()):
+        events.publish(events.Change.USERS)  # the daily-limit rule deleted every login
     for request, queued_id in queued:
         request.outcome = Outcome(f"250 2.0.0 Queued as {queued_id}", queued_id, fired[id(request)])
 

@@ -11,6 +11,7 @@ import asyncio
 import html
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtGui import QGuiApplication
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from postdesk.core import credentials, domains, sending, services
+from postdesk.core import credentials, domains, events, sending, services
 from postdesk.core.errors import UserError
 from postdesk.core.sending import DEFAULT_HTML, DEFAULT_SUBJECT, DEFAULT_TEXT, TestEmail
 from postdesk.core.smtptest import TestResult, TranscriptLine
@@ -52,6 +53,9 @@ from postdesk.gui.qtutils import (
     scaled_font,
     vbox,
 )
+
+if TYPE_CHECKING:
+    from postdesk.gui.relaycontrol import RelayControl
 
 Work = Callable[[TestEmail | None, Callable[[TranscriptLine], None]], Awaitable[TestResult]]
 BODY_LINES = 3
@@ -95,10 +99,13 @@ class TestSendDialog(QDialog):
         with_message: bool,
         service_name: str | None = None,
         senders: list[str] | None = None,
+        relay: RelayControl | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.store, self.title, self.target = store, title, target
+        #: The built-in relay the test goes through (as an SMTP user), or None.
+        self.relay = relay
         self._work, self.with_message, self.service_name = work, with_message, service_name
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -114,10 +121,17 @@ class TestSendDialog(QDialog):
             + " to start. Every step of the conversation with the server appears here."
         )
         self.trust_row = self._build_trust_row()
+        self.relay_row = self._build_relay_row()
         # Left: what to send and what was found out about TLS; right: the conversation, full
         # height, so the dialog fits a laptop screen.
         self.side = QWidget()
-        side = vbox(self.form_widget, self.detail.tls_details, self.trust_row, spacing=SPACE_L)
+        side = vbox(
+            self.form_widget,
+            self.relay_row,
+            self.detail.tls_details,
+            self.trust_row,
+            spacing=SPACE_L,
+        )
         side.addStretch(1)
         self.side.setLayout(side)
         conversation = QWidget()
@@ -212,9 +226,18 @@ class TestSendDialog(QDialog):
 
     @classmethod
     def as_smtp_user(
-        cls, store: Store, domain: str, login: str, parent: QWidget | None = None
+        cls,
+        store: Store,
+        domain: str,
+        login: str,
+        parent: QWidget | None = None,
+        *,
+        relay: RelayControl | None = None,
     ) -> TestSendDialog:
-        """Send a test email as an SMTP user, through the built-in relay like an app would."""
+        """Send a test email as an SMTP user, through the built-in relay like an app would.
+
+        With ``relay`` (the window's), a stopped relay is explained, with a Start button.
+        """
         username = credentials.username(login, domain)
         return cls(
             store,
@@ -226,6 +249,7 @@ class TestSendDialog(QDialog):
             ),
             with_message=True,
             senders=sender_suggestions(store, username),
+            relay=relay,
             parent=parent,
         )
 
@@ -274,6 +298,17 @@ class TestSendDialog(QDialog):
         row.hide()
         return row
 
+    def _build_relay_row(self) -> QWidget:
+        self.start_relay_button = QPushButton("Start the relay")
+        self.start_relay_button.setToolTip("Start accepting mail from your apps, then send")
+        self.start_relay_button.clicked.connect(self.start_relay)
+        row = QWidget()
+        buttons = hbox(self.start_relay_button)
+        buttons.addStretch(1)
+        row.setLayout(buttons)
+        row.hide()
+        return row
+
     # --- running ------------------------------------------------------------------------------
 
     def email(self) -> TestEmail | None:
@@ -303,8 +338,45 @@ class TestSendDialog(QDialog):
         email = self.email() if self.with_message else None
         if self.with_message and email is None:
             return
+        if self.relay is not None and not self.relay.running:
+            self.show_relay_stopped()
+            return
+        self.relay_row.hide()
         self._closed = False
         self._task = start_task(self._run(email))
+
+    def show_relay_stopped(self) -> None:
+        """Say that the built-in relay is not running (rather than "nothing listens on 2525")."""
+        self.detail.show_verdict(
+            "failed",
+            "The built-in relay is stopped",
+            "Apps, and this test, send through Postdesk's relay, and it is not running. "
+            "Press Start the relay: the test email is sent as soon as it listens.",
+        )
+        self.relay_row.show()
+        self.start_relay_button.setEnabled(True)
+        self.start_relay_button.setFocus()
+
+    def start_relay(self) -> None:
+        """Start the built-in relay, then send the test email."""
+        if self.relay is not None:
+            self._task = start_task(self._start_relay_and_send(self.relay))
+
+    async def _start_relay_and_send(self, relay: RelayControl) -> None:
+        self.start_relay_button.setEnabled(False)
+        self.detail.show_verdict("running", "Starting the built-in relay…")
+        started = await relay.start()
+        self._task = None
+        if not started:
+            error = relay.error
+            self.detail.show_verdict(
+                "failed",
+                error.message if error else "The built-in relay could not start",
+                error.hint if error else "",
+            )
+            self.start_relay_button.setEnabled(True)
+            return
+        self.start_run()
 
     async def _run(self, email: TestEmail | None) -> None:
         self.trust_row.hide()
@@ -326,6 +398,9 @@ class TestSendDialog(QDialog):
             if not self._closed:
                 self._set_running(False)
         self.show_result(result)
+        if email is not None:
+            # The send was counted: usage figures and "last used" are out of date elsewhere.
+            events.publish(events.Change.USAGE, origin=self)
         self.result_ready.emit(result)
 
     def _show_line(self, line: TranscriptLine) -> None:
@@ -338,6 +413,10 @@ class TestSendDialog(QDialog):
         self.detail.finish(result, message_sent=self.with_message and result.ok)
         can_trust = self.service_name is not None and self.detail.fingerprint_to_trust()
         self.trust_row.setVisible(bool(can_trust))
+        # The relay stopped (or never started) after the dialog opened: offer to start it.
+        stopped = self.relay is not None and result.category == "relay_stopped"
+        self.relay_row.setVisible(stopped)
+        self.start_relay_button.setEnabled(stopped)
         self.trust_button.setEnabled(True)
         self._set_running(False)
 

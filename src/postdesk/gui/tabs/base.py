@@ -8,6 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
 from postdesk.core.errors import UserError
+from postdesk.core.events import Change, publish
 from postdesk.gui.errors import show_user_error
 from postdesk.gui.qtutils import (
     PAGE_MARGIN,
@@ -23,22 +24,33 @@ from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
+    from postdesk.gui.context import AppContext
+    from postdesk.gui.tabs import Tab
 
 
 class Page(QWidget):
-    """One tab: subclasses set ``title`` and ``description`` and fill :meth:`build_content`."""
+    """One tab: subclasses set ``key``, ``description`` and ``watches``, and fill
+    :meth:`build_content`."""
 
-    title: ClassVar[str]
+    key: ClassVar[Tab]
+    title: ClassVar[str]  # the tab's title, from ``key``
     description: ClassVar[str]
+    #: The changes that make this page reload (when shown; at once if it is on screen).
+    watches: ClassVar[frozenset[Change]] = frozenset()
 
-    #: Ask the window to show another tab for one domain: (tab title, domain name).
-    navigate = Signal(str, str)
-    #: This page changed workspace data; other pages refresh when they are next shown.
-    changed = Signal()
+    #: Ask the window to show another tab for one domain: (Tab, domain name or "").
+    navigate = Signal(object, str)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "key" in cls.__dict__:
+            cls.title = cls.key.title
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store: Store | None = None
+        #: The application's services (set by the window; None in a page on its own).
+        self.context: AppContext | None = None
         self._open_dialogs: set[QDialog] = set()
         self.setObjectName(type(self).__name__)
         self.title_label = label(self.title)
@@ -82,6 +94,10 @@ class Page(QWidget):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
+
+    def publish(self, change: Change, domain: str | None = None) -> None:
+        """Tell the other pages that this page changed ``change`` (it has shown it already)."""
+        publish(change, domain, origin=self)
 
     def show_user_error(self, error: UserError) -> None:
         """Show an expected failure in this page's banner."""

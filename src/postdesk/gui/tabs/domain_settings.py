@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from PySide6.QtCore import QTimer
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from postdesk.core import settings, tracking
-from postdesk.core.domains import expected_records, list_domains, lookup_name, shown_name
+from postdesk.core.domains import list_domains, lookup_name, shown_name
 from postdesk.core.domainsettings import (
     dkim_keys,
     generate_new_key,
@@ -32,20 +33,26 @@ from postdesk.core.domainsettings import (
     set_reply_to,
 )
 from postdesk.core.errors import UserError
+from postdesk.core.events import Change
+from postdesk.core.servicechange import ServiceChange, preview_service_change
 from postdesk.core.services import list_services
 from postdesk.core.store.models import DedicatedDomain, utcnow
-from postdesk.gui.asyncutil import busy, task_slot
+from postdesk.gui.asyncutil import async_slot, busy
+from postdesk.gui.dialogs.change_service import ChangeServiceDialog, spf_advice
 from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, hbox, label, muted, vbox
+from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.banner import Banner
+from postdesk.gui.widgets.copyfield import CopyField
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.toggle_row import ToggleRow
 
-DOMAINS_TAB = "Dedicated Domain And IP"
-SERVICES_TAB = "SMTP Service"
 # Often enough that "in 12 min" never lags by a whole minute for long.
 COUNTDOWN_INTERVAL_MS = 15_000
 ERROR_COLOUR = "#c0392b"
+# Amber that stays readable on light and dark backgrounds.
+WARNING_COLOUR = "#a15c00"
+NOT_APPLIED = "Tracking is on but not applied yet: {reason}"
 KEY_STATES = {"active": "Active", "pending": "Waiting for DNS", "retired": "Retired"}
 KEY_COLUMNS = ("Selector", "Size", "Created", "State")
 EXPLANATIONS = {
@@ -82,7 +89,8 @@ def group(title: str, *items: QWidget | object) -> QGroupBox:
 
 
 class DomainSettingsPage(Page):
-    title = "Domain Settings"
+    key = Tab.DOMAIN_SETTINGS
+    watches = frozenset({Change.DOMAINS, Change.SERVICES, Change.SETTINGS})
     description = (
         "Turn open and click tracking on or off for a domain, and choose which service sends "
         "its mail."
@@ -101,7 +109,7 @@ class DomainSettingsPage(Page):
             button_text="Open Dedicated Domain And IP",
         )
         assert self.empty_state.button is not None
-        self.empty_state.button.clicked.connect(lambda: self.navigate.emit(DOMAINS_TAB, ""))
+        self.empty_state.button.clicked.connect(lambda: self.navigate.emit(Tab.DOMAINS, ""))
         self.domain_combo = QComboBox()
         self.domain_combo.setAccessibleName("Domain")
         self.domain_combo.currentIndexChanged.connect(self._domain_chosen)
@@ -137,7 +145,13 @@ class DomainSettingsPage(Page):
         }
         for feature, row in self.toggles.items():
             row.switched.connect(lambda on, f=feature: self.switch_tracking(f, on))
-        return group("Tracking", self.tracking_note, *self.toggles.values())
+        # Until the domain has a public, verified tracking address, mail goes out untracked.
+        self.tracking_warning = label(selectable=True)
+        self.tracking_warning.setStyleSheet(f"color: {WARNING_COLOUR};")
+        self.tracking_warning.hide()
+        return group(
+            "Tracking", self.tracking_note, *self.toggles.values(), self.tracking_warning
+        )
 
     def _build_sending(self) -> QGroupBox:
         self.service_combo = QComboBox()
@@ -157,11 +171,14 @@ class DomainSettingsPage(Page):
         grid.setSpacing(SPACE_S)
         grid.addWidget(label("Sends through:", wrap=False), 0, 0)
         grid.addWidget(self.service_combo, 0, 1)
+        self.spf_field = CopyField(name="SPF value", monospace=True)
+        self.spf_field.hide()
         grid.addWidget(self.service_notice, 1, 0, 1, 2)
-        grid.addWidget(label("Reply-to address:", wrap=False), 2, 0)
-        grid.addLayout(hbox(self.reply_to_edit, self.reply_to_save), 2, 1)
-        grid.addWidget(self.reply_to_error, 3, 1)
-        grid.addWidget(self.reply_to_status, 4, 1)
+        grid.addWidget(self.spf_field, 2, 0, 1, 2)
+        grid.addWidget(label("Reply-to address:", wrap=False), 3, 0)
+        grid.addLayout(hbox(self.reply_to_edit, self.reply_to_save), 3, 1)
+        grid.addWidget(self.reply_to_error, 4, 1)
+        grid.addWidget(self.reply_to_status, 5, 1)
         grid.setColumnStretch(1, 1)
         return group("Sending", grid)
 
@@ -238,6 +255,7 @@ class DomainSettingsPage(Page):
         """Show every setting of the chosen domain."""
         domain = self.domains[self.domain]  # type: ignore[index]
         self.service_notice.clear()
+        self.spf_field.hide()
         self._show_services(domain)
         self.reply_to_edit.setText(domain.reply_to or "")
         self.reply_to_error.hide()
@@ -265,6 +283,16 @@ class DomainSettingsPage(Page):
             self.countdown.start()
         else:
             self.countdown.stop()
+        wanted = any(s.pending.enabled if s.pending else s.enabled for s in states.values())
+        reason = self._tracking_not_applied(self.domain) if wanted else None
+        self.tracking_warning.setText(NOT_APPLIED.format(reason=reason) if reason else "")
+        self.tracking_warning.setVisible(reason is not None)
+
+    def _tracking_not_applied(self, name: str) -> str | None:
+        """Why the domain's mail is not tracked although tracking is on (None: it is)."""
+        assert self.store is not None
+        with self.store.session() as s:
+            return tracking.tracking_address_status(s, name).reason
 
     def switch_tracking(self, feature: tracking.Feature, enabled: bool) -> None:
         """The user flipped a toggle: ask core for the change (or cancel the pending one)."""
@@ -275,7 +303,7 @@ class DomainSettingsPage(Page):
         except UserError as error:
             self.show_user_error(error)
         self.render_tracking()
-        self.changed.emit()
+        self.publish(Change.DOMAINS, self.domain)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -295,36 +323,65 @@ class DomainSettingsPage(Page):
                 "info",
                 "No SMTP service yet.",
                 "Add the service that delivers your mail on the SMTP Service tab first.",
-                action=("Open SMTP Service", lambda: self.navigate.emit(SERVICES_TAB, "")),
+                action=("Open SMTP Service", lambda: self.navigate.emit(Tab.SMTP_SERVICE, "")),
             )
+
+    def _current_service(self) -> str | None:
+        domain = self.domains.get(self.domain or "")
+        if domain is None:
+            return None
+        return next((s.name for s in self.services if s.id == domain.service_id), None)
+
+    def _show_current_service(self) -> None:
+        current = self._current_service()
+        self.service_combo.setCurrentIndex(
+            max(self.service_combo.findData(current), 0) if current else 0
+        )
 
     def _service_chosen(self, index: int) -> None:
         name = self.service_combo.itemData(index)
-        domain = self.domains.get(self.domain or "")
-        if name is None or domain is None or self.store is None:
+        if name is None or self.domain is None or name == self._current_service():
             return
+        self.ask_service_change(self.domain, name)
+
+    @async_slot
+    async def ask_service_change(self, domain: str, service: str) -> None:
+        """Show what changes (the SPF value to publish) and change only when confirmed."""
+        store = self.store
+        assert store is not None
         try:
-            set_domain_service(self.store, domain.name, name)
-        except UserError as error:
-            self.show_user_error(error)
+            change = await asyncio.to_thread(preview_service_change, store, domain, service)
+        finally:
+            self._show_current_service()  # until the user confirms
+        dialog = ChangeServiceDialog(change, self)
+        dialog.accepted.connect(lambda: self.change_service(change))
+        self.keep_open(dialog)
+
+    @async_slot(button="service_combo")
+    async def change_service(self, change: ServiceChange) -> None:
+        """Send the domain through the confirmed service; show the SPF value to publish."""
+        store = self.store
+        assert store is not None
+        await asyncio.to_thread(set_domain_service, store, change.domain, change.service)
+        self.domains = {d.name: d for d in await asyncio.to_thread(list_domains, store)}
+        if self.domain != change.domain:
             return
-        self.domains = {d.name: d for d in list_domains(self.store)}
         if self.service_combo.itemData(0) is None:
             self.service_combo.removeItem(0)  # "Not chosen yet" no longer applies
-        _, records = expected_records(self.store, domain.name)
-        spf = next((r.value for r in records if r.kind == "spf"), None)
-        record = f"Publish this SPF record in place of the old one:\n{spf}\n" if spf else ""
+        self._show_current_service()
         self.service_notice.show_message(
             "info",
-            f"Mail from {shown_name(domain.name)} now goes through {name}.",
-            f"{record}Then press Verify Now on the Dedicated Domain And IP tab, so the domain "
-            "is checked again.",
+            f"Mail from {shown_name(change.domain)} now goes through {change.service}.",
+            f"{spf_advice(change)} Then press Verify Now on the Dedicated Domain And IP tab, so "
+            "the domain is checked again.",
             action=(
                 "Open Dedicated Domain And IP",
-                lambda: self.navigate.emit(DOMAINS_TAB, domain.name),
+                lambda: self.navigate.emit(Tab.DOMAINS, change.domain),
             ),
         )
-        self.changed.emit()
+        self.spf_field.set_value(change.spf_after or "")
+        self.spf_field.setVisible(change.spf_changes and change.spf_after is not None)
+        self.publish(Change.DOMAINS, change.domain)
 
     def save_reply_to(self) -> None:
         """Check and save the reply-to address; a bad one is explained under the field."""
@@ -341,7 +398,7 @@ class DomainSettingsPage(Page):
         self.reply_to_edit.setText(saved or "")
         self.domains = {d.name: d for d in list_domains(self.store)}
         self._show_reply_to_status(saved, saved_now=True)
-        self.changed.emit()
+        self.publish(Change.DOMAINS, self.domain)
 
     def _show_reply_to_status(self, address: str | None, *, saved_now: bool = False) -> None:
         prefix = "Saved. " if saved_now else ""
@@ -375,7 +432,7 @@ class DomainSettingsPage(Page):
         )
         self.generate_status.setVisible(waiting)
 
-    @task_slot
+    @async_slot
     async def generate_key(self) -> None:
         """Make a new 2048-bit key off the GUI thread; it waits for its DNS record."""
         assert self.store is not None and self.domain is not None
@@ -387,4 +444,4 @@ class DomainSettingsPage(Page):
             self.generate_status.setText(
                 f"New key {key.selector} made. Publish its DKIM record and press Verify Now."
             )
-        self.changed.emit()
+        self.publish(Change.DOMAINS, self.domain)

@@ -17,15 +17,17 @@ from PySide6.QtWidgets import (
 from postdesk.core import domains, domainview, ips
 from postdesk.core.domains import VerifyOutcome
 from postdesk.core.domainview import DomainSummary
+from postdesk.core.events import Change
 from postdesk.core.services import list_services
-from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.asyncutil import async_slot, busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.add_domain import AddDomainDialog
 from postdesk.gui.dialogs.add_ip import AddIpDialog
 from postdesk.gui.dialogs.diagnose import DiagnoseDialog
 from postdesk.gui.qtutils import SPACE_L, SPACE_S, hbox, label, muted, vbox
+from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
-from postdesk.gui.tabs.domains_detail import DomainDetail, DomainRow, scrolling
+from postdesk.gui.tabs.domains_detail import DomainActions, DomainDetail, DomainRow, scrolling
 from postdesk.gui.widgets.emptystate import TEXT_MAX_WIDTH, TEXT_STRETCH, EmptyState
 from postdesk.gui.widgets.ip_panel import IpList, IpPanel, soft_selection
 
@@ -43,7 +45,8 @@ EMPTY_STEPS = (
 
 
 class DomainsPage(Page):
-    title = "Dedicated Domain And IP"
+    key = Tab.DOMAINS
+    watches = frozenset({Change.DOMAINS, Change.SERVICES, Change.SETTINGS})
     description = (
         "Add the domains you send from, publish the DNS records Postdesk gives you, and check "
         "your dedicated IP addresses."
@@ -59,8 +62,14 @@ class DomainsPage(Page):
         self.clock.setInterval(CLOCK_INTERVAL_MS)
         self.clock.timeout.connect(self._tick)
 
-        self.detail = DomainDetail()
-        self.detail.action.connect(self.act)
+        self.actions = DomainActions(
+            smtp_settings=lambda name: self.navigate.emit(Tab.SMTP_SETTINGS, name),
+            domain_settings=lambda name: self.navigate.emit(Tab.DOMAIN_SETTINGS, name),
+            verify=self.verify,
+            cancel_verify=self.cancel_verify,
+            remove=self.confirm_remove,
+        )
+        self.detail = DomainDetail(self.actions)
         self.ip_panel = IpPanel(self.banner)
         self.ip_panel.changed.connect(self._ip_changed)
         self.ip_panel.removed.connect(self._ip_removed)
@@ -121,8 +130,12 @@ class DomainsPage(Page):
         self.ip_list = IpList()
         self.ip_list.selected.connect(self.show_ip)
         self.ip_list.add_requested.connect(self.open_add_ip)
-        buttons = hbox(self.add_button, self.diagnose_button, self.analyze_button)
-        buttons.addStretch(1)
+        # Two rows: three buttons side by side do not fit the sidebar's width.
+        tools = hbox(self.diagnose_button, self.analyze_button)
+        tools.addStretch(1)
+        first = hbox(self.add_button)
+        first.addStretch(1)
+        buttons = vbox(first, tools)
         heading = label("Sending domains", wrap=False)
         sidebar = QWidget()
         layout = vbox(
@@ -144,14 +157,22 @@ class DomainsPage(Page):
     # --- loading ------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        self.reload()
+        """Read domains and IPs again (off the GUI thread) and show them."""
+        store = self.store
+        if store is None:
+            return
+        found = await asyncio.to_thread(
+            lambda: (domainview.summaries(store), ips.list_ips(store))
+        )
+        self._show_loaded(*found)
 
     def reload(self) -> None:
         """Read domains and IPs again and show them, keeping what was selected."""
-        if self.store is None:
-            return
-        self.summaries = {s.name: s for s in domainview.summaries(self.store)}
-        found_ips = ips.list_ips(self.store)
+        if self.store is not None:
+            self._show_loaded(domainview.summaries(self.store), ips.list_ips(self.store))
+
+    def _show_loaded(self, summaries: list[DomainSummary], found_ips: list) -> None:  # type: ignore[type-arg]
+        self.summaries = {s.name: s for s in summaries}
         addresses = {ip.address for ip in found_ips}
         current = self.current
         if self._wanted in self.summaries:
@@ -170,7 +191,7 @@ class DomainsPage(Page):
         self.domain_list.clear()
         self.rows = {}
         for summary in self.summaries.values():
-            row = DomainRow(summary, self.act)
+            row = DomainRow(summary, self.actions)
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, summary.name)
             item.setSizeHint(row.sizeHint())
@@ -234,17 +255,6 @@ class DomainsPage(Page):
 
     # --- the ⋯ menu and Verify Now ------------------------------------------------------------
 
-    def act(self, what: str, name: str) -> None:
-        """Run a ⋯ menu item (or Verify Now / Cancel) for domain ``name``."""
-        if what in ("SMTP Settings", "Domain Settings"):
-            self.navigate.emit(what, name)
-        elif what == "Verify Now":
-            self.verify(name)
-        elif what == "Cancel":
-            self.cancel_verify(name)
-        elif what == "Remove":
-            self.confirm_remove(name)
-
     def verify(self, name: str) -> None:
         """Verify Now in the background: the window stays usable and Cancel stops it."""
         if name in self._verifying or self.store is None:
@@ -286,11 +296,28 @@ class DomainsPage(Page):
 
     def domain_checked(self, name: str, outcome: VerifyOutcome) -> None:
         """A check finished (Verify Now or the background re-check): show the new state."""
-        if name in self.summaries:
+        before = self.summaries.get(name)
+        if before is not None:
             self.reload()
-        self.changed.emit()
+        self.publish(Change.DOMAINS, name)
         if outcome.regressed and self._showing(name):
             self.detail.broke_banner.show()
+        newly_verified = outcome.status == "verified" and (
+            before is None or before.status != "verified"
+        )
+        if newly_verified:
+            self.show_next_step(name)
+
+    def show_next_step(self, name: str) -> None:
+        """A domain just verified: "now publish its records" is done, SMTP users come next."""
+        shown = domains.shown_name(name)
+        self.banner.show_message(
+            "info",
+            f"{shown} is verified. Next: create an SMTP user for each app that sends from it.",
+            "Your shop, CRM or warm-up tool signs in with its own SMTP user to send through "
+            "Postdesk.",
+            action=("Create SMTP users", lambda: self.navigate.emit(Tab.SMTP_SETTINGS, name)),
+        )
 
     # --- adding and removing domains ----------------------------------------------------------
 
@@ -298,14 +325,12 @@ class DomainsPage(Page):
         if self.store is None:
             return
         dialog = AddDomainDialog(self.store, list_services(self.store), self)
-        dialog.accepted.connect(
-            lambda: start_task(
-                self._add(dialog.domain(), dialog.service_name()), banner=self.banner
-            )
-        )
+        dialog.accepted.connect(lambda: self.add_domain(dialog.domain(), dialog.service_name()))
         self.keep_open(dialog)
 
-    async def _add(self, name: str, service: str | None) -> None:
+    @async_slot
+    async def add_domain(self, name: str, service: str | None) -> None:
+        """Add ``name`` (checked by the dialog): make its DKIM key and records, then show them."""
         assert self.store is not None
         shown = domains.shown_name(name)
         assert self.empty_state.button is not None
@@ -318,7 +343,7 @@ class DomainsPage(Page):
         self._wanted = name
         self.current = ("domain", name)
         self.reload()
-        self.changed.emit()
+        self.publish(Change.DOMAINS, name)
         self.banner.show_message(
             "info",
             f"{shown} added. Now publish its DNS records.",
@@ -342,10 +367,12 @@ class DomainsPage(Page):
                 "stays. You can then delete its records at your DNS host."
             ),
             action="Remove",
-            on_confirm=lambda: start_task(self._remove(name), banner=self.banner),
+            on_confirm=lambda: self.remove_domain(name),
         )
 
-    async def _remove(self, name: str) -> None:
+    @async_slot
+    async def remove_domain(self, name: str) -> None:
+        """Remove ``name`` with its keys and SMTP users (the user has confirmed)."""
         store = self.store
         assert store is not None
         self.cancel_verify(name)
@@ -355,7 +382,7 @@ class DomainsPage(Page):
         if self.current == ("domain", name):
             self.current = None
         self.reload()
-        self.changed.emit()
+        self.publish(Change.DOMAINS, name)
         self.banner.show_message(
             "info", f"{shown} removed.", "You can now delete its records at your DNS host."
         )
@@ -375,14 +402,18 @@ class DomainsPage(Page):
             return
         existing = [ip.address for ip in ips.list_ips(self.store)]
         dialog = AddIpDialog(existing, self)
-        dialog.accepted.connect(lambda: self._add_ip(dialog.address(), dialog.ip_label()))
+        dialog.accepted.connect(lambda: self.add_ip(dialog.address(), dialog.ip_label()))
         self.keep_open(dialog)
 
-    def _add_ip(self, address: str, ip_label: str) -> None:
-        assert self.store is not None
-        ips.add_ip(self.store, address, ip_label)
+    @async_slot
+    async def add_ip(self, address: str, ip_label: str) -> None:
+        """Add a dedicated IP (checked by the dialog) and start checking it."""
+        store = self.store
+        assert store is not None
+        # Added elsewhere since the dialog opened: core refuses it and the banner says why.
+        await asyncio.to_thread(ips.add_ip, store, address, ip_label)
         self.current = ("ip", address)
-        self.reload()
+        await self.refresh()
         self.ip_panel.start_check()
 
     def _ip_changed(self) -> None:

@@ -4,9 +4,10 @@ and history on the right."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QMenu, QPushButton, QScrollArea, QToolButton, QWidget
 
@@ -33,15 +34,17 @@ from postdesk.gui.widgets.status_badge import State, StatusBadge
 if TYPE_CHECKING:
     from postdesk.core.store import Store
 
-SMTP_SETTINGS_TAB = "SMTP Settings"
-DOMAIN_SETTINGS_TAB = "Domain Settings"
 HISTORY_SHOWN = 5
 DOMAIN_STATES: dict[str, tuple[State, str]] = {
     "verified": ("ok", "Verified"),
     "failing": ("failed", "Failing"),
     "pending": ("testing", "Pending"),
 }
-CHECK_WORDS = {"verified": "Verified", "failing": "Failing"}
+CHECK_WORDS = {
+    "verified": "Verified",
+    "failing": "Failing",
+    "error": "Not checked (DNS did not answer; nothing changed)",
+}
 PUBLISH_TEXT = (
     "Add these records at your DNS host — the company where you manage your domain's DNS, often "
     "where you bought the domain — then press Verify Now."
@@ -52,7 +55,17 @@ SHORT_HOST_TIP = (
     "domain itself)."
 )
 COPY_ALL_TIP = "Copy every record as a zone-file snippet, for DNS hosts that can import one."
-MENU_ITEMS = ("SMTP Settings", "Domain Settings", "Verify Now", "Remove")
+
+
+@dataclass(frozen=True)
+class DomainActions:
+    """What the ⋯ menu and the buttons of a domain do; each takes the domain's name."""
+
+    smtp_settings: Callable[[str], object]
+    domain_settings: Callable[[str], object]
+    verify: Callable[[str], object]
+    cancel_verify: Callable[[str], object]
+    remove: Callable[[str], object]
 
 
 def status_badge(status: str) -> StatusBadge:
@@ -61,8 +74,10 @@ def status_badge(status: str) -> StatusBadge:
     return badge
 
 
-def domain_menu(parent: QWidget, act: Callable[[str], object]) -> QToolButton:
-    """The ⋯ button: SMTP Settings, Domain Settings, Verify Now, Remove; ``act`` gets the item."""
+def domain_menu(
+    parent: QWidget, actions: DomainActions, name: Callable[[], str | None]
+) -> QToolButton:
+    """The ⋯ button: SMTP Settings, Domain Settings, Verify Now, Remove, for domain ``name()``."""
     button = QToolButton(parent)
     button.setText("⋯")
     button.setToolTip("More actions for this domain")
@@ -72,12 +87,26 @@ def domain_menu(parent: QWidget, act: Callable[[str], object]) -> QToolButton:
     # The "⋯" already says "more"; Qt's extra arrow beside it only adds noise.
     button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
     menu = QMenu(button)
-    for index, text in enumerate(MENU_ITEMS):
-        if index == len(MENU_ITEMS) - 1:
+    items = (
+        ("SMTP Settings", actions.smtp_settings),
+        ("Domain Settings", actions.domain_settings),
+        ("Verify Now", actions.verify),
+        None,
+        ("Remove", actions.remove),
+    )
+    for item in items:
+        if item is None:
             menu.addSeparator()
-        menu.addAction(text, lambda t=text: act(t))
+            continue
+        text, run = item
+        menu.addAction(text, lambda run=run: _for_domain(run, name()))
     button.setMenu(menu)
     return button
+
+
+def _for_domain(run: Callable[[str], object], name: str | None) -> None:
+    if name is not None:
+        run(name)
 
 
 def section(text: str) -> QWidget:
@@ -89,11 +118,9 @@ def section(text: str) -> QWidget:
 
 
 class DomainDetail(QWidget):
-    """The selected domain; ``action`` carries the button or ⋯ item the user chose."""
+    """The selected domain; its buttons and ⋯ menu run ``actions``."""
 
-    action = Signal(str, str)  # (menu item or "Verify Now" / "Cancel", domain name)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, actions: DomainActions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.name: str | None = None
         self.problem_note = ""
@@ -106,11 +133,11 @@ class DomainDetail(QWidget):
         self.service_label = muted(label())
         self.verify_button = QPushButton("Verify Now")
         self.verify_button.setDefault(True)
-        self.verify_button.clicked.connect(lambda: self._act("Verify Now"))
-        self.menu_button = domain_menu(self, self._act)
+        self.verify_button.clicked.connect(lambda: _for_domain(actions.verify, self.name))
+        self.menu_button = domain_menu(self, actions, lambda: self.name)
         self.checking_label = muted(label(wrap=False))
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(lambda: self._act("Cancel"))
+        self.cancel_button.clicked.connect(lambda: _for_domain(actions.cancel_verify, self.name))
         self.checking_label.hide()
         self.cancel_button.hide()
         self.broke_banner = Banner()
@@ -160,10 +187,6 @@ class DomainDetail(QWidget):
         layout.addStretch(1)
         layout.setContentsMargins(0, 0, SPACE_L, 0)  # room for the scroll bar
         self.setLayout(layout)
-
-    def _act(self, what: str) -> None:
-        if self.name is not None:
-            self.action.emit(what, self.name)
 
     def show_domain(self, store: Store, summary: DomainSummary) -> None:
         """Show ``summary``'s domain: status, records with their last results, problems, history."""
@@ -242,7 +265,7 @@ class DomainDetail(QWidget):
 class DomainRow(QWidget):
     """One domain in the list: its name, a status pill, when it was checked, and the ⋯ menu."""
 
-    def __init__(self, summary: DomainSummary, act: Callable[[str, str], object]) -> None:
+    def __init__(self, summary: DomainSummary, actions: DomainActions) -> None:
         super().__init__()
         self.summary = summary
         # A long name ends in "…" (whole in the tooltip) so the pill and ⋯ always stay in view.
@@ -252,7 +275,7 @@ class DomainRow(QWidget):
         self.name_label.setFont(bold)
         self.badge = status_badge(summary.status)
         self.checked_label = muted(label(wrap=False))
-        self.menu_button = domain_menu(self, lambda item: act(item, summary.name))
+        self.menu_button = domain_menu(self, actions, lambda: summary.name)
         top = hbox(spacing=SPACE_S)
         top.addWidget(self.name_label, 1)
         top.addWidget(self.badge)

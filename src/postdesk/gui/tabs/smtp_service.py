@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from postdesk.core import sending, services
+from postdesk.core.events import Change
 from postdesk.core.services import SECURITY_LABELS, ServiceForm
 from postdesk.core.smtptest import CATEGORIES, TestResult
 from postdesk.core.store.models import SmtpService
@@ -35,6 +36,7 @@ from postdesk.gui.qtutils import (
     scaled_font,
     vbox,
 )
+from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.stats_panel import local_time
@@ -74,7 +76,8 @@ def badge_text(service: SmtpService, testing: bool) -> tuple[str, str]:
 
 
 class SmtpServicePage(Page):
-    title = "SMTP Service"
+    key = Tab.SMTP_SERVICE
+    watches = frozenset({Change.SERVICES, Change.DOMAINS, Change.USAGE})
     description = (
         "Choose the email providers that deliver your mail, such as SendGrid, Mailgun or "
         "Amazon SES, and check that they work."
@@ -298,7 +301,7 @@ class SmtpServicePage(Page):
 
         dialog.result_ready.connect(finished)
         dialog.pinned.connect(self._load)
-        dialog.pinned.connect(self.changed.emit)
+        dialog.pinned.connect(lambda: self.publish(Change.SERVICES))
         self.keep_open(dialog)
 
     def confirm_remove(self, name: str) -> None:
@@ -325,7 +328,7 @@ class SmtpServicePage(Page):
         with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
             await run_blocking(lambda: services.add_service(store, form))
         self._load()
-        self.changed.emit()
+        self.publish(Change.SERVICES)
         self.banner.show_message(
             "info",
             f"{form.name} added",
@@ -341,7 +344,7 @@ class SmtpServicePage(Page):
                 await run_blocking(lambda: services.pin_certificate(store, form.name, None))
         self._results.pop(service.id, None)  # the settings changed: that test no longer applies
         self._load()
-        self.changed.emit()
+        self.publish(Change.SERVICES)
         self.banner.show_message("info", f"{form.name} saved")
 
     async def _remove(self, name: str) -> None:
@@ -352,7 +355,7 @@ class SmtpServicePage(Page):
                 await run_blocking(lambda: services.remove_service(store, name))
         finally:
             self._load()
-        self.changed.emit()
+        self.publish(Change.SERVICES)
         self.banner.show_message("info", f"{name} removed", REMOVE_EXPLANATION)
 
     async def _make_default(self, name: str) -> None:
@@ -360,7 +363,7 @@ class SmtpServicePage(Page):
         assert store is not None
         await run_blocking(lambda: services.set_default(store, name))
         self._load()
-        self.changed.emit()
+        self.publish(Change.SERVICES)
         self.banner.show_message(
             "info", f"{name} is now the default service", "New domains send through it."
         )

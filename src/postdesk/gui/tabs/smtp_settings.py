@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from postdesk.core import credentials, domains, smtpsettings, usage
 from postdesk.core.credentials import MAX_USERS_PER_DOMAIN, NewCredentials
+from postdesk.core.events import Change
 from postdesk.core.store.models import DedicatedDomain, SmtpUser
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
@@ -30,11 +31,12 @@ from postdesk.gui.dialogs.password_shown import PasswordShownDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
 from postdesk.gui.dialogs.test_send import TestSendDialog
 from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
+from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.stats_panel import StatsPanel, local_time
 
-DOMAINS_TAB = "Dedicated Domain And IP"
+DOMAINS_TAB = Tab.DOMAINS.title
 COLUMNS = ("Login name", "Created", "Last used", "")
 LOGIN_COLUMN, CREATED_COLUMN, LAST_USED_COLUMN, ACTIONS_COLUMN = range(len(COLUMNS))
 # The panel grows to fit a long host name and a Copy button, and shrinks in a small window.
@@ -47,7 +49,8 @@ DELETE_EXPLANATION = "Sending with this login stops immediately. Its history and
 
 
 class SmtpSettingsPage(Page):
-    title = "SMTP Settings"
+    key = Tab.SMTP_SETTINGS
+    watches = frozenset({Change.USERS, Change.USAGE, Change.DOMAINS, Change.SETTINGS})
     description = (
         "Create SMTP users for your shop, CRM or other apps, and see the server details they "
         "need to connect."
@@ -66,7 +69,7 @@ class SmtpSettingsPage(Page):
             button_text=f"Open {DOMAINS_TAB}",
         )
         assert self.no_domains.button is not None
-        self.no_domains.button.clicked.connect(lambda: self.navigate.emit(DOMAINS_TAB, ""))
+        self.no_domains.button.clicked.connect(lambda: self.navigate.emit(Tab.DOMAINS, ""))
 
         self.domain_combo = QComboBox()
         self.domain_combo.setAccessibleName("Domain")
@@ -80,7 +83,7 @@ class SmtpSettingsPage(Page):
         )
         assert self.not_verified.button is not None
         self.not_verified.button.clicked.connect(
-            lambda: self.navigate.emit(DOMAINS_TAB, self.current_domain() or "")
+            lambda: self.navigate.emit(Tab.DOMAINS, self.current_domain() or "")
         )
         self.domain_stack = QStackedWidget()
         self.domain_stack.addWidget(self._build_users_view())
@@ -314,7 +317,8 @@ class SmtpSettingsPage(Page):
         name, user = self.current_domain(), self.selected_user()
         if self.store is None or name is None or user is None:
             return
-        dialog = TestSendDialog.as_smtp_user(self.store, name, user.login, self)
+        relay = self.context.relay if self.context is not None else None
+        dialog = TestSendDialog.as_smtp_user(self.store, name, user.login, self, relay=relay)
         dialog.result_ready.connect(lambda _result: self._update_panel())  # the relay counted it
         self.keep_open(dialog)
 
@@ -348,7 +352,7 @@ class SmtpSettingsPage(Page):
             made = await run_blocking(
                 lambda: credentials.create_smtp_user(store, domain, login, password)
             )
-        self.changed.emit()
+        self.publish(Change.USERS, domain)
         self.banner.show_message("info", f"SMTP user {made.username} created")
         self._show_once(made, "SMTP user created")
 
@@ -360,7 +364,7 @@ class SmtpSettingsPage(Page):
             made = await run_blocking(
                 lambda: credentials.reset_password(store, domain, login, password)
             )
-        self.changed.emit()
+        self.publish(Change.USERS, domain)
         self.banner.show_message(
             "info",
             f"New password set for {made.username}",
@@ -374,7 +378,7 @@ class SmtpSettingsPage(Page):
         full = credentials.username(login, domain)
         with self._working(f"Deleting {full}…"):
             await run_blocking(lambda: credentials.delete_smtp_user(store, domain, login))
-        self.changed.emit()
+        self.publish(Change.USERS, domain)
         self.banner.show_message("info", f"SMTP user {full} deleted", DELETE_EXPLANATION)
 
     def _show_once(self, made: NewCredentials, heading: str) -> None:
