@@ -96,3 +96,68 @@ def test_locked_collection_is_reported_not_hidden(locked_secret_service: str) ->
     with pytest.raises(secrets.SecretsUnavailable) as caught:
         secrets.store_secret("service:locked", "value-that-must-not-leak")
     assert "value-that-must-not-leak" not in str(caught.value)
+
+
+def test_missing_data_key_is_never_replaced_while_sealed_keys_exist(
+    secret_service: str, postdesk_home
+) -> None:
+    import keyring
+
+    secrets.store_secret("dkim:a", "a" * 3000)
+    keyring.delete_password(secrets.SERVICE, secrets.DATA_KEY_NAME)  # e.g. a keyring reset
+
+    with pytest.raises(UserError) as reading:
+        secrets.read_secret("dkim:a")
+    with pytest.raises(UserError) as sealing:
+        secrets.store_secret("dkim:b", "b" * 3000)
+    for caught in (reading, sealing):
+        assert caught.value.code == "secrets.data_key_missing"
+        assert "1 sealed private key" in caught.value.message
+        assert str(postdesk_home / "vault") in caught.value.message
+        assert "DKIM key" in caught.value.hint
+    assert keyring.get_password(secrets.SERVICE, secrets.DATA_KEY_NAME) is None
+    assert len(list((postdesk_home / "vault").iterdir())) == 1  # nothing new sealed
+
+    # The way out the message describes: the unreadable keys moved aside, new keys work again.
+    (postdesk_home / "vault").rename(postdesk_home / "vault-unreadable")
+    secrets.store_secret("dkim:b", "b" * 3000)
+    assert secrets.read_secret("dkim:b") == "b" * 3000
+    secrets.delete_secret("dkim:b")
+    keyring.delete_password(secrets.SERVICE, "dkim:a")
+
+
+def test_sealed_key_that_cannot_be_written_leaves_nothing_behind(
+    secret_service: str, postdesk_home
+) -> None:
+    import keyring
+
+    postdesk_home.mkdir(parents=True, exist_ok=True)
+    (postdesk_home / "vault").write_text("not a folder")  # the vault cannot be created
+    with pytest.raises(UserError) as caught:
+        secrets.store_secret("dkim:c", "c" * 3000)
+    assert caught.value.code.startswith("store.")
+    assert str(postdesk_home / "vault") in caught.value.message
+    assert "c" * 20 not in str(caught.value)
+    assert keyring.get_password(secrets.SERVICE, "dkim:c") is None
+
+
+@pytest.mark.parametrize(
+    ("backend", "words"),
+    [
+        ("keyring.backends.null.Keyring", "throws away"),
+        ("keyring.backends.fail.Keyring", "No secure password storage"),
+        ("nosuch.module.Keyring", "could not be loaded"),
+    ],
+)
+def test_require_storage_refuses_backends_that_do_not_store(
+    backend: str, words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
+    secrets.reset_backend()
+    try:
+        with pytest.raises(secrets.SecretsUnavailable) as caught:
+            secrets.require_storage()
+        assert words in caught.value.message
+        assert "PYTHON_KEYRING_BACKEND" in caught.value.hint
+    finally:
+        secrets.reset_backend()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from postdesk.core.errors import UserError
 from postdesk.core.store import database, open_store
@@ -45,7 +46,11 @@ def _exercise(store) -> None:
         )
         s.add(AuditEvent(action="smtp_user.created", subject="shop@example.com"))
     with store.session() as s:
-        domain = s.scalars(select(DedicatedDomain)).one()
+        # Relations are loaded explicitly (the models never lazy-load behind the caller's back).
+        query = select(DedicatedDomain).options(
+            selectinload(DedicatedDomain.service), selectinload(DedicatedDomain.records)
+        )
+        domain = s.scalars(query).one()
         assert domain.service is not None and domain.service.name == "SendGrid"
         assert domain.records[0].value == "v=spf1"
         assert domain.created_at.tzinfo is not None
@@ -103,6 +108,59 @@ def test_corrupt_database_file_is_named_with_the_way_out(postdesk_home: Path) ->
     assert str(db) in caught.value.message
     assert "Move it aside" in caught.value.hint
     assert db.read_bytes().startswith(b"this is not sqlite")  # nothing was overwritten
+
+
+@pytest.mark.parametrize("with_backup", [False, True])
+def test_empty_database_file_is_not_taken_for_a_new_workspace(
+    postdesk_home: Path, with_backup: bool
+) -> None:
+    store = open_store()
+    _exercise(store)
+    store.close()
+    db = postdesk_home / "postdesk.db"
+    backup = postdesk_home / "postdesk.db.bak-0002-20260101T000000Z"
+    if with_backup:
+        shutil.copyfile(db, backup)
+    db.write_bytes(b"")  # e.g. a sync tool or a full disk truncated it
+    with pytest.raises(UserError) as caught:
+        open_store()
+    assert caught.value.code == "store.empty"
+    assert str(db) in caught.value.message and "empty" in caught.value.message
+    assert "postdesk.db.bak-*" in caught.value.hint
+    if with_backup:
+        assert backup.name in caught.value.hint
+    assert db.stat().st_size == 0  # still empty: nothing was created over it
+
+
+def test_a_new_workspace_is_created_where_there_was_no_file(postdesk_home: Path) -> None:
+    store = open_store()
+    store.close()
+    assert (postdesk_home / "postdesk.db").stat().st_size > 0
+    open_store().close()  # and opens again without complaint
+
+
+@pytest.mark.parametrize(
+    ("sqlite_says", "code"),
+    [
+        ("attempt to write a readonly database", "store.readonly"),
+        ("database or disk is full", "store.disk_full"),
+        ("database is locked", "store.busy"),
+    ],
+)
+def test_write_failures_become_one_line_errors(
+    postdesk_home: Path, sqlite_says: str, code: str
+) -> None:
+    """The text SQLite gives for each failure maps to its own code (the faults themselves are
+    produced for real in tests/integration/test_store_faults.py)."""
+    from sqlalchemy.exc import OperationalError
+
+    store = open_store()
+    with pytest.raises(UserError) as caught, store.session():
+        raise OperationalError("INSERT ...", {}, sqlite3.OperationalError(sqlite_says))
+    store.close()
+    assert caught.value.code == code
+    assert str(postdesk_home / "postdesk.db") in caught.value.message
+    assert "INSERT" not in str(caught.value)
 
 
 def _migrations_with(tmp_path: Path, body: str) -> Path:

@@ -6,6 +6,7 @@ Start-up is kept lean: each command imports what it needs (Qt, SQLAlchemy, …) 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.screenshot, args.tab = None, None
         handler = run_gui
+    # A log file that cannot be written (full disk, read-only folder) must not print logging's
+    # own traceback: the command's result, or its one-line error, is what the user needs.
+    logging.raiseExceptions = False
     try:
         from postdesk.core.logs import setup_logging
 
@@ -46,3 +50,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("postdesk: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # What core did not translate itself (e.g. a file the relay writes in the data folder).
+        from postdesk.core.config import folder_problem
+
+        return fail(folder_problem(exc, "use its files"))
+    except Exception as exc:
+        known = _database_failure(exc)
+        if known is None:
+            raise
+        return fail(known)
+
+
+def _database_failure(exc: Exception) -> UserError | None:
+    """A database error that escaped the store, as the store would explain it (None: a bug)."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import OperationalError
+
+    if not isinstance(exc, OperationalError):
+        return None
+    from postdesk.core.config import database_url
+    from postdesk.core.store.database import explain_failure
+
+    return explain_failure(database_url(), exc)

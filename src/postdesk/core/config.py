@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from postdesk.core.errors import UserError
 
 APP_DIR_NAME = "Postdesk"
 DATABASE_FILE = "postdesk.db"
@@ -43,3 +46,37 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def folder_problem(exc: OSError, action: str, path: Path | str | None = None) -> UserError:
+    """A file-system failure as one line: what failed, where, and what to do about it.
+
+    ``action`` completes "Postdesk could not …" (e.g. "save a sealed key"). The path comes from
+    the error itself when not given; nothing else of the exception (never a value) is shown.
+    """
+    where = Path(path) if path is not None else Path(exc.filename) if exc.filename else None
+    at = f" in {where}" if where is not None else ""
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        return UserError(
+            "store.disk_full",
+            f"Postdesk could not {action}: the disk is full{at}.",
+            "Free some space on that disk, then try again.",
+        )
+    if exc.errno == errno.EROFS:
+        return UserError(
+            "store.readonly",
+            f"Postdesk could not {action}: the disk{at} is mounted read-only.",
+            "Mount it writable, or set POSTDESK_HOME to a folder you can write to.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return UserError(
+            "store.readonly",
+            f"Postdesk could not {action}: writing{at} is not allowed.",
+            "Make the folder and its files writable for your user (check permissions and "
+            "'lsattr' for the immutable flag), or set POSTDESK_HOME to another folder.",
+        )
+    return UserError(
+        "store.io_error",
+        f"Postdesk could not {action}{at}: {exc.strerror or type(exc).__name__}.",
+        "Check the disk and the folder, then try again.",
+    )

@@ -192,6 +192,7 @@ def create_smtp_user(
         password = generate_password()
     else:
         check_password_strength(password, login=login)
+    secrets.require_storage()  # an unusable keyring stops here, before any row
     with store.session() as s:  # check first, so a refused login never reaches the keyring
         domain = get_domain(s, domain_name)
         _require_verified(domain)

@@ -95,6 +95,8 @@ async def add_domain(
 ) -> DedicatedDomain:
     """Add & Verify: validate, generate the records (merging any SPF/DMARC already published)."""
     name = check_new_domain(store, text)
+    # An unusable keyring stops here, before DNS queries, key generation and any row.
+    await asyncio.to_thread(secrets.require_storage)
     with store.session() as s:
         service = _service(s, service_name)
         service_id = service.id if service else None

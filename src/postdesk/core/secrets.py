@@ -10,12 +10,13 @@ raises :class:`SecretsUnavailable`, whose text names the problem and the fix but
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import secrets as _random
 from pathlib import Path
 
-from postdesk.core.config import data_dir
+from postdesk.core.config import data_dir, folder_problem
 from postdesk.core.errors import UserError
 
 SERVICE = "postdesk"
@@ -27,11 +28,27 @@ _PROBE_NAME = "keyring-probe"
 _backend = None
 
 
+_backend = None
+_verified: str | None = None  # the backend whose round trip passed in this process
+_BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
+_SHOWN_NAME_LIMIT = 80
+
+
 class SecretsUnavailable(UserError):
     """No usable OS keyring: nothing can be stored safely."""
 
     def __init__(self, message: str, hint: str) -> None:
         super().__init__("secrets.unavailable", message, hint)
+
+
+def _unusable_backend_hint() -> str:
+    """What to do about a backend that cannot store: often one chosen in the environment."""
+    if os.environ.get(_BACKEND_ENV, "").strip():
+        return (
+            f"Unset {_BACKEND_ENV} (it chooses this backend) so the OS keyring is used, "
+            "or name a backend that really stores, such as keyring.backends.SecretService.Keyring."
+        )
+    return _fix_hint()
 
 
 def _fix_hint() -> str:
@@ -48,33 +65,84 @@ def _fix_hint() -> str:
 
 def reset_backend() -> None:
     """Forget the chosen backend (after the environment changed, e.g. in tests)."""
-    global _backend
+    global _backend, _verified
     _backend = None
+    _verified = None
     import keyring.core
 
     keyring.core._keyring_backend = None  # keyring caches its choice; make it choose again
 
 
+def _shown(text: str) -> str:
+    """User-supplied text fit for a one-line message: no control characters, bounded."""
+    clean = "".join(c if c.isprintable() else "?" for c in text)
+    if len(clean) > _SHOWN_NAME_LIMIT:
+        clean = clean[: _SHOWN_NAME_LIMIT - 1] + "…"
+    return clean
+
+
+def _load_backend():  # type: ignore[no-untyped-def]
+    """keyring's choice of backend; a backend named in the environment that cannot load is a
+    clear message, not keyring's import traceback."""
+    import keyring
+
+    try:
+        return keyring.get_keyring()
+    except Exception as exc:
+        named = os.environ.get(_BACKEND_ENV, "").strip()
+        if named:
+            raise SecretsUnavailable(
+                f"The keyring backend '{_shown(named)}' named in {_BACKEND_ENV} could not be "
+                f"loaded ({type(exc).__name__}).",
+                f"Unset {_BACKEND_ENV}, or name an installed backend such as "
+                "keyring.backends.SecretService.Keyring.",
+            ) from None
+        raise SecretsUnavailable(
+            f"The OS keyring could not be started ({type(exc).__name__}).", _fix_hint()
+        ) from None
+
+
+def _refusal(backend: object) -> SecretsUnavailable | None:
+    """Why this backend can never hold a secret, judged by its kind alone (None: try it)."""
+    import keyring.backends.chainer
+    import keyring.backends.fail
+    import keyring.backends.null
+
+    name = backend_name(backend)
+    if isinstance(backend, keyring.backends.fail.Keyring):
+        return SecretsUnavailable(
+            "No secure password storage (OS keyring) was found on this computer.",
+            _unusable_backend_hint(),
+        )
+    if isinstance(backend, keyring.backends.null.Keyring):
+        return SecretsUnavailable(
+            f"The keyring backend '{name}' throws away everything stored in it, "
+            "which Postdesk refuses to use.",
+            _unusable_backend_hint(),
+        )
+    if isinstance(backend, keyring.backends.chainer.ChainerBackend) and not backend.backends:
+        return SecretsUnavailable(
+            "No secure password storage (OS keyring) was found on this computer "
+            "(the keyring chain has no usable backend).",
+            _unusable_backend_hint(),
+        )
+    kind = type(backend)
+    if "plaintext" in kind.__name__.lower() or "keyrings.alt" in kind.__module__:
+        return SecretsUnavailable(
+            f"The keyring backend '{name}' stores passwords in plain text, "
+            "which Postdesk refuses to use.",
+            _unusable_backend_hint(),
+        )
+    return None
+
+
 def _keyring():  # type: ignore[no-untyped-def]
     global _backend
     if _backend is None:
-        import keyring
-        import keyring.backends.fail
-
-        backend = keyring.get_keyring()
-        if isinstance(backend, keyring.backends.fail.Keyring):
-            raise SecretsUnavailable(
-                "No secure password storage (OS keyring) was found on this computer.", _fix_hint()
-            )
-        if (
-            "plaintext" in type(backend).__name__.lower()
-            or "keyrings.alt" in type(backend).__module__
-        ):
-            raise SecretsUnavailable(
-                f"The keyring backend '{backend_name(backend)}' stores passwords in plain text, "
-                "which Postdesk refuses to use.",
-                _fix_hint(),
-            )
+        backend = _load_backend()
+        refusal = _refusal(backend)
+        if refusal is not None:
+            raise refusal
         _backend = backend
     return _backend
 
@@ -85,9 +153,10 @@ def backend_name(backend: object | None = None) -> str:
         try:
             backend = _keyring()
         except SecretsUnavailable:
-            import keyring
-
-            backend = keyring.get_keyring()
+            try:
+                backend = _load_backend()
+            except SecretsUnavailable:
+                return _shown(os.environ.get(_BACKEND_ENV, "").strip() or "none")
     kind = type(backend)
     return f"{kind.__module__}.{kind.__qualname__}"
 
@@ -109,16 +178,31 @@ def _call(action: str, fn, *args):  # type: ignore[no-untyped-def]
 
 def check_backend() -> str:
     """Prove the keyring works with a write-read-delete round trip; returns the backend name."""
+    global _verified
     backend = _keyring()
     token = _random.token_hex(8)
     _call("store a test value", backend.set_password, SERVICE, _PROBE_NAME, token)
     read = _call("read a test value", backend.get_password, SERVICE, _PROBE_NAME)
-    _call("remove a test value", backend.delete_password, SERVICE, _PROBE_NAME)
     if read != token:
         raise SecretsUnavailable(
-            "The OS keyring did not return what was stored in it.", _fix_hint()
+            f"The keyring backend '{backend_name(backend)}' did not give back a test value "
+            "stored in it, so it cannot keep Postdesk's passwords and keys.",
+            _unusable_backend_hint(),
         )
-    return backend_name(backend)
+    _call("remove a test value", backend.delete_password, SERVICE, _PROBE_NAME)
+    _verified = backend_name(backend)
+    return _verified
+
+
+def require_storage() -> str:
+    """Refuse, before anything is written, unless the keyring really stores (checked once).
+
+    Workflows that will store a secret call this first, so an unusable keyring stops them before
+    their first database row or DNS query; the round trip runs once per process.
+    """
+    if _verified is not None and _backend is not None:
+        return _verified
+    return check_backend()
 
 
 def new_secret_ref(prefix: str) -> str:
@@ -128,10 +212,17 @@ def new_secret_ref(prefix: str) -> str:
 
 def store_secret(name: str, value: str) -> None:
     """Store ``value`` under ``name``, sealing values longer than the inline limit."""
+    require_storage()
     backend = _keyring()
-    if len(value) > INLINE_LIMIT:
-        value = _seal(name, value)
-    _call("save a secret", backend.set_password, SERVICE, name, value)
+    if len(value) <= INLINE_LIMIT:
+        _call("save a secret", backend.set_password, SERVICE, name, value)
+        return
+    sealed = _seal(name, value)
+    try:
+        _call("save a secret", backend.set_password, SERVICE, name, sealed)
+    except BaseException:
+        _vault_file(name).unlink(missing_ok=True)  # no sealed part without its keyring item
+        raise
 
 
 def read_secret(name: str) -> str | None:
@@ -150,22 +241,57 @@ def delete_secret(name: str) -> bool:
         return False
     _call("remove a secret", backend.delete_password, SERVICE, name)
     if stored.startswith(_SEALED_PREFIX):
-        _vault_file(name).unlink(missing_ok=True)
+        try:
+            _vault_file(name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise folder_problem(exc, "remove a sealed key", _vault_dir()) from None
     return True
 
 
 # --- sealed values ----------------------------------------------------------------------------
 
 
+def _vault_dir() -> Path:
+    return data_dir() / "vault"
+
+
 def _vault_file(name: str) -> Path:
     digest = hashlib.sha256(name.encode()).hexdigest()[:32]
-    return data_dir() / "vault" / f"{digest}.sealed"
+    return _vault_dir() / f"{digest}.sealed"
 
 
-def _data_key() -> bytes:
+def _sealed_on_disk() -> int:
+    """How many sealed values the data folder holds (they all depend on the one data key)."""
+    try:
+        return sum(1 for _ in _vault_dir().glob("*.sealed"))
+    except OSError:
+        return 0
+
+
+def _data_key_missing(count: int) -> UserError:
+    vault = _vault_dir()
+    return UserError(
+        "secrets.data_key_missing",
+        f"Postdesk's data key is missing from the OS keyring, so the {count} sealed private "
+        f"key(s) (DKIM keys) in {vault} can no longer be decrypted.",
+        "If the keyring was replaced or reset, bring the old one back. Otherwise move that folder "
+        "aside and give each domain a new DKIM key (Domain Settings → Generate new key, or "
+        "remove the domain and add it again).",
+    )
+
+
+def _data_key(*, create: bool) -> bytes:
+    """The key that seals long values; made on first use only.
+
+    A new key is never made while sealed values exist: they would stay unreadable for good, and
+    a keyring that merely hid the old key for a moment would lose it to the new one.
+    """
     backend = _keyring()
     stored = _call("read the data key", backend.get_password, SERVICE, DATA_KEY_NAME)
     if stored is None:
+        count = _sealed_on_disk()
+        if count or not create:
+            raise _data_key_missing(count)
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         stored = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
@@ -177,13 +303,18 @@ def _seal(name: str, value: str) -> str:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(12)
-    blob = nonce + AESGCM(_data_key()).encrypt(nonce, value.encode(), name.encode())
+    blob = nonce + AESGCM(_data_key(create=True)).encrypt(nonce, value.encode(), name.encode())
     path = _vault_file(name)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(blob)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp.write_bytes(blob)
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # never leave half a sealed value behind
+        raise folder_problem(exc, "save a sealed key", path.parent) from None
     return _SEALED_PREFIX + hashlib.sha256(blob).hexdigest()
 
 
@@ -200,6 +331,8 @@ def _unseal(name: str, stored: str) -> str:
             "A stored key is incomplete: its encrypted part is missing from the data folder.",
             "Create the key again (for a DKIM key: Generate new key in Domain Settings).",
         ) from None
+    except OSError as exc:
+        raise folder_problem(exc, "read a sealed key", path.parent) from None
     if hashlib.sha256(blob).hexdigest() != stored.removeprefix(_SEALED_PREFIX):
         raise UserError(
             "secrets.sealed_changed",
@@ -207,7 +340,7 @@ def _unseal(name: str, stored: str) -> str:
             "Create the key again (for a DKIM key: Generate new key in Domain Settings).",
         )
     try:
-        return AESGCM(_data_key()).decrypt(blob[:12], blob[12:], name.encode()).decode()
+        return AESGCM(_data_key(create=False)).decrypt(blob[:12], blob[12:], name.encode()).decode()
     except InvalidTag:
         raise UserError(
             "secrets.sealed_unreadable",

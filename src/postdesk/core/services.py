@@ -135,6 +135,7 @@ def default_service(session: Session) -> SmtpService | None:
 def add_service(store: Store, form: ServiceForm) -> SmtpService:
     """Save a new service; its password goes to the keyring, never the database."""
     validate_form(form).raise_first()
+    secrets.require_storage()  # an unusable keyring stops here, before any row
     name = form.name.strip()
     ref = secrets.new_secret_ref("service")
     with store.session() as s:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,10 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from postdesk.core.config import database_url, redact_url
+from postdesk.core.config import database_url, folder_problem, redact_url
 from postdesk.core.errors import UserError
 
 BUSY_TIMEOUT_S = 30
+EMPTY_FILE_WAIT_PASSES = 10
+EMPTY_FILE_WAIT_S = 0.1
+WRITE_PROBE_BYTES = 4096  # a page: a full disk refuses it, as it refuses SQLite's -shm file
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -40,9 +46,20 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on any error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A session whose work is committed on success and rolled back on any error.
+
+        A database that cannot be written (read-only, disk full, gone) is a UserError saying
+        where and what to do; the transaction is rolled back, so nothing is half-written.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise explain_failure(self._raw_url, exc) from None
+
+    @property
+    def _raw_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=False)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -109,6 +126,9 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
 def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
     """Open the workspace database (``POSTDESK_DATABASE_URL`` or SQLite) and bring it up to date."""
     url = url or database_url()
+    path = sqlite_path(url)
+    if path is not None:
+        _refuse_empty_file(path)
     engine = create_store_engine(url)
     try:
         if migrate:
@@ -121,11 +141,41 @@ def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
         raise
     except (OperationalError, DBAPIError) as exc:
         engine.dispose()
-        raise _explain(url, exc) from None
+        raise explain_failure(url, exc) from None
     return Store(engine)
 
 
-def _explain(url: str, exc: Exception) -> UserError:
+def _refuse_empty_file(path: Path) -> None:
+    """A 0-byte database file is refused: SQLite would silently treat it as a new, empty workspace
+    and every keyring item of the old one would be orphaned."""
+    for _ in range(EMPTY_FILE_WAIT_PASSES):
+        try:
+            if path.stat().st_size > 0:
+                return
+        except FileNotFoundError:
+            return  # a new workspace: Postdesk creates the file itself
+        except OSError:
+            return  # unreadable: opening it explains that
+        # Another Postdesk process may have created it an instant ago; give it time to write.
+        time.sleep(EMPTY_FILE_WAIT_S)
+    backups = sorted(path.parent.glob(path.name + ".bak-*"))
+    if backups:
+        hint = (
+            f"If it held your workspace, restore the latest copy beside it, {backups[-1].name} "
+            f"(copies are named {path.name}.bak-*): move the empty file aside and copy that "
+            f"one to {path.name}. To start a new workspace, delete the empty file."
+        )
+    else:
+        hint = (
+            f"If it held your workspace, restore it from your own backup (Postdesk's copies "
+            f"would be named {path.name}.bak-* beside it; there are none). "
+            "To start a new workspace, delete the empty file."
+        )
+    raise UserError("store.empty", f"The database file {path} is empty (0 bytes).", hint)
+
+
+def explain_failure(url: str, exc: Exception) -> UserError:
+    """A database error as one line: what failed, where, what to do (never the SQL or values)."""
     path = sqlite_path(url)
     text = str(getattr(exc, "orig", exc)).lower()
     if path is not None and ("not a database" in text or "malformed" in text or "corrupt" in text):
@@ -141,18 +191,67 @@ def _explain(url: str, exc: Exception) -> UserError:
             f"The database file {path} is damaged or is not a Postdesk database.",
             hint,
         )
-    if path is not None:
+    where = str(path) if path is not None else redact_url(url)
+    if "disk is full" in text or "no space" in text or "could not extend" in text:
         return UserError(
-            "store.unreadable",
-            f"Postdesk could not open its database file {path}.",
-            "Check that the file and its folder can be read and written by your user.",
+            "store.disk_full",
+            f"Postdesk could not write to its database {where}: the disk is full.",
+            "Free some space on that disk, then try again; nothing was saved.",
         )
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return UserError(
+            "store.readonly",
+            f"Postdesk could not write to its database {where}: it is read-only.",
+            "Make the file and its folder writable for your user (check permissions, "
+            "'lsattr' for the immutable flag, and read-only mounts); nothing was saved.",
+        )
+    if "database is locked" in text:
+        return UserError(
+            "store.busy",
+            f"The database {where} stayed locked by another program for {BUSY_TIMEOUT_S} seconds.",
+            "Close other programs using it (another Postdesk, a database browser), then try "
+            "again; nothing was saved.",
+        )
+    if path is not None:
+        return _explain_sqlite_open(path)
     return UserError(
         "store.unreachable",
         f"Postdesk could not connect to the database at {redact_url(url)}.",
         "Check that the server is running and reachable, and the name, user and password in "
         "POSTDESK_DATABASE_URL.",
     )
+
+
+def _explain_sqlite_open(path: Path) -> UserError:
+    """Why a SQLite file (with its -wal and -shm files beside it) cannot be opened."""
+    problem = _folder_write_problem(path.parent)
+    if problem is not None:
+        return folder_problem(problem, "open its database", path.parent)
+    return UserError(
+        "store.unreadable",
+        f"Postdesk could not open its database file {path}.",
+        "Check that the file and its folder can be read and written by your user.",
+    )
+
+
+def _folder_write_problem(folder: Path) -> OSError | None:
+    """The error writing a small file in ``folder`` gives (None when writing works).
+
+    Asked of the file system itself: ``os.access`` says yes to root on a read-only mount or an
+    immutable folder.
+    """
+    probe = folder / f".postdesk-write-test-{os.getpid()}"
+    try:
+        with open(probe, "xb") as handle:
+            handle.write(b"\0" * WRITE_PROBE_BYTES)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
+        return exc
+    probe.unlink(missing_ok=True)
+    return None
 
 
 # --- migrations -------------------------------------------------------------------------------
