@@ -115,3 +115,16 @@ def test_bundle_leaves_out_the_qt_parts_postdesk_does_not_use(built: Path) -> No
     assert (qt / "plugins" / "platforms" / "libqxcb.so").exists()
     assert (qt / "plugins" / "platforms" / "libqwayland.so").exists()
     assert not (qt / "plugins" / "platforms" / "libqeglfs.so").exists()
+
+
+def test_bundle_stays_within_its_size_budget_without_losing_parts(built: Path) -> None:
+    internal = built / "postdesk" / "_internal"
+    size = sum(p.stat().st_size for p in (built / "postdesk").rglob("*") if p.is_file())
+    assert size <= 120 * 1024 * 1024, f"the unpacked bundle is {size / 1048576:.1f} MiB"
+    # ICU's data trimmed to English, the full code kept; OpenLDAP's stand-in instead of the real
+    # library and the GnuTLS stack it would bring; the PostgreSQL driver's libpq still there.
+    icu = next((internal / "PySide6" / "Qt" / "lib").glob("libicudata.so.*"))
+    assert icu.stat().st_size < 8 * 1024 * 1024
+    assert (internal / "libpq.so.5").exists()
+    assert not list(internal.glob("libgnutls.so*"))
+    assert not (internal / "psycopg_binary").exists()

@@ -11,8 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.orm import Session
 
 from postdesk.core import audit, dkimkeys, recordgen, secrets, settings
 from postdesk.core.errors import UserError
@@ -28,7 +27,6 @@ from postdesk.core.store.models import (
     utcnow,
 )
 from postdesk.core.validation import display_domain, normalize_domain
-from postdesk.core.views import CheckView, DomainView
 
 PENDING_RECHECK_FOR = dt.timedelta(hours=72)
 FIRST_RECHECK = dt.timedelta(minutes=5)
@@ -55,14 +53,10 @@ def lookup_name(text: str) -> str:
         return name
 
 
-def get_domain(session: Session, name: str, *load: ExecutableOption) -> DedicatedDomain:
-    """The dedicated domain with this name (Unicode or A-label), or a UserError.
-
-    Relations are never loaded implicitly: pass the loader options (``selectinload(…)``) for
-    the ones the caller reads.
-    """
+def get_domain(session: Session, name: str) -> DedicatedDomain:
+    """The dedicated domain with this name (Unicode or A-label), or a UserError."""
     domain = session.scalars(
-        select(DedicatedDomain).where(DedicatedDomain.name == lookup_name(name)).options(*load)
+        select(DedicatedDomain).where(DedicatedDomain.name == lookup_name(name))
     ).first()
     if domain is None:
         raise UserError(
@@ -73,20 +67,10 @@ def get_domain(session: Session, name: str, *load: ExecutableOption) -> Dedicate
     return domain
 
 
-def list_domains(store: Store) -> list[DomainView]:
+def list_domains(store: Store) -> list[DedicatedDomain]:
     """All dedicated domains, by name."""
     with store.session() as s:
-        query = (
-            select(DedicatedDomain)
-            .options(joinedload(DedicatedDomain.service))
-            .order_by(DedicatedDomain.name)
-        )
-        return [domain_view(d) for d in s.scalars(query)]
-
-
-def domain_view(domain: DedicatedDomain) -> DomainView:
-    """The read model of a domain whose ``service`` relation the caller loaded."""
-    return DomainView.from_row(domain, domain.service.name if domain.service else None)
+        return list(s.scalars(select(DedicatedDomain).order_by(DedicatedDomain.name)))
 
 
 def existing_names(store: Store) -> list[str]:
@@ -106,7 +90,9 @@ def _service(session: Session, name: str | None) -> SmtpService | None:
     return service_named(session, name)
 
 
-async def add_domain(store: Store, text: str, *, service_name: str | None = None) -> DomainView:
+async def add_domain(
+    store: Store, text: str, *, service_name: str | None = None
+) -> DedicatedDomain:
     """Add & Verify: validate, generate the records (merging any SPF/DMARC already published)."""
     name = check_new_domain(store, text)
     # An unusable keyring stops here, before DNS queries, key generation and any row.
@@ -114,7 +100,6 @@ async def add_domain(store: Store, text: str, *, service_name: str | None = None
     with store.session() as s:
         service = _service(s, service_name)
         service_id = service.id if service else None
-        service_shown = service.name if service else None
         spf_include = service.spf_include if service else None
         spf_extra = list(service.spf_extra) if service else []
         relay = {
@@ -157,11 +142,10 @@ async def add_domain(store: Store, text: str, *, service_name: str | None = None
             s.add(domain)
             s.flush()
             audit.record(s, "domain.added", name, selector=key.selector)
-            view = DomainView.from_row(domain, service_shown)
     except BaseException:
         await asyncio.to_thread(secrets.delete_secret, ref)  # no key without its domain
         raise
-    return view
+    return domain
 
 
 def _record_row(position: int, record: ExpectedRecord) -> DomainRecord:
@@ -199,7 +183,7 @@ def _single(values: tuple[str, ...], prefix: str) -> str | None:
 def expected_records(store: Store, name: str) -> tuple[str, list[ExpectedRecord]]:
     """The domain's stored name and the records it must publish, in the order to work through."""
     with store.session() as s:
-        domain = get_domain(s, name, selectinload(DedicatedDomain.records))
+        domain = get_domain(s, name)
         return domain.name, [_expected(r) for r in domain.records]
 
 
@@ -212,9 +196,7 @@ async def verify_domain(store: Store, name: str) -> VerifyOutcome:
     from postdesk.core.dnscheck import verify_records
 
     with store.session() as s:
-        domain = get_domain(
-            s, name, joinedload(DedicatedDomain.service), selectinload(DedicatedDomain.records)
-        )
+        domain = get_domain(s, name)
         stored_name = domain.name
         spf_include = domain.service.spf_include if domain.service else None
         expected = [_expected(r) for r in domain.records]
@@ -228,10 +210,7 @@ def record_check(store: Store, name: str, report) -> tuple[str, bool]:  # type: 
 
     now = utcnow()
     with store.session() as s:
-        # promote_verified_keys reads (and may change) the keys and records too.
-        domain = get_domain(
-            s, name, selectinload(DedicatedDomain.records), selectinload(DedicatedDomain.dkim_keys)
-        )
+        domain = get_domain(s, name)
         was_verified = domain.status == "verified"
         status = "verified" if report.status == "verified" else "failing"
         by_host = {(r.kind, r.host): r.status for r in report.records}
@@ -276,7 +255,7 @@ def due_for_check(store: Store, now: dt.datetime | None = None) -> list[str]:
         return list(s.scalars(query))
 
 
-def check_history(store: Store, name: str, limit: int = 20) -> list[CheckView]:
+def check_history(store: Store, name: str, limit: int = 20) -> list[DnsCheck]:
     """The latest verification results of a domain, newest first."""
     with store.session() as s:
         domain = get_domain(s, name)
@@ -286,21 +265,13 @@ def check_history(store: Store, name: str, limit: int = 20) -> list[CheckView]:
             .order_by(DnsCheck.checked_at.desc())
             .limit(limit)
         )
-        return [CheckView.from_row(row) for row in s.scalars(query)]
+        return list(s.scalars(query))
 
 
 def remove_domain(store: Store, name: str) -> None:
     """Remove a domain with its records, keys and SMTP users (their keyring entries too)."""
     with store.session() as s:
-        # Deleting cascades to every relation, so all of them are loaded here.
-        domain = get_domain(
-            s,
-            name,
-            selectinload(DedicatedDomain.records),
-            selectinload(DedicatedDomain.dkim_keys),
-            selectinload(DedicatedDomain.checks),
-            selectinload(DedicatedDomain.smtp_users),
-        )
+        domain = get_domain(s, name)
         refs = [k.secret_ref for k in domain.dkim_keys]
         refs += [u.secret_ref for u in domain.smtp_users if u.secret_ref]
         for user in list(domain.smtp_users):

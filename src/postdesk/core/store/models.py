@@ -1,11 +1,6 @@
 """The data model: everything Postdesk remembers, except secrets (those live in the keyring).
 
 Columns named ``secret_ref`` hold only the *name* under which the secrets gateway keeps a value.
-
-Every relationship is ``lazy="raise"``: a row never loads its relations behind the caller's back
-(that is how a detached row once crashed a listing). Code that needs a relation loads it
-explicitly with ``selectinload``/``joinedload`` inside its session; rows never leave core — the
-CLI and the GUI get the frozen read models of ``postdesk.core.views``.
 """
 
 from __future__ import annotations
@@ -99,7 +94,7 @@ class SmtpService(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
-    domains: Mapped[list[DedicatedDomain]] = relationship(back_populates="service", lazy="raise")
+    domains: Mapped[list[DedicatedDomain]] = relationship(back_populates="service")
 
 
 class DedicatedDomain(Base):
@@ -121,23 +116,17 @@ class DedicatedDomain(Base):
     next_check_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     check_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
-    service: Mapped[SmtpService | None] = relationship(back_populates="domains", lazy="raise")
+    service: Mapped[SmtpService | None] = relationship(back_populates="domains")
     records: Mapped[list[DomainRecord]] = relationship(
-        back_populates="domain",
-        cascade="all, delete-orphan",
-        order_by="DomainRecord.position",
-        lazy="raise",
+        back_populates="domain", cascade="all, delete-orphan", order_by="DomainRecord.position"
     )
     dkim_keys: Mapped[list[DkimKey]] = relationship(
-        back_populates="domain", cascade="all, delete-orphan", lazy="raise"
+        back_populates="domain", cascade="all, delete-orphan"
     )
     checks: Mapped[list[DnsCheck]] = relationship(
-        back_populates="domain",
-        cascade="all, delete-orphan",
-        order_by="DnsCheck.checked_at",
-        lazy="raise",
+        back_populates="domain", cascade="all, delete-orphan", order_by="DnsCheck.checked_at"
     )
-    smtp_users: Mapped[list[SmtpUser]] = relationship(back_populates="domain", lazy="raise")
+    smtp_users: Mapped[list[SmtpUser]] = relationship(back_populates="domain")
 
 
 class DomainRecord(Base):
@@ -154,7 +143,7 @@ class DomainRecord(Base):
     required: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="records", lazy="raise")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="records")
 
 
 class DkimKey(Base):
@@ -170,7 +159,7 @@ class DkimKey(Base):
     state: Mapped[str] = mapped_column(String(20), default="active")  # pending|active|retired
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="dkim_keys", lazy="raise")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="dkim_keys")
     __table_args__ = (UniqueConstraint("domain_id", "selector"),)
 
 
@@ -184,7 +173,7 @@ class DnsCheck(Base):
     status: Mapped[str] = mapped_column(String(20))
     report: Mapped[dict[str, object]] = mapped_column(JSON)
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="checks", lazy="raise")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="checks")
 
 
 class TrackingChange(Base):
@@ -220,7 +209,7 @@ class SmtpUser(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     deleted_reason: Mapped[str | None] = mapped_column(String(40))
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="smtp_users", lazy="raise")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="smtp_users")
     __table_args__ = (
         # A login is unique among the *live* users of a domain; deleted ones keep their history.
         Index(
