@@ -1,0 +1,117 @@
+"""Command-line commands as a user runs them: whole processes, side by side with their peers.
+
+Rows, each printed with both sides and the ratio:
+
+* `postdesk service list --json` (a workspace with one service) against `postdesk --version`,
+  the floor of any Postdesk command (target: at most 2x);
+* `postdesk check DOMAIN` against checkdmarc checking the same domain in its own process
+  (`checkdmarc.check_domains`, the work behind its command line, pointed at the same server),
+  both asking a local NSD on loopback (target: Postdesk at least 3x faster).
+
+Runs are interleaved (A B A B …) after a warm-up; medians. Needs NSD (Debian package) and
+checkdmarc (a test dependency).
+
+    .venv/bin/python benchmarks/bench_cli.py [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+
+DOMAIN = "shop.test"
+ZONE = """
+@ IN MX 10 mx.shop.test.
+mx IN A 192.0.2.25
+@ IN TXT "v=spf1 include:_spf.esp.test ~all"
+_spf.esp IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@shop.test"
+pd1._domainkey IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu"
+"""
+
+CHECKDMARC = """
+import sys, dns.nameserver, checkdmarc
+checkdmarc.check_domains([sys.argv[1]], nameservers=[dns.nameserver.Do53Nameserver(
+    "127.0.0.1", int(sys.argv[2]))], skip_tls=True, timeout=2.0)
+"""
+
+FILL = """
+from postdesk.core.store import open_store
+from postdesk.core.store.models import SmtpService
+with open_store().session() as s:
+    s.add(SmtpService(name="SendGrid", host="smtp.sendgrid.net", port=587, security="starttls",
+                      username="apikey", secret_ref="bench-none", spf_include="sendgrid.net"))
+"""
+
+
+def _time(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):  # check exits 1 when it finds problems
+        raise SystemExit(f"{argv[1:4]} failed ({done.returncode}): {done.stderr.decode()[-800:]}")
+    return elapsed
+
+
+def _side_by_side(title: str, ours: tuple, peer: tuple, runs: int, faster: bool) -> None:
+    for argv, env in (ours, peer):
+        _time(argv, env)  # warm-up
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(runs):
+        a.append(_time(*ours))
+        b.append(_time(*peer))
+    ours_ms, peer_ms = statistics.median(a) * 1000, statistics.median(b) * 1000
+    print(title)
+    print(f"  Postdesk {ours_ms:7.0f} ms   peer {peer_ms:7.0f} ms")
+    if faster:
+        print(f"  Postdesk is {peer_ms / ours_ms:.2f}x faster (target: at least 3x)")
+    else:
+        print(f"  ratio {ours_ms / peer_ms:.2f}x the peer's time (target: at most 2x)")
+
+
+def main() -> int:
+    from support.nsd import NsdServer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    env = {**os.environ, "POSTDESK_HOME": tempfile.mkdtemp(prefix="postdesk-bench-")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # listing needs no secret
+    subprocess.run([sys.executable, "-c", FILL], env=env, check=True)
+    postdesk = [sys.executable, "-m", "postdesk"]
+    _side_by_side(
+        "service list --json (one service) vs --version, whole process",
+        ([*postdesk, "service", "list", "--json"], env),
+        ([*postdesk, "--version"], env),
+        args.runs,
+        faster=False,
+    )
+    server = NsdServer(Path(tempfile.mkdtemp(prefix="postdesk-bench-nsd-")))
+    server.serve({DOMAIN: ZONE})
+    try:
+        dns_env = {**env, "POSTDESK_NAMESERVERS": f"127.0.0.1:{server.port}"}
+        _side_by_side(
+            f"check {DOMAIN} vs checkdmarc on the same domain, whole process, NSD on loopback",
+            ([*postdesk, "check", DOMAIN], dns_env),
+            ([sys.executable, "-c", CHECKDMARC, DOMAIN, str(server.port)], dns_env),
+            args.runs,
+            faster=True,
+        )
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
