@@ -81,8 +81,8 @@ async def test_killed_relay_loses_nothing_it_accepted(relay_world):
     got = Counter(_subjects(world))
     assert set(got) == accepted
     # A message may be delivered twice only if its upstream 250 arrived just before the kill,
-    # before the queue recorded it: at most one per upstream connection (see relay/worker.py).
-    assert sum(n - 1 for n in got.values()) <= RelayOptions().concurrency
+    # before the queue recorded it: at most two per upstream connection (see relay/worker.py).
+    assert sum(n - 1 for n in got.values()) <= 2 * RelayOptions().concurrency
     assert relay.terminate() == 0
     assert "Relay listening on 127.0.0.1:" in relay.output.read_text()
 

@@ -1,8 +1,8 @@
 """DKIM-signing outgoing mail with the domain's active key (rsa-sha256, relaxed/relaxed).
 
 dkimpy parses the message and canonicalizes it; the RSA signature itself is made by
-``cryptography`` (OpenSSL), which is about twenty times faster than dkimpy's pure-Python RSA and
-releases the GIL. Loading and checking a key takes longer than signing, so a loaded key is kept
+``cryptography`` (OpenSSL), about twenty times faster than dkimpy's pure-Python RSA (it holds
+the GIL, see ``signer``). Loading and checking a key takes longer than signing, so a loaded key is kept
 in memory for a few minutes (never written anywhere).
 
 A domain whose active key cannot be read (its keyring item is gone, the vault is unreadable) has
@@ -17,19 +17,19 @@ import hashlib
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim.canonicalization import Relaxed
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from postdesk.core import secrets
-from postdesk.core.errors import UserError
-from postdesk.core.store.models import DedicatedDomain, DkimKey
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from postdesk.core.store.models import DedicatedDomain
 
 SIGNED_HEADERS = (
     "from",
@@ -53,6 +53,8 @@ class SigningKey:
     domain: str
     selector: str
     key: rsa.RSAPrivateKey
+    # Kept so a signing process can load the same key; never shown, logged or stored.
+    private_pem: str = field(default="", repr=False, compare=False)
 
 
 def load_key(domain: str, selector: str, private_pem: str) -> SigningKey:
@@ -60,7 +62,7 @@ def load_key(domain: str, selector: str, private_pem: str) -> SigningKey:
     key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the DKIM key is not an RSA key")
-    return SigningKey(domain, selector, key)
+    return SigningKey(domain, selector, key, private_pem)
 
 
 class KeyCache:
@@ -116,6 +118,11 @@ class KeyRef:
 
 def active_key(session: Session, domain: DedicatedDomain) -> KeyRef | None:
     """The key that signs the domain's mail: the active one under its selector, else the newest."""
+    # Imported here: a signing process loads this module without the database layer.
+    from sqlalchemy import select
+
+    from postdesk.core.store.models import DkimKey
+
     keys = session.scalars(
         select(DkimKey)
         .where(DkimKey.domain_id == domain.id, DkimKey.state == "active")
@@ -134,6 +141,9 @@ def domain_key(ref: KeyRef | None, domain: str) -> SigningKey:
             f"{hold}: the domain has no active DKIM key. Generate one in Domain Settings, "
             "publish it and press Verify Now."
         )
+    from postdesk.core import secrets
+    from postdesk.core.errors import UserError
+
     cached = _cache.get(ref.secret_ref)
     if cached is not None:
         return cached

@@ -1,16 +1,16 @@
 """The delivery loop: claim ready messages, apply tracking, DKIM-sign, hand them upstream.
 
 Delivery is at least once. A message is marked sent only after the upstream service answered
-250 for it, and a connection hands over its next message only after that mark is committed. If
-this process dies between an answer and its commit (milliseconds), those messages — at most one
-per open upstream connection — are delivered again when their lease runs out: a rare duplicate,
-never a loss.
+250 for it; a connection sends its next message while that mark is being committed, but waits
+for the commit before the message after. If this process dies between an answer and its commit
+(milliseconds), those messages — at most two per open upstream connection — are delivered again
+when their lease runs out: a rare duplicate, never a loss.
 
 Throughput comes from overlap, never from skipping a commit:
 - each service gets up to ``concurrency`` connections sending at once (``upstream.Pool``);
 - outcomes that arrive while a commit runs are written together in the next one (group commit);
-- claimed messages are tracked and signed in threads ahead of their turn (OpenSSL's RSA signing
-  releases the GIL, so signing does not stall the event loop).
+- claimed messages are tracked and signed ahead of their turn, in a thread, or in helper
+  processes when the relay is busy (RSA signing holds the GIL; see ``signer``).
 No message waits for another: a temporary failure retries that message alone, later.
 """
 
@@ -30,9 +30,10 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from postdesk.core.relay import dkimsign, queue, rewrite
+from postdesk.core.relay import queue
 from postdesk.core.relay.options import RelayOptions
 from postdesk.core.relay.queue import Outcome, RetryPolicy
+from postdesk.core.relay.signer import Job, Signers
 from postdesk.core.relay.upstream import (
     ConnectionLost,
     Endpoint,
@@ -59,26 +60,28 @@ COUNTS_EVERY = 0.5  # seconds between refreshes of the queue counts the status b
 COMMIT_TRIES = 3  # a commit that fails (database busy) is tried again before giving up
 
 
-def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | None) -> bytes:
-    """Tracking first (it changes the body), then the DKIM signature over the final bytes.
+def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | None) -> Job:
+    """What making the message ready takes: tracking (when the domain has a public tracking
+    address), then the DKIM signature over the final bytes.
 
     ``tracking_base`` is used only when it names a public host: tracked links that point at
     this computer or a private network would be dead for every recipient.
     """
-    data = message.raw
-    public = tracking_base is not None and is_public_host(urlsplit(tracking_base).hostname or "")
-    if tracking_base and public and (message.track_open or message.track_click):
-        data = rewrite.apply_tracking(
-            data,
-            base=tracking_base,
-            token=message.tracking_token,
-            key=message.tracking_key,
-            track_open=message.track_open,
-            track_click=message.track_click,
-        )
     if upstream.key is None:  # load_upstream never returns so; never send unsigned anyway
         raise Held(f"Postdesk is holding {upstream.domain}'s mail: its DKIM key is not loaded.")
-    return dkimsign.sign_with(data, upstream.key)
+    public = tracking_base is not None and is_public_host(urlsplit(tracking_base).hostname or "")
+    tracked = public and (message.track_open or message.track_click)
+    return Job(
+        raw=message.raw,
+        domain=upstream.key.domain,
+        selector=upstream.key.selector,
+        private_pem=upstream.key.private_pem,
+        tracking_base=tracking_base if tracked else None,
+        token=message.tracking_token,
+        tracking_key=message.tracking_key,
+        track_open=message.track_open,
+        track_click=message.track_click,
+    )
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Worker:
         self._executor = ThreadPoolExecutor(
             max_workers=max(2, options.concurrency) + 2, thread_name_prefix="postdesk-delivery"
         )
+        self._signers = Signers(self._call)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -168,6 +172,7 @@ class Worker:
             )
             self._in_flight.clear()
         await self.pool.close_all()
+        self._signers.close()
         self._executor.shutdown(wait=False)
 
     # --- claiming -----------------------------------------------------------------------------
@@ -246,7 +251,13 @@ class Worker:
             if message is None:  # another worker took it over (our lease ran out)
                 self._in_flight.pop(message_id, None)
                 continue
-            data = self._call(prepare, message, upstream, base)
+            try:
+                job = prepare(message, upstream, base)
+            except Held as exc:
+                await self._settle_all([message_id], "retry", exc.args[0])
+                continue
+            assert upstream.key is not None  # prepare checked
+            data = self._signers.sign(job, upstream.key, backlog=len(box))
             box.append(_Item(message, upstream, data))
         self._start_lanes(upstream.endpoint)
 
@@ -270,6 +281,7 @@ class Worker:
         smtp: aiosmtplib.SMTP | None = None
         reused = False
         upstream: Upstream | None = None
+        recording: asyncio.Future[None] | None = None  # the previous outcome's commit
         try:
             while box and not self._stopping:
                 item = box.popleft()
@@ -311,8 +323,14 @@ class Worker:
                 if smtp is not None and not smtp.is_connected:
                     await close(smtp)  # replaced or dropped while sending
                     smtp = None
-                await self._settle(outcome)
+                # The next message goes out while this outcome is committed, but not the one
+                # after it: at most two messages per connection are ever sent and unrecorded.
+                if recording is not None:
+                    await recording
+                recording = asyncio.ensure_future(self._settle(outcome))
         finally:
+            if recording is not None:
+                await recording
             if smtp is not None:
                 if upstream is not None and not self._stopping:
                     await self.pool.give_back(upstream, smtp)
