@@ -11,6 +11,12 @@ from postdesk.core.errors import UserError
 from postdesk.core.store.models import AuditEvent, DedicatedDomain, SmtpUser
 
 
+def _stored(store, user_id: int) -> SmtpUser:
+    """The database row behind a listed user (the list itself carries no secret reference)."""
+    with store.session() as s:
+        return s.get_one(SmtpUser, user_id)
+
+
 def test_unverified_domain_cannot_have_users(store, secret_service) -> None:
     with store.session() as s:
         s.add(DedicatedDomain(name="new.example", ownership_token="t"))
@@ -33,7 +39,9 @@ def test_five_users_then_the_sixth_is_refused(store, verified_domain, secret_ser
 def test_password_is_in_keyring_and_hashed_in_database(store, verified_domain, secret_service):
     made = credentials.create_smtp_user(store, verified_domain, "Shop")
     assert made.username == "shop@example.com"
-    (user,) = credentials.list_smtp_users(store, verified_domain)
+    (listed,) = credentials.list_smtp_users(store, verified_domain)
+    assert listed.username == "shop@example.com"
+    user = _stored(store, listed.id)
     assert keyring.get_password(secrets.SERVICE, user.secret_ref) == made.password
     assert made.password not in user.password_hash
     with store.session() as s:
@@ -58,7 +66,8 @@ def test_bad_login_names_are_refused(store, verified_domain, secret_service, log
 
 def test_reset_password_replaces_the_old_one(store, verified_domain, secret_service) -> None:
     old = credentials.create_smtp_user(store, verified_domain, "shop")
-    (before,) = credentials.list_smtp_users(store, verified_domain)
+    (listed,) = credentials.list_smtp_users(store, verified_domain)
+    before = _stored(store, listed.id)
     new = credentials.reset_password(store, verified_domain, "shop")
     assert new.password != old.password
     assert keyring.get_password(secrets.SERVICE, before.secret_ref) is None
@@ -70,7 +79,8 @@ def test_reset_password_replaces_the_old_one(store, verified_domain, secret_serv
 
 def test_delete_stops_login_keeps_history(store, verified_domain, secret_service) -> None:
     made = credentials.create_smtp_user(store, verified_domain, "shop")
-    (user,) = credentials.list_smtp_users(store, verified_domain)
+    (listed,) = credentials.list_smtp_users(store, verified_domain)
+    user = _stored(store, listed.id)
     credentials.delete_smtp_user(store, verified_domain, "shop")
     assert credentials.list_smtp_users(store, verified_domain) == []
     assert keyring.get_password(secrets.SERVICE, user.secret_ref) is None

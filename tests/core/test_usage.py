@@ -53,7 +53,8 @@ def test_exceeding_the_limit_deletes_every_credential_but_keeps_history(store, s
     users = credentials.list_smtp_users(store, "a.example") + credentials.list_smtp_users(
         store, "b.example"
     )
-    refs = [u.secret_ref for u in users]
+    with store.session() as s:
+        refs = [s.get_one(SmtpUser, u.id).secret_ref for u in users]
     shop = users[0]
 
     first = usage.record_sent(

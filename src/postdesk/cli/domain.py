@@ -42,19 +42,6 @@ def _store():  # type: ignore[no-untyped-def]
     return open_store()
 
 
-def _ago(moment) -> str:  # type: ignore[no-untyped-def]
-    if moment is None:
-        return "never"
-    from postdesk.core.store.models import utcnow
-
-    minutes = int((utcnow() - moment).total_seconds() // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 120:
-        return f"{minutes} min ago"
-    return f"{minutes // 60} h ago" if minutes < 48 * 60 else f"{minutes // 1440} days ago"
-
-
 def run_add(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -84,7 +71,7 @@ def run_list(args: argparse.Namespace) -> int:
             "domain": d.name,
             "shown": domains.shown_name(d.name),
             "status": d.status,
-            "service": d.service.name if d.service else None,
+            "service": d.service,
             "checked_at": d.last_checked_at.isoformat() if d.last_checked_at else None,
         }
         for d in domains.list_domains(_store())

@@ -16,7 +16,7 @@ import string
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from postdesk.core import audit, secrets, settings
 from postdesk.core.domains import get_domain
@@ -24,6 +24,7 @@ from postdesk.core.errors import UserError
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
 from postdesk.core.validation import check_field
+from postdesk.core.views import SmtpUserView
 
 MAX_USERS_PER_DOMAIN = 5
 MIN_PASSWORD_LENGTH = 12
@@ -151,10 +152,11 @@ def _require_verified(domain: DedicatedDomain) -> None:
         )
 
 
-def list_smtp_users(store: Store, domain_name: str) -> list[SmtpUser]:
+def list_smtp_users(store: Store, domain_name: str) -> list[SmtpUserView]:
     """The live SMTP users of a domain, oldest first."""
     with store.session() as s:
-        return _live_users(s, get_domain(s, domain_name))
+        domain = get_domain(s, domain_name)
+        return [SmtpUserView.from_row(u, domain.name) for u in _live_users(s, domain)]
 
 
 def can_create(store: Store, domain_name: str) -> str | None:
@@ -303,7 +305,7 @@ def connection_details(store: Store, domain_name: str, login: str) -> Connection
 
 
 def authenticate(session: Session, full_username: str, password: str) -> SmtpUser | None:
-    """The live SMTP user these credentials belong to, or None (for the relay)."""
+    """The live SMTP user these credentials belong to (``domain`` loaded), or None (relay)."""
     login, _, domain_name = full_username.strip().lower().rpartition("@")
     if not login:
         verify_password(password, _NO_SUCH_USER_HASH)  # same cost as a known login
@@ -311,6 +313,7 @@ def authenticate(session: Session, full_username: str, password: str) -> SmtpUse
     query = (
         select(SmtpUser)
         .join(DedicatedDomain)
+        .options(contains_eager(SmtpUser.domain))
         .where(
             DedicatedDomain.name == domain_name,
             SmtpUser.login == login,

@@ -11,7 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from postdesk.core import audit, dkimkeys, recordgen, secrets, settings
 from postdesk.core.errors import UserError
@@ -27,6 +28,7 @@ from postdesk.core.store.models import (
     utcnow,
 )
 from postdesk.core.validation import display_domain, normalize_domain
+from postdesk.core.views import CheckView, DomainView
 
 PENDING_RECHECK_FOR = dt.timedelta(hours=72)
 FIRST_RECHECK = dt.timedelta(minutes=5)
@@ -53,10 +55,14 @@ def lookup_name(text: str) -> str:
         return name
 
 
-def get_domain(session: Session, name: str) -> DedicatedDomain:
-    """The dedicated domain with this name (Unicode or A-label), or a UserError."""
+def get_domain(session: Session, name: str, *load: ExecutableOption) -> DedicatedDomain:
+    """The dedicated domain with this name (Unicode or A-label), or a UserError.
+
+    Relations are never loaded implicitly: pass the loader options (``selectinload(…)``) for
+    the ones the caller reads.
+    """
     domain = session.scalars(
-        select(DedicatedDomain).where(DedicatedDomain.name == lookup_name(name))
+        select(DedicatedDomain).where(DedicatedDomain.name == lookup_name(name)).options(*load)
     ).first()
     if domain is None:
         raise UserError(
@@ -67,10 +73,20 @@ def get_domain(session: Session, name: str) -> DedicatedDomain:
     return domain
 
 
-def list_domains(store: Store) -> list[DedicatedDomain]:
+def list_domains(store: Store) -> list[DomainView]:
     """All dedicated domains, by name."""
     with store.session() as s:
-        return list(s.scalars(select(DedicatedDomain).order_by(DedicatedDomain.name)))
+        query = (
+            select(DedicatedDomain)
+            .options(joinedload(DedicatedDomain.service))
+            .order_by(DedicatedDomain.name)
+        )
+        return [domain_view(d) for d in s.scalars(query)]
+
+
+def domain_view(domain: DedicatedDomain) -> DomainView:
+    """The read model of a domain whose ``service`` relation the caller loaded."""
+    return DomainView.from_row(domain, domain.service.name if domain.service else None)
 
 
 def existing_names(store: Store) -> list[str]:
@@ -90,9 +106,7 @@ def _service(session: Session, name: str | None) -> SmtpService | None:
     return service_named(session, name)
 
 
-async def add_domain(
-    store: Store, text: str, *, service_name: str | None = None
-) -> DedicatedDomain:
+async def add_domain(store: Store, text: str, *, service_name: str | None = None) -> DomainView:
     """Add & Verify: validate, generate the records (merging any SPF/DMARC already published)."""
     name = check_new_domain(store, text)
     # An unusable keyring stops here, before DNS queries, key generation and any row.
@@ -100,6 +114,7 @@ async def add_domain(
     with store.session() as s:
         service = _service(s, service_name)
         service_id = service.id if service else None
+        service_shown = service.name if service else None
         spf_include = service.spf_include if service else None
         spf_extra = list(service.spf_extra) if service else []
         relay = {
@@ -142,10 +157,11 @@ async def add_domain(
             s.add(domain)
             s.flush()
             audit.record(s, "domain.added", name, selector=key.selector)
+            view = DomainView.from_row(domain, service_shown)
     except BaseException:
         await asyncio.to_thread(secrets.delete_secret, ref)  # no key without its domain
         raise
-    return domain
+    return view
 
 
 def _record_row(position: int, record: ExpectedRecord) -> DomainRecord:
@@ -183,7 +199,7 @@ def _single(values: tuple[str, ...], prefix: str) -> str | None:
 def expected_records(store: Store, name: str) -> tuple[str, list[ExpectedRecord]]:
     """The domain's stored name and the records it must publish, in the order to work through."""
     with store.session() as s:
-        domain = get_domain(s, name)
+        domain = get_domain(s, name, selectinload(DedicatedDomain.records))
         return domain.name, [_expected(r) for r in domain.records]
 
 
@@ -196,7 +212,9 @@ async def verify_domain(store: Store, name: str) -> VerifyOutcome:
     from postdesk.core.dnscheck import verify_records
 
     with store.session() as s:
-        domain = get_domain(s, name)
+        domain = get_domain(
+            s, name, joinedload(DedicatedDomain.service), selectinload(DedicatedDomain.records)
+        )
         stored_name = domain.name
         spf_include = domain.service.spf_include if domain.service else None
         expected = [_expected(r) for r in domain.records]
@@ -210,7 +228,10 @@ def record_check(store: Store, name: str, report) -> tuple[str, bool]:  # type: 
 
     now = utcnow()
     with store.session() as s:
-        domain = get_domain(s, name)
+        # promote_verified_keys reads (and may change) the keys and records too.
+        domain = get_domain(
+            s, name, selectinload(DedicatedDomain.records), selectinload(DedicatedDomain.dkim_keys)
+        )
         was_verified = domain.status == "verified"
         status = "verified" if report.status == "verified" else "failing"
         by_host = {(r.kind, r.host): r.status for r in report.records}
@@ -255,7 +276,7 @@ def due_for_check(store: Store, now: dt.datetime | None = None) -> list[str]:
         return list(s.scalars(query))
 
 
-def check_history(store: Store, name: str, limit: int = 20) -> list[DnsCheck]:
+def check_history(store: Store, name: str, limit: int = 20) -> list[CheckView]:
     """The latest verification results of a domain, newest first."""
     with store.session() as s:
         domain = get_domain(s, name)
@@ -265,13 +286,21 @@ def check_history(store: Store, name: str, limit: int = 20) -> list[DnsCheck]:
             .order_by(DnsCheck.checked_at.desc())
             .limit(limit)
         )
-        return list(s.scalars(query))
+        return [CheckView.from_row(row) for row in s.scalars(query)]
 
 
 def remove_domain(store: Store, name: str) -> None:
     """Remove a domain with its records, keys and SMTP users (their keyring entries too)."""
     with store.session() as s:
-        domain = get_domain(s, name)
+        # Deleting cascades to every relation, so all of them are loaded here.
+        domain = get_domain(
+            s,
+            name,
+            selectinload(DedicatedDomain.records),
+            selectinload(DedicatedDomain.dkim_keys),
+            selectinload(DedicatedDomain.checks),
+            selectinload(DedicatedDomain.smtp_users),
+        )
         refs = [k.secret_ref for k in domain.dkim_keys]
         refs += [u.secret_ref for u in domain.smtp_users if u.secret_ref]
         for user in list(domain.smtp_users):

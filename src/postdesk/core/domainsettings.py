@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from postdesk.core import audit, dkimkeys, recordgen, secrets
 from postdesk.core.domains import get_domain
@@ -19,12 +19,18 @@ from postdesk.core.services import service_named
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DkimKey, DomainRecord
 from postdesk.core.validation import normalize_email
+from postdesk.core.views import DkimKeyView
 
 
 def set_domain_service(store: Store, domain_name: str, service_name: str) -> None:
     """Send a domain through another service; its SPF record to publish changes with it."""
     with store.session() as s:
-        domain = get_domain(s, domain_name)
+        domain = get_domain(
+            s,
+            domain_name,
+            joinedload(DedicatedDomain.service),
+            selectinload(DedicatedDomain.records),
+        )
         service = service_named(s, service_name)
         old_include = domain.service.spf_include if domain.service else None
         domain.service_id = service.id
@@ -50,17 +56,18 @@ def set_reply_to(store: Store, domain_name: str, address: str | None) -> str | N
     return value
 
 
-def dkim_keys(store: Store, domain_name: str) -> list[DkimKey]:
+def dkim_keys(store: Store, domain_name: str) -> list[DkimKeyView]:
     """The domain's DKIM keys, newest first (selector, size, created, state)."""
     with store.session() as s:
-        domain = get_domain(s, domain_name)
-        return sorted(domain.dkim_keys, key=lambda k: k.created_at, reverse=True)
+        domain = get_domain(s, domain_name, selectinload(DedicatedDomain.dkim_keys))
+        keys = sorted(domain.dkim_keys, key=lambda k: k.created_at, reverse=True)
+        return [DkimKeyView.from_row(k) for k in keys]
 
 
-async def generate_new_key(store: Store, domain_name: str) -> DkimKey:
+async def generate_new_key(store: Store, domain_name: str) -> DkimKeyView:
     """Start a DKIM key rotation: a new pending key whose record must be published and verified."""
     with store.session() as s:
-        domain = get_domain(s, domain_name)
+        domain = get_domain(s, domain_name, selectinload(DedicatedDomain.dkim_keys))
         if any(k.state == "pending" for k in domain.dkim_keys):
             raise UserError(
                 "dkim.rotation_pending",
@@ -73,7 +80,7 @@ async def generate_new_key(store: Store, domain_name: str) -> DkimKey:
     await asyncio.to_thread(secrets.store_secret, ref, key.private_pem)
     try:
         with store.session() as s:
-            domain = get_domain(s, domain_name)
+            domain = get_domain(s, domain_name, selectinload(DedicatedDomain.records))
             row = DkimKey(
                 domain_id=domain.id,
                 selector=key.selector,
@@ -96,16 +103,21 @@ async def generate_new_key(store: Store, domain_name: str) -> DkimKey:
                 )
             )
             audit.record(s, "dkim.new_key", domain.name, selector=key.selector)
+            s.flush()
+            view = DkimKeyView.from_row(row)
     except BaseException:
         await asyncio.to_thread(secrets.delete_secret, ref)
         raise
-    return row
+    return view
 
 
 def promote_verified_keys(
     session: Session, domain: DedicatedDomain, results: list[RecordResult]
 ) -> list[str]:
-    """After a check: a pending key whose record was found takes over; returns retired refs."""
+    """After a check: a pending key whose record was found takes over; returns retired refs.
+
+    The caller loads the domain's ``records`` and ``dkim_keys``.
+    """
     found = {r.host for r in results if r.kind == "dkim" and r.status == "ok"}
     pending = [
         k

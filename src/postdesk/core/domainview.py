@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from postdesk.core.domains import get_domain
 from postdesk.core.records import Problem
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, DnsCheck, SmtpUser, utcnow
+from postdesk.core.store.models import DedicatedDomain, DkimKey, DnsCheck, SmtpUser, utcnow
 from postdesk.core.validation import display_domain
 
 #: The status a record has before its domain was ever checked.
@@ -67,7 +68,12 @@ class RemovalImpact:
 def summaries(store: Store) -> list[DomainSummary]:
     """Every dedicated domain, by name, as the domains list shows it."""
     with store.session() as s:
-        rows = s.scalars(select(DedicatedDomain).order_by(DedicatedDomain.name))
+        query = (
+            select(DedicatedDomain)
+            .options(joinedload(DedicatedDomain.service))
+            .order_by(DedicatedDomain.name)
+        )
+        rows = s.scalars(query)
         return [
             DomainSummary(
                 d.name,
@@ -129,7 +135,7 @@ def latest_report(store: Store, name: str) -> dict[str, object] | None:
 def record_views(store: Store, name: str) -> list[RecordView]:
     """The records to publish, in order, each with its status and problems from the last check."""
     with store.session() as s:
-        domain = get_domain(s, name)
+        domain = get_domain(s, name, selectinload(DedicatedDomain.records))
         checked = domain.last_checked_at is not None
         rows = [(r.kind, r.type, r.host, r.value, r.required, r.status) for r in domain.records]
         stored = domain.name
@@ -183,7 +189,10 @@ def removal_impact(store: Store, name: str) -> RemovalImpact:
             .select_from(SmtpUser)
             .where(SmtpUser.domain_id == domain.id, SmtpUser.deleted_at.is_(None))
         )
-        return RemovalImpact(len(domain.dkim_keys), int(users or 0))
+        keys = s.scalar(
+            select(func.count()).select_from(DkimKey).where(DkimKey.domain_id == domain.id)
+        )
+        return RemovalImpact(int(keys or 0), int(users or 0))
 
 
 # --- plain-text reports for tickets -----------------------------------------------------------

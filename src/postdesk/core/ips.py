@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -10,6 +11,10 @@ from postdesk.core import audit, settings
 from postdesk.core.errors import UserError
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DedicatedIp, utcnow
+from postdesk.core.views import IpView
+
+if TYPE_CHECKING:
+    from postdesk.core.dnscheck.ip import IpReport
 from postdesk.core.validation import check_field
 
 
@@ -38,7 +43,7 @@ def normalize_ip(text: str) -> str:
     return str(address)
 
 
-def add_ip(store: Store, text: str, label: str = "") -> DedicatedIp:
+def add_ip(store: Store, text: str, label: str = "") -> IpView:
     """Remember a dedicated sending IP."""
     address = normalize_ip(text)
     check_field("The label", label)
@@ -48,13 +53,14 @@ def add_ip(store: Store, text: str, label: str = "") -> DedicatedIp:
         row = DedicatedIp(address=address, label=label.strip())
         s.add(row)
         audit.record(s, "ip.added", address)
-        return row
+        s.flush()
+        return IpView.from_row(row)
 
 
-def list_ips(store: Store) -> list[DedicatedIp]:
+def list_ips(store: Store) -> list[IpView]:
     """All dedicated IPs, in the order they were added."""
     with store.session() as s:
-        return list(s.scalars(select(DedicatedIp).order_by(DedicatedIp.id)))
+        return [IpView.from_row(r) for r in s.scalars(select(DedicatedIp).order_by(DedicatedIp.id))]
 
 
 def _get(session, address: str) -> DedicatedIp:  # type: ignore[no-untyped-def]
@@ -76,7 +82,7 @@ def remove_ip(store: Store, text: str) -> None:
         audit.record(s, "ip.removed", address)
 
 
-async def check_dedicated_ip(store: Store, text: str, *, resolver: object = None):  # type: ignore[no-untyped-def]
+async def check_dedicated_ip(store: Store, text: str, *, resolver: object = None) -> IpReport:
     """Check reverse DNS, every dedicated domain's SPF and the blocklists; store the result."""
     from postdesk.core.dnscheck import check_ip
 

@@ -25,7 +25,8 @@ from postdesk.core.smtptest import (
 )
 from postdesk.core.smtptest.verdicts import Situation, advice
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, DkimKey, SmtpService
+from postdesk.core.store.models import DedicatedDomain, DkimKey
+from postdesk.core.views import ServiceView
 
 DEFAULT_SUBJECT = "Postdesk test email"
 DEFAULT_TEXT = (
@@ -52,7 +53,7 @@ class TestEmail:
     html: str = DEFAULT_HTML
 
 
-def _endpoint(service: SmtpService, password: str | None) -> SmtpEndpoint:
+def _endpoint(service: ServiceView, password: str | None) -> SmtpEndpoint:
     return SmtpEndpoint(
         host=service.host,
         port=service.port,
@@ -82,7 +83,7 @@ def _domain_of(address: str) -> str:
     return address.rpartition("@")[2].strip().lower().rstrip(">")
 
 
-def _check_from_service(store: Store, service: SmtpService, from_addr: str) -> int | None:
+def _check_from_service(store: Store, service: ServiceView, from_addr: str) -> int | None:
     """The sender must be on one of the user's domains, or be the service's own address."""
     domain = _domain_of(from_addr)
     with store.session() as s:

@@ -12,8 +12,9 @@ from postdesk.core import audit, secrets
 from postdesk.core.errors import UserError
 from postdesk.core.presets import PRESETS
 from postdesk.core.store import Store
-from postdesk.core.store.models import SmtpService
+from postdesk.core.store.models import DedicatedDomain, SmtpService
 from postdesk.core.validation import check_field, check_hostname, check_port
+from postdesk.core.views import ServiceView
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
 SECURITY_LABELS = {"starttls": "STARTTLS", "tls": "TLS (implicit)", "none": "None (plain text)"}
@@ -114,17 +115,17 @@ def service_named(session: Session, name: str) -> SmtpService:
     return service
 
 
-def list_services(store: Store) -> list[SmtpService]:
+def list_services(store: Store) -> list[ServiceView]:
     """All services, default first, then by name."""
     with store.session() as s:
         query = select(SmtpService).order_by(SmtpService.is_default.desc(), SmtpService.name)
-        return list(s.scalars(query))
+        return [ServiceView.from_row(row) for row in s.scalars(query)]
 
 
-def get_service(store: Store, name: str) -> SmtpService:
+def get_service(store: Store, name: str) -> ServiceView:
     """The service with this name, or a UserError naming the known ones."""
     with store.session() as s:
-        return service_named(s, name)
+        return ServiceView.from_row(service_named(s, name))
 
 
 def default_service(session: Session) -> SmtpService | None:
@@ -132,7 +133,7 @@ def default_service(session: Session) -> SmtpService | None:
     return session.scalars(select(SmtpService).where(SmtpService.is_default)).first()
 
 
-def add_service(store: Store, form: ServiceForm) -> SmtpService:
+def add_service(store: Store, form: ServiceForm) -> ServiceView:
     """Save a new service; its password goes to the keyring, never the database."""
     validate_form(form).raise_first()
     secrets.require_storage()  # an unusable keyring stops here, before any row
@@ -163,10 +164,12 @@ def add_service(store: Store, form: ServiceForm) -> SmtpService:
             if form.make_default or first:
                 _make_default(s, service)
             audit.record(s, "service.added", name, host=service.host, port=service.port)
+            s.flush()
+            view = ServiceView.from_row(service)
     except BaseException:
         secrets.delete_secret(ref)  # never leave a secret without its row
         raise
-    return service
+    return view
 
 
 def _spf_include(form: ServiceForm) -> str | None:
@@ -175,7 +178,7 @@ def _spf_include(form: ServiceForm) -> str | None:
     return PRESETS[form.preset].spf_include if form.preset in PRESETS else None
 
 
-def edit_service(store: Store, name: str, form: ServiceForm) -> SmtpService:
+def edit_service(store: Store, name: str, form: ServiceForm) -> ServiceView:
     """Change a service. A new password rewrites only its keyring entry; None keeps it."""
     validate_form(form, password_required=False).raise_first()
     with store.session() as s:
@@ -201,7 +204,8 @@ def edit_service(store: Store, name: str, form: ServiceForm) -> SmtpService:
                 service.secret_ref = secrets.new_secret_ref("service")
             secrets.store_secret(service.secret_ref, form.password)
         audit.record(s, "service.edited", new_name, password_changed=bool(form.password))
-        return service
+        s.flush()
+        return ServiceView.from_row(service)
 
 
 def set_password(store: Store, name: str, password: str) -> None:
@@ -232,7 +236,8 @@ def remove_service(store: Store, name: str) -> None:
     """Delete a service and its keyring entry; refused while a domain sends through it."""
     with store.session() as s:
         service = service_named(s, name)
-        users = sorted(d.name for d in service.domains)
+        query = select(DedicatedDomain.name).where(DedicatedDomain.service_id == service.id)
+        users = sorted(s.scalars(query))
         if users:
             raise UserError(
                 "service.in_use",
@@ -252,7 +257,7 @@ def remove_service(store: Store, name: str) -> None:
             secrets.delete_secret(ref)  # inside the transaction: a failure keeps the row too
 
 
-def service_password(service: SmtpService) -> str | None:
+def service_password(service: ServiceView) -> str | None:
     """The service's password from the keyring (blocking: call it off the GUI thread)."""
     return secrets.read_secret(service.secret_ref) if service.secret_ref else None
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from postdesk.core import audit, secrets, settings
 from postdesk.core.store import Store
@@ -198,7 +198,10 @@ def _delete_all_credentials(
     session: Session, sent: int, limit: int
 ) -> tuple[LimitEnforced | None, list[str]]:
     users = session.scalars(
-        select(SmtpUser).join(DedicatedDomain).where(SmtpUser.deleted_at.is_(None))
+        select(SmtpUser)
+        .join(DedicatedDomain)
+        .options(contains_eager(SmtpUser.domain))
+        .where(SmtpUser.deleted_at.is_(None))
     ).all()
     if not users:
         return None, []

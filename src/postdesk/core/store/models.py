@@ -1,6 +1,11 @@
 """The data model: everything Postdesk remembers, except secrets (those live in the keyring).
 
 Columns named ``secret_ref`` hold only the *name* under which the secrets gateway keeps a value.
+
+Every relationship is ``lazy="raise"``: a row never loads its relations behind the caller's back
+(that is how a detached row once crashed a listing). Code that needs a relation loads it
+explicitly with ``selectinload``/``joinedload`` inside its session; rows never leave core — the
+CLI and the GUI get the frozen read models of ``postdesk.core.views``.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ class SmtpService(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
-    domains: Mapped[list[DedicatedDomain]] = relationship(back_populates="service")
+    domains: Mapped[list[DedicatedDomain]] = relationship(back_populates="service", lazy="raise")
 
 
 class DedicatedDomain(Base):
@@ -116,17 +121,23 @@ class DedicatedDomain(Base):
     next_check_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     check_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
-    service: Mapped[SmtpService | None] = relationship(back_populates="domains")
+    service: Mapped[SmtpService | None] = relationship(back_populates="domains", lazy="raise")
     records: Mapped[list[DomainRecord]] = relationship(
-        back_populates="domain", cascade="all, delete-orphan", order_by="DomainRecord.position"
+        back_populates="domain",
+        cascade="all, delete-orphan",
+        order_by="DomainRecord.position",
+        lazy="raise",
     )
     dkim_keys: Mapped[list[DkimKey]] = relationship(
-        back_populates="domain", cascade="all, delete-orphan"
+        back_populates="domain", cascade="all, delete-orphan", lazy="raise"
     )
     checks: Mapped[list[DnsCheck]] = relationship(
-        back_populates="domain", cascade="all, delete-orphan", order_by="DnsCheck.checked_at"
+        back_populates="domain",
+        cascade="all, delete-orphan",
+        order_by="DnsCheck.checked_at",
+        lazy="raise",
     )
-    smtp_users: Mapped[list[SmtpUser]] = relationship(back_populates="domain")
+    smtp_users: Mapped[list[SmtpUser]] = relationship(back_populates="domain", lazy="raise")
 
 
 class DomainRecord(Base):
@@ -143,7 +154,7 @@ class DomainRecord(Base):
     required: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="pending")
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="records")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="records", lazy="raise")
 
 
 class DkimKey(Base):
@@ -159,7 +170,7 @@ class DkimKey(Base):
     state: Mapped[str] = mapped_column(String(20), default="active")  # pending|active|retired
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="dkim_keys")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="dkim_keys", lazy="raise")
     __table_args__ = (UniqueConstraint("domain_id", "selector"),)
 
 
@@ -173,7 +184,7 @@ class DnsCheck(Base):
     status: Mapped[str] = mapped_column(String(20))
     report: Mapped[dict[str, object]] = mapped_column(JSON)
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="checks")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="checks", lazy="raise")
 
 
 class TrackingChange(Base):
@@ -209,7 +220,7 @@ class SmtpUser(Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     deleted_reason: Mapped[str | None] = mapped_column(String(40))
 
-    domain: Mapped[DedicatedDomain] = relationship(back_populates="smtp_users")
+    domain: Mapped[DedicatedDomain] = relationship(back_populates="smtp_users", lazy="raise")
     __table_args__ = (
         # A login is unique among the *live* users of a domain; deleted ones keep their history.
         Index(

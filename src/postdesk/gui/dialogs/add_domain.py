@@ -14,7 +14,7 @@ from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_XS, label, make_def
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
-    from postdesk.core.store.models import SmtpService
+    from postdesk.core.views import ServiceView
 
 INTRO = (
     "Type the domain you send email from, in lowercase. Postdesk then makes the DNS records to "
@@ -30,7 +30,7 @@ class AddDomainDialog(QDialog):
     """Collects a valid, new domain name and a service; the page adds the domain."""
 
     def __init__(
-        self, store: Store, services: list[SmtpService], parent: QWidget | None = None
+        self, store: Store, services: list[ServiceView], parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.store = store

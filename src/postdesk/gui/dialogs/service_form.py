@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from postdesk.core.presets import PRESETS, SES_DEFAULT_REGION, SES_REGIONS, Preset
 from postdesk.core.services import SECURITY_CHOICES, SECURITY_LABELS, ServiceForm, validate_form
-from postdesk.core.store.models import SmtpService
+from postdesk.core.views import ServiceView
 from postdesk.gui.dialogs.fields import ERROR_STYLE, grow_to_fit, inline_message
 from postdesk.gui.qtutils import (
     PAGE_MARGIN,
@@ -63,7 +63,7 @@ class ServiceFormDialog(QDialog):
     def __init__(
         self,
         existing_names: list[str],
-        service: SmtpService | None = None,
+        service: ServiceView | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -189,7 +189,7 @@ class ServiceFormDialog(QDialog):
         self.buttons.accepted.connect(self._accept_if_valid)
         self.buttons.rejected.connect(self.reject)
 
-    def _load(self, service: SmtpService) -> None:
+    def _load(self, service: ServiceView) -> None:
         index = self.provider_combo.findData(service.preset)
         self.provider_combo.setCurrentIndex(max(index, self.provider_combo.findData("custom")))
         if match := _SES_HOST.match(service.host):

@@ -35,7 +35,7 @@ from postdesk.core.sending import DEFAULT_HTML, DEFAULT_SUBJECT, DEFAULT_TEXT, T
 from postdesk.core.smtptest import TestResult, TranscriptLine
 from postdesk.core.smtptest.message import parse_address
 from postdesk.core.store import Store
-from postdesk.core.store.models import SmtpService
+from postdesk.core.views import ServiceView
 from postdesk.gui.asyncutil import run_blocking, start_task
 from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.dialogs.service_test_detail import TestDetail, trust_question, write_report
@@ -175,7 +175,7 @@ class TestSendDialog(QDialog):
 
     @classmethod
     def through_service(
-        cls, store: Store, service: SmtpService, parent: QWidget | None = None
+        cls, store: Store, service: ServiceView, parent: QWidget | None = None
     ) -> TestSendDialog:
         """Send a test email through an SMTP service."""
         name = service.name
@@ -196,7 +196,7 @@ class TestSendDialog(QDialog):
     def connection_test(
         cls,
         store: Store,
-        service: SmtpService,
+        service: ServiceView,
         result: TestResult | None = None,
         parent: QWidget | None = None,
     ) -> TestSendDialog:
@@ -514,6 +514,6 @@ class TestSendDialog(QDialog):
         self.status_label.setText(write_report(path, self.report()))
 
 
-def _target(service: SmtpService) -> str:
+def _target(service: ServiceView) -> str:
     security = services.SECURITY_LABELS.get(service.security, service.security)
     return f"{service.host} port {service.port}, {security}"

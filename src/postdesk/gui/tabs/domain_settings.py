@@ -36,7 +36,7 @@ from postdesk.core.errors import UserError
 from postdesk.core.events import Change
 from postdesk.core.servicechange import ServiceChange, preview_service_change
 from postdesk.core.services import list_services
-from postdesk.core.store.models import DedicatedDomain, utcnow
+from postdesk.core.views import DomainView
 from postdesk.gui.asyncutil import async_slot, busy
 from postdesk.gui.dialogs.change_service import ChangeServiceDialog, spf_advice
 from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, hbox, label, muted, vbox
@@ -97,7 +97,7 @@ class DomainSettingsPage(Page):
     )
 
     def build_content(self) -> QWidget:
-        self.domains: dict[str, DedicatedDomain] = {}
+        self.domains: dict[str, DomainView] = {}
         self._wanted: str | None = None
         self.countdown = QTimer(self)
         self.countdown.setInterval(COUNTDOWN_INTERVAL_MS)
@@ -269,7 +269,7 @@ class DomainSettingsPage(Page):
         """Show each toggle (the requested value while a change waits) and its countdown."""
         if self.store is None or self.domain is None:
             return
-        states = tracking.tracking_state(self.store, self.domain, now or utcnow())
+        states = tracking.tracking_state(self.store, self.domain, now or dt.datetime.now(dt.UTC))
         for feature, state in states.items():
             if state.pending is None:
                 self.toggles[feature].set_state(state.enabled)
@@ -307,7 +307,7 @@ class DomainSettingsPage(Page):
 
     # --- sending ------------------------------------------------------------------------------
 
-    def _show_services(self, domain: DedicatedDomain) -> None:
+    def _show_services(self, domain: DomainView) -> None:
         combo = self.service_combo
         combo.clear()
         for service in self.services:

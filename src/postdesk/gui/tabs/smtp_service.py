@@ -20,7 +20,7 @@ from postdesk.core import sending, services
 from postdesk.core.events import Change
 from postdesk.core.services import SECURITY_LABELS, ServiceForm
 from postdesk.core.smtptest import CATEGORIES, TestResult
-from postdesk.core.store.models import SmtpService
+from postdesk.core.views import ServiceView
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.service_form import ServiceFormDialog
@@ -63,7 +63,7 @@ REMOVE_EXPLANATION = (
 )
 
 
-def badge_text(service: SmtpService, testing: bool) -> tuple[str, str]:
+def badge_text(service: ServiceView, testing: bool) -> tuple[str, str]:
     """The state and words of a service's Last test badge."""
     if testing:
         return "testing", "Testing…"
@@ -84,7 +84,7 @@ class SmtpServicePage(Page):
     )
 
     def build_content(self) -> QWidget:
-        self._services: list[SmtpService] = []
+        self._services: list[ServiceView] = []
         self._results: dict[int, TestResult] = {}  # this session's tests, by service id
         self._testing: set[int] = set()
 
@@ -199,7 +199,7 @@ class SmtpServicePage(Page):
             self._fill_row(row, service)
         self._fit_services()
 
-    def _fill_row(self, row: int, service: SmtpService) -> None:
+    def _fill_row(self, row: int, service: ServiceView) -> None:
         security = SECURITY_LABELS.get(service.security, service.security)
         cells = (
             service.name,
@@ -220,7 +220,7 @@ class SmtpServicePage(Page):
         self.table.setCellWidget(row, TEST_COLUMN, self._badge_cell(service))
         self.table.setCellWidget(row, ACTIONS_COLUMN, self._actions_cell(service))
 
-    def _badge_cell(self, service: SmtpService) -> QWidget:
+    def _badge_cell(self, service: ServiceView) -> QWidget:
         badge = StatusBadge()
         state, text = badge_text(service, service.id in self._testing)
         tooltip = "Show the details of this test" if state in ("ok", "failed") else ""
@@ -234,7 +234,7 @@ class SmtpServicePage(Page):
         cell.setLayout(hbox(column, margin=SPACE_XS))
         return cell
 
-    def _actions_cell(self, service: SmtpService) -> QWidget:
+    def _actions_cell(self, service: ServiceView) -> QWidget:
         name = service.name
         test = QPushButton("Test connection")
         test.setAccessibleName(f"Test connection of {name}")
@@ -258,7 +258,7 @@ class SmtpServicePage(Page):
         cell.setLayout(hbox(test, more, margin=SPACE_XS, spacing=SPACE_S))
         return cell
 
-    def service(self, name: str) -> SmtpService | None:
+    def service(self, name: str) -> ServiceView | None:
         return next((s for s in self._services if s.name == name), None)
 
     # --- dialogs ------------------------------------------------------------------------------
@@ -292,7 +292,7 @@ class SmtpServicePage(Page):
             dialog = TestSendDialog.connection_test(self.store, service, result, self)
             self._watch(dialog, service)
 
-    def _watch(self, dialog: TestSendDialog, service: SmtpService) -> None:
+    def _watch(self, dialog: TestSendDialog, service: ServiceView) -> None:
         """Keep the row's badge in step with what happens in a Test Send dialog."""
 
         def finished(result: TestResult) -> None:
@@ -335,7 +335,7 @@ class SmtpServicePage(Page):
             "Press Test connection to check that the server accepts the login.",
         )
 
-    async def _edit(self, service: SmtpService, form: ServiceForm, pin_removed: bool) -> None:
+    async def _edit(self, service: ServiceView, form: ServiceForm, pin_removed: bool) -> None:
         store = self.store
         assert store is not None
         with busy(self.add_button, self.status_label, f"Saving {form.name}…"):

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from postdesk.core import credentials, domains, smtpsettings, usage
 from postdesk.core.credentials import MAX_USERS_PER_DOMAIN, NewCredentials
 from postdesk.core.events import Change
-from postdesk.core.store.models import DedicatedDomain, SmtpUser
+from postdesk.core.views import DomainView, SmtpUserView
 from postdesk.gui.asyncutil import busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
@@ -57,8 +57,8 @@ class SmtpSettingsPage(Page):
     )
 
     def build_content(self) -> QWidget:
-        self._domains: dict[str, DedicatedDomain] = {}
-        self._users: list[SmtpUser] = []
+        self._domains: dict[str, DomainView] = {}
+        self._users: list[SmtpUserView] = []
         self._wanted: str | None = None
 
         self.no_domains = EmptyState(
@@ -240,7 +240,7 @@ class SmtpSettingsPage(Page):
         self.users_stack.setCurrentWidget(self.table if self._users else self.no_users)
         self._update_panel()
 
-    def _fill_row(self, row: int, user: SmtpUser, domain: str) -> None:
+    def _fill_row(self, row: int, user: SmtpUserView, domain: str) -> None:
         full = credentials.username(user.login, domain)
         login_item = QTableWidgetItem(user.login)
         login_item.setToolTip(f"Apps sign in as {full}")
@@ -262,7 +262,7 @@ class SmtpSettingsPage(Page):
         buttons.setLayout(hbox(reset, delete, margin=SPACE_XS, spacing=SPACE_S))
         self.table.setCellWidget(row, ACTIONS_COLUMN, buttons)
 
-    def selected_user(self) -> SmtpUser | None:
+    def selected_user(self) -> SmtpUserView | None:
         rows = self.table.selectionModel().selectedRows()
         if not rows or rows[0].row() >= len(self._users):
             return None

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 
 from postdesk.core import ips
 from postdesk.core.domainview import checked_ago, ip_report_text, problems_from
-from postdesk.core.store.models import DedicatedIp
 from postdesk.core.validation import display_domain
+from postdesk.core.views import IpView
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
@@ -114,7 +114,7 @@ def fill_table(table: QTableWidget, rows: Sequence[Sequence[str]]) -> None:
 class IpRow(QWidget):
     """One IP in the list: address, label, last result and when it was checked."""
 
-    def __init__(self, ip: DedicatedIp, parent: QWidget | None = None) -> None:
+    def __init__(self, ip: IpView, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.address = ip.address
         self.address_label = label(ip.address, wrap=False)
@@ -158,7 +158,7 @@ class IpList(QWidget):
         title.setFont(scaled_font(title, 1.0))
         self.setLayout(vbox(title, self.list, self.empty_label, buttons, spacing=SPACE_S))
 
-    def show_ips(self, found: Sequence[DedicatedIp], current: str | None) -> None:
+    def show_ips(self, found: Sequence[IpView], current: str | None) -> None:
         """List ``found``; keep ``current`` highlighted when it is still there."""
         self.list.blockSignals(True)
         self.list.clear()
@@ -261,7 +261,7 @@ class IpPanel(QWidget):
         widget.setFont(bold)
         return widget
 
-    def show_ip(self, ip: DedicatedIp) -> None:
+    def show_ip(self, ip: IpView) -> None:
         """Show one IP and its last check (if it was ever checked)."""
         if self.address != ip.address:
             self.cancel_check()

@@ -1,0 +1,194 @@
+"""Frozen read models: what core hands the CLI and the GUI instead of database rows.
+
+A row is only valid inside the session that loaded it; read after that session closed, any
+relation it did not load fails (the ORM's relationships are ``lazy="raise"``). So core builds
+these snapshots inside the session with ``from_row`` — following every relation it needs there —
+and the callers get plain values that cannot change or load anything behind their back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from postdesk.core.store.models import (
+    DedicatedDomain,
+    DedicatedIp,
+    DkimKey,
+    DnsCheck,
+    SmtpService,
+    SmtpUser,
+)
+from postdesk.core.validation import display_domain
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """An upstream SMTP service as the lists, forms and test sends show it (no password)."""
+
+    id: int
+    name: str
+    preset: str
+    host: str
+    port: int
+    security: str
+    username: str
+    is_default: bool
+    spf_include: str | None
+    spf_extra: tuple[str, ...]
+    pinned_sha256: str | None
+    last_test_at: dt.datetime | None
+    last_test_ok: bool | None
+    last_test_category: str | None
+    last_test_detail: str | None
+    # Only the *name* of the keyring entry (never the password), for ``service_password``.
+    secret_ref: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: SmtpService) -> ServiceView:
+        """Snapshot a service row (inside its session)."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            preset=row.preset,
+            host=row.host,
+            port=row.port,
+            security=row.security,
+            username=row.username,
+            is_default=bool(row.is_default),
+            spf_include=row.spf_include,
+            spf_extra=tuple(row.spf_extra or ()),
+            pinned_sha256=row.pinned_sha256,
+            last_test_at=row.last_test_at,
+            last_test_ok=row.last_test_ok,
+            last_test_category=row.last_test_category,
+            last_test_detail=row.last_test_detail,
+            secret_ref=row.secret_ref,
+        )
+
+
+@dataclass(frozen=True)
+class DomainView:
+    """A dedicated domain with the name of the service it sends through."""
+
+    id: int
+    name: str  # stored (A-label) form
+    shown: str  # Unicode form, for display
+    status: str  # pending | verified | failing
+    service_id: int | None
+    service: str | None  # the service's name
+    reply_to: str | None
+    dkim_selector: str | None
+    created_at: dt.datetime
+    verified_at: dt.datetime | None
+    last_checked_at: dt.datetime | None
+    next_check_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: DedicatedDomain, service: str | None) -> DomainView:
+        """Snapshot a domain row; ``service`` is its service's name, looked up by the caller."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            shown=display_domain(row.name),
+            status=row.status,
+            service_id=row.service_id,
+            service=service,
+            reply_to=row.reply_to,
+            dkim_selector=row.dkim_selector,
+            created_at=row.created_at,
+            verified_at=row.verified_at,
+            last_checked_at=row.last_checked_at,
+            next_check_at=row.next_check_at,
+        )
+
+
+@dataclass(frozen=True)
+class SmtpUserView:
+    """A live login of a domain (its password is never part of it)."""
+
+    id: int
+    domain_id: int
+    domain: str  # stored (A-label) form of its domain
+    login: str
+    username: str  # login@domain, what an app types
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: SmtpUser, domain: str) -> SmtpUserView:
+        """Snapshot a user row; ``domain`` is its domain's stored name."""
+        return cls(
+            id=row.id,
+            domain_id=row.domain_id,
+            domain=domain,
+            login=row.login,
+            username=f"{row.login}@{domain}",
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+        )
+
+
+@dataclass(frozen=True)
+class IpView:
+    """A dedicated sending IP and what its last check found."""
+
+    id: int
+    address: str
+    label: str
+    created_at: dt.datetime
+    last_checked_at: dt.datetime | None
+    last_status: str | None
+    last_report: dict[str, object] | None
+
+    @classmethod
+    def from_row(cls, row: DedicatedIp) -> IpView:
+        """Snapshot an IP row (inside its session)."""
+        return cls(
+            id=row.id,
+            address=row.address,
+            label=row.label,
+            created_at=row.created_at,
+            last_checked_at=row.last_checked_at,
+            last_status=row.last_status,
+            last_report=dict(row.last_report) if row.last_report is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class DkimKeyView:
+    """A DKIM key of a domain: selector, size, public half and state (never the private half)."""
+
+    id: int
+    selector: str
+    bits: int
+    public_key: str
+    state: str  # pending | active | retired
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: DkimKey) -> DkimKeyView:
+        """Snapshot a key row (inside its session)."""
+        return cls(
+            id=row.id,
+            selector=row.selector,
+            bits=row.bits,
+            public_key=row.public_key,
+            state=row.state,
+            created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One stored verification of a domain: when, the overall status, and the full report."""
+
+    id: int
+    checked_at: dt.datetime
+    status: str
+    report: dict[str, object]
+
+    @classmethod
+    def from_row(cls, row: DnsCheck) -> CheckView:
+        """Snapshot a check row (inside its session)."""
+        return cls(id=row.id, checked_at=row.checked_at, status=row.status, report=dict(row.report))
