@@ -7,6 +7,7 @@ tool and library the suite and the window use, and check the scripts' lists name
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -203,3 +204,10 @@ def test_missing_xcb_library_names_the_package_to_install() -> None:
     (line,) = done.stderr.strip().splitlines()
     assert "libxcb-cursor.so.0" in line and "apt-get install libxcb-cursor0" in line
     assert "qt.qpa" not in done.stderr
+
+
+def test_doctor_reports_the_missing_display() -> None:
+    done = postdesk("doctor", "--json", env=without_display())
+    assert "Traceback" not in done.stderr
+    report = json.loads(done.stdout)
+    assert report["display"].startswith("PROBLEM") and "No display" in report["display"]

@@ -44,6 +44,7 @@ def collect() -> dict[str, object]:
         "database": _database(config.database_url()),
         "keyring": _keyring(),
         "qt_platform": os.environ.get("QT_QPA_PLATFORM") or "default (chosen by Qt at start)",
+        "display": _display(),
         "dependencies": {name: _version(name) for name in DEPENDENCIES},
     }
 
@@ -82,6 +83,14 @@ def _keyring() -> dict[str, object]:
         return {"backend": secrets.backend_name(), "ok": False, "problem": str(exc)}
 
 
+def _display() -> str:
+    """Whether the window could open here (the command line works either way)."""
+    from postdesk.cli.gui import display_problem
+
+    problem = display_problem(os.environ, sys.platform)
+    return "OK" if problem is None else f"PROBLEM — {problem}"
+
+
 def run(args: argparse.Namespace) -> int:
     report = collect()
     if args.json:
@@ -105,6 +114,7 @@ def _print(report: dict[str, object]) -> None:
         ("Keyring", keyring_info["backend"]),
         ("", _status(keyring_info, "works")),
         ("Qt platform", report["qt_platform"]),
+        ("Window", report["display"]),
         ("Dependencies", ", ".join(f"{k} {v}" for k, v in deps.items())),
     ]
     for label, value in lines:
