@@ -231,3 +231,45 @@ def test_unwritable_folder_inside_the_data_folder_is_named(
     assert "not allowed" in line and str(workspace / folder) in line, line
     assert snapshot(workspace) == before
     assert not list((workspace / folder).glob("*.tmp"))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A data folder on a 3 MB tmpfs of its own."""
+    home = tmp_path / "small"
+    home.mkdir()
+    if not run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(home)], False):
+        need("a small tmpfs", "mount -t tmpfs needs root")
+    monkeypatch.setenv("POSTDESK_HOME", str(home))
+    try:
+        yield home
+    finally:
+        run(["umount", "-l", str(home)])
+
+
+def test_disk_filling_up_while_the_workspace_is_open(small_disk: Path, secret_service: str) -> None:
+    """The window keeps its database open: the disk fills later, and a write then fails cleanly."""
+    from sqlalchemy import func, select
+
+    from postdesk.core import secrets
+    from postdesk.core.errors import UserError
+    from postdesk.core.store import open_store
+    from postdesk.core.store.models import AuditEvent
+
+    store = open_store()
+    with store.session() as s:
+        s.add(AuditEvent(action="before", subject="x"))
+    with full_disk(small_disk):
+        with pytest.raises(UserError) as caught, store.session() as s:
+            s.add_all(AuditEvent(action="during", subject="y" * 1000) for _ in range(200))
+        assert caught.value.code == "store.disk_full"
+        assert str(small_disk) in caught.value.message
+        with pytest.raises(UserError) as sealing:
+            secrets.store_secret("dkim:full", "k" * 3000)
+        assert sealing.value.code == "store.disk_full"
+        assert "vault" in sealing.value.message
+    assert secrets.read_secret("dkim:full") is None  # no keyring item without its sealed part
+    assert not list((small_disk / "vault").glob("*"))  # and no half-written file
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+    store.close()
