@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="a DKIM selector to check (repeatable)",
     )
+    parser.add_argument(
+        "--no-mx-tls",
+        action="store_true",
+        help="do not try STARTTLS on the MX hosts (port 25 is often blocked from desktops)",
+    )
     parser.add_argument("--json", action="store_true")
     add_format_option(parser)
     parser.set_defaults(handler=run)
@@ -28,10 +33,13 @@ def run(args: argparse.Namespace) -> int:
 
     from postdesk.cli.domain import print_report
     from postdesk.core.dnscheck import diagnose_domain
+    from postdesk.core.dnscheck.mxtls import MxTlsOptions
+    from postdesk.core.dnscheck.newer import NewerOptions
     from postdesk.core.validation import normalize_domain
 
     name = normalize_domain(args.domain)
-    report = asyncio.run(diagnose_domain(name, args.dkim_selector))
+    newer = NewerOptions(mx_tls=MxTlsOptions(skip=args.no_mx_tls))
+    report = asyncio.run(diagnose_domain(name, args.dkim_selector, newer=newer))
     if args.format:
         from postdesk.core.report import from_domain_report
 

@@ -5,7 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-RecordKind = Literal["ownership", "spf", "dkim", "dmarc", "return_path", "tracking", "mx"]
+RecordKind = Literal[
+    "ownership",
+    "spf",
+    "dkim",
+    "dmarc",
+    "return_path",
+    "tracking",
+    "mx",
+    # The newer standards ``check`` also looks at (never expected records).
+    "mta_sts",
+    "tls_rpt",
+    "bimi",
+    "dnssec",
+    "mx_tls",
+]
 RecordStatus = Literal["ok", "missing", "mismatch", "conflict", "error", "pending"]
 Severity = Literal["error", "warning", "info"]
 

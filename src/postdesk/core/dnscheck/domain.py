@@ -13,8 +13,15 @@ import dns.asyncresolver
 from postdesk.core.dnscheck.cname import check_cname
 from postdesk.core.dnscheck.dkim import check_dkim, is_dkim, key_material
 from postdesk.core.dnscheck.dmarc import check_dmarc, dmarc_errors, is_dmarc
+from postdesk.core.dnscheck.httpsfetch import HttpsOptions
 from postdesk.core.dnscheck.messages import duration, problem
 from postdesk.core.dnscheck.mx import check_mx
+from postdesk.core.dnscheck.newer import (
+    NewerOptions,
+    check_newer_standards,
+    check_published_standards,
+    newer_failing,
+)
 from postdesk.core.dnscheck.ownership import check_ownership
 from postdesk.core.dnscheck.resolver import Answer, DnsClient, Server, as_client, build_resolver
 from postdesk.core.dnscheck.spf import check_spf
@@ -98,23 +105,28 @@ async def verify_records(
     *,
     spf_include: str | None,
     resolver: Resolver = None,
+    https: HttpsOptions | None = None,
 ) -> DomainReport:
     """Check every expected record of ``domain`` at once (verified: ownership, SPF, DKIM)."""
     domain = _domain_name(domain)
     client = as_client(resolver)
-    results, notes = await asyncio.gather(
+    results, notes, published = await asyncio.gather(
         asyncio.gather(*(_check(client, domain, e, spf_include) for e in expected)),
         _propagation(client, domain, expected, spf_include),
+        check_published_standards(client, domain, https),
     )
     _apply_notes(list(results), notes)
     needed = {"ownership", "dkim"} | ({"spf"} if any(e.kind == "spf" for e in expected) else set())
     passed = {r.kind for r in results if r.status == "ok"}
     status: DomainStatus = "verified" if needed <= passed else "failing"
-    return DomainReport(domain, status, list(results), notes)
+    return DomainReport(domain, status, [*results, *published], notes)
 
 
 async def diagnose_domain(
-    domain: str, dkim_selectors: Sequence[str] = (), resolver: Resolver = None
+    domain: str,
+    dkim_selectors: Sequence[str] = (),
+    resolver: Resolver = None,
+    newer: NewerOptions | None = None,
 ) -> DomainReport:
     """Check any domain's SPF, DMARC, MX and DKIM (for ``dkim_selectors``); nothing is stored."""
     domain = _domain_name(domain)
@@ -128,9 +140,20 @@ async def diagnose_domain(
         check_dmarc(client, domain),
         check_mx(client, domain),
     ]
-    results = list(await asyncio.gather(*checks))
-    failing = any(r.status != "ok" for r in results if r.kind in ("spf", "dkim", "dmarc"))
+    # With ``newer``: MTA-STS, TLS-RPT, BIMI, DNSSEC and STARTTLS of the MX, all at once; one
+    # that is published but broken makes the domain failing.
+    classic, extra = await asyncio.gather(
+        asyncio.gather(*checks), check_newer_standards(client, domain, newer) if newer else _none()
+    )
+    results = [*classic, *extra]
+    failing = newer_failing(results) or any(
+        r.status != "ok" for r in results if r.kind in ("spf", "dkim", "dmarc")
+    )
     return DomainReport(domain, "failing" if failing else "ok", results)
+
+
+async def _none() -> list[RecordResult]:
+    return []
 
 
 @dataclass(frozen=True)
