@@ -5,6 +5,10 @@ too long for some keyrings (Windows Credential Manager holds ~1,280 characters) 
 AES-GCM under a data key that itself lives in the keyring; the ciphertext is kept in the data
 directory. Nothing is ever written in plain text as a fallback: without a usable keyring every call
 raises :class:`SecretsUnavailable`, whose text names the problem and the fix but never a secret.
+
+A keyring is usable once a test value has made a write-read-delete round trip through it
+(:func:`require_storage`, once per process): backends that accept values and keep none are caught
+before a workflow writes anything. The data key is created only while no sealed value exists.
 """
 
 from __future__ import annotations
@@ -24,9 +28,6 @@ INLINE_LIMIT = 1000
 DATA_KEY_NAME = "data-key"
 _SEALED_PREFIX = "sealed:v1:"
 _PROBE_NAME = "keyring-probe"
-
-_backend = None
-
 
 _backend = None
 _verified: str | None = None  # the backend whose round trip passed in this process

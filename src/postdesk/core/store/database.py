@@ -203,7 +203,10 @@ def explain_failure(url: str, exc: Exception) -> UserError:
             "store.readonly",
             f"Postdesk could not write to its database {where}: it is read-only.",
             "Make the file and its folder writable for your user (check permissions, "
-            "'lsattr' for the immutable flag, and read-only mounts); nothing was saved.",
+            "'lsattr' for the immutable flag, and read-only mounts); nothing was saved."
+            if path is not None
+            else "Connect as a user that may write (or to the primary server, not a read-only "
+            "replica); nothing was saved.",
         )
     if "database is locked" in text:
         return UserError(
