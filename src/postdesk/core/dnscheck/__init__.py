@@ -5,7 +5,14 @@ Nothing here touches the database; the workflow that calls these records the res
 
 from __future__ import annotations
 
-from postdesk.core.dnscheck.domain import (
+import dns._features
+
+# Postdesk asks DNS over UDP and TCP only. Without this, dnspython imports its whole DNS-over-HTTPS
+# client stack (an HTTP/2 client, ~0.3 s) whenever that stack happens to be installed. It must run
+# before any dns.query / dns.asyncresolver import, which is why it sits at the top of the package.
+dns._features.force("doh", False)
+
+from postdesk.core.dnscheck.domain import (  # noqa: E402
     DomainReport,
     PropagationNote,
     VerifyJob,
@@ -14,9 +21,9 @@ from postdesk.core.dnscheck.domain import (
     verify_many,
     verify_records,
 )
-from postdesk.core.dnscheck.ip import DEFAULT_BLOCKLISTS, IpReport, check_ip
-from postdesk.core.dnscheck.resolver import NAMESERVERS_ENV, DnsClient, make_client
-from postdesk.core.dnscheck.spf import count_spf_lookups
+from postdesk.core.dnscheck.ip import DEFAULT_BLOCKLISTS, IpReport, check_ip  # noqa: E402
+from postdesk.core.dnscheck.resolver import NAMESERVERS_ENV, DnsClient, make_client  # noqa: E402
+from postdesk.core.dnscheck.spf import count_spf_lookups  # noqa: E402
 
 __all__ = [
     "DEFAULT_BLOCKLISTS",

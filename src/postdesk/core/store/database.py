@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,8 @@ EMPTY_FILE_WAIT_PASSES = 10
 EMPTY_FILE_WAIT_S = 0.1
 WRITE_PROBE_BYTES = 4096  # a page: a full disk refuses it, as it refuses SQLite's -shm file
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"  # Alembic's own bookkeeping: which migration the schema is at
+CREATE_LOCK_KEY = 0x706F737464657368  # PostgreSQL advisory lock: one process creates a workspace
 
 
 class Store:
@@ -292,9 +294,9 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at (None for an empty database)."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
+        if not inspect(conn).has_table(VERSION_TABLE):
             return None
-        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
 
 
 def _migrate(engine: Engine, url: str) -> None:
@@ -312,6 +314,9 @@ def _migrate(engine: Engine, url: str) -> None:
             f"The database at {redact_url(url)} already holds tables that are not Postdesk's.",
             "Point POSTDESK_DATABASE_URL at an empty database made for Postdesk.",
         )
+    elif current is None and (path is not None or engine.dialect.name != "sqlite"):
+        _create_new(url, head)  # (in-memory SQLite is one database per engine: migrated below)
+        return
     try:
         _upgrade(engine)
     except Exception:
@@ -339,8 +344,46 @@ def _upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def _create_new(url: str, head: str) -> None:
+    """Create a brand-new workspace's tables from the models and record it as migrated to ``head``.
+
+    For an empty database this is what running every migration does (a test compares the two
+    schemas), without importing Alembic on a user's first start. It runs as one transaction, so a
+    crash leaves the database empty rather than half-created, and a second Postdesk starting at
+    the same moment finds the finished workspace instead of creating it again.
+    """
+    from postdesk.core.store.models import Base
+
+    engine = create_store_engine(url)
+    if engine.dialect.name == "sqlite":
+        # pysqlite begins transactions only before INSERT/UPDATE/DELETE, so each CREATE would
+        # commit on its own: begin explicitly (SQLAlchemy's recipe) to make the DDL one transaction.
+        event.listen(engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # one creator at a time, as BEGIN IMMEDIATE
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CREATE_LOCK_KEY})")
+            if inspect(conn).has_table(VERSION_TABLE):
+                return  # another process created the workspace while this one waited
+            Base.metadata.create_all(conn)
+            conn.exec_driver_sql(
+                f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+                f"CONSTRAINT {VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+            )
+            conn.execute(
+                text(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (:head)"), {"head": head}
+            )
+    finally:
+        engine.dispose()
+
+
+def _sqlite_manual_transactions(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.isolation_level = None
+
+
 def _has_foreign_tables(engine: Engine) -> bool:
-    return bool(set(inspect(engine).get_table_names()) - {"alembic_version"})
+    return bool(set(inspect(engine).get_table_names()) - {VERSION_TABLE})
 
 
 def _backup_sqlite(engine: Engine, path: Path, revision: str) -> Path:
