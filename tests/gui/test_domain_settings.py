@@ -228,10 +228,12 @@ def test_choosing_another_service_asks_first_and_shows_the_new_spf_value(
     new_spf = run_on_qt_loop(qapp, choose_and_confirm())
     assert service_of(store) == "Mailgun"
     assert published_spf(store) == new_spf
-    notice = page.service_notice
+    notice = page.banner
     assert notice.message_label.text() == f"Mail from {DOMAIN} now goes through Mailgun."
     assert "Verify Now" in notice.hint_label.text()
     assert page.spf_field.isVisible() and page.spf_field.value() == new_spf
+    page.spf_field.copy_button.click()
+    assert QGuiApplication.clipboard().text() == new_spf
     with qtbot.waitSignal(page.navigate) as jumped:
         qtbot.mouseClick(notice.action_button, Qt.MouseButton.LeftButton)
     assert jumped.args == [Tab.DOMAINS, DOMAIN]
@@ -256,7 +258,7 @@ def test_cancelling_the_service_change_keeps_the_old_service(
     assert page.service_combo.currentText() == "SendGrid (default)"
     assert service_of(store) == "SendGrid"
     assert published_spf(store) == "v=spf1 include:sendgrid.net ~all"
-    assert not page.service_notice.isVisible() and not page.spf_field.isVisible()
+    assert not page.banner.isVisible() and not page.spf_field.isVisible()
 
 
 def test_tab_moves_past_the_dkim_keys_table(

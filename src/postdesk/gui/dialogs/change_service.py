@@ -17,7 +17,7 @@ from postdesk.gui.qtutils import (
     scaled_font,
     vbox,
 )
-from postdesk.gui.widgets.copyfield import CopyField
+from postdesk.gui.widgets.copyfield import WrappedCopyField
 
 
 def spf_advice(change: ServiceChange) -> str:
@@ -43,7 +43,8 @@ class ChangeServiceDialog(QDialog):
         question = label(f"Send mail from {shown_name(change.domain)} through {change.service}?")
         question.setFont(scaled_font(question, HEADING_FONT_SCALE))
         self.advice = label(spf_advice(change))
-        self.spf_field = CopyField(change.spf_after or "", name="SPF value", monospace=True)
+        self.spf_field = WrappedCopyField(name="SPF value")
+        self.spf_field.set_value(change.spf_after or "")
         self.spf_field.setVisible(change.spf_changes and change.spf_after is not None)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.confirm_button = self.buttons.addButton(

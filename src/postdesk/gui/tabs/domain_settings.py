@@ -39,11 +39,11 @@ from postdesk.core.services import list_services
 from postdesk.core.views import DomainView
 from postdesk.gui.asyncutil import async_slot, busy
 from postdesk.gui.dialogs.change_service import ChangeServiceDialog, spf_advice
-from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, hbox, label, muted, vbox
+from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.banner import Banner
-from postdesk.gui.widgets.copyfield import CopyField
+from postdesk.gui.widgets.copyfield import WrappedCopyField
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.toggle_row import ToggleRow
 
@@ -149,9 +149,7 @@ class DomainSettingsPage(Page):
         self.tracking_warning = label(selectable=True)
         self.tracking_warning.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.tracking_warning.hide()
-        return group(
-            "Tracking", self.tracking_note, *self.toggles.values(), self.tracking_warning
-        )
+        return group("Tracking", self.tracking_note, *self.toggles.values(), self.tracking_warning)
 
     def _build_sending(self) -> QGroupBox:
         self.service_combo = QComboBox()
@@ -171,10 +169,14 @@ class DomainSettingsPage(Page):
         grid.setSpacing(SPACE_S)
         grid.addWidget(label("Sends through:", wrap=False), 0, 0)
         grid.addWidget(self.service_combo, 0, 1)
-        self.spf_field = CopyField(name="SPF value", monospace=True)
-        self.spf_field.hide()
+        self.spf_field = WrappedCopyField(name="SPF value")
+        self.spf_block = QWidget()
+        self.spf_block.setLayout(
+            vbox(muted(label("New SPF value to publish:")), self.spf_field, spacing=SPACE_XS)
+        )
+        self.spf_block.hide()
         grid.addWidget(self.service_notice, 1, 0, 1, 2)
-        grid.addWidget(self.spf_field, 2, 0, 1, 2)
+        grid.addWidget(self.spf_block, 2, 1)
         grid.addWidget(label("Reply-to address:", wrap=False), 3, 0)
         grid.addLayout(hbox(self.reply_to_edit, self.reply_to_save), 3, 1)
         grid.addWidget(self.reply_to_error, 4, 1)
@@ -255,7 +257,7 @@ class DomainSettingsPage(Page):
         """Show every setting of the chosen domain."""
         domain = self.domains[self.domain]  # type: ignore[index]
         self.service_notice.clear()
-        self.spf_field.hide()
+        self.spf_block.hide()
         self._show_services(domain)
         self.reply_to_edit.setText(domain.reply_to or "")
         self.reply_to_error.hide()
@@ -369,7 +371,8 @@ class DomainSettingsPage(Page):
         if self.service_combo.itemData(0) is None:
             self.service_combo.removeItem(0)  # "Not chosen yet" no longer applies
         self._show_current_service()
-        self.service_notice.show_message(
+        # In the page's banner: the Sending group is too narrow for a message with a button.
+        self.banner.show_message(
             "info",
             f"Mail from {shown_name(change.domain)} now goes through {change.service}.",
             f"{spf_advice(change)} Then press Verify Now on the Dedicated Domain And IP tab, so "
@@ -380,7 +383,7 @@ class DomainSettingsPage(Page):
             ),
         )
         self.spf_field.set_value(change.spf_after or "")
-        self.spf_field.setVisible(change.spf_changes and change.spf_after is not None)
+        self.spf_block.setVisible(change.spf_changes and change.spf_after is not None)
         self.publish(Change.DOMAINS, change.domain)
 
     def save_reply_to(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import QLineEdit, QPushButton, QWidget
 
@@ -67,3 +67,26 @@ class CopyField(QWidget):
         QGuiApplication.clipboard().setText(self.value())
         self.copy_button.setText(COPIED_TEXT)
         self._reset_timer.start()
+
+
+class WrappedCopyField(QWidget):
+    """A value shown whole (wrapped, never cut) with a Copy button beside its first line."""
+
+    def __init__(self, *, name: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from postdesk.gui.widgets.records_table import CopyButton
+        from postdesk.gui.widgets.wrappedtext import WrappedText
+
+        self.text = WrappedText("", monospace=True)
+        self.text.setAccessibleName(name)
+        self.copy_button = CopyButton("", name.lower() or "value")
+        layout = hbox(self.text, self.copy_button, spacing=SPACE_XS)
+        layout.setAlignment(self.copy_button, Qt.AlignmentFlag.AlignTop)
+        self.setLayout(layout)
+
+    def value(self) -> str:
+        return self.text.text()
+
+    def set_value(self, value: str) -> None:
+        self.text.set_text(value)
+        self.copy_button.value = value

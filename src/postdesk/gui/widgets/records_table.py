@@ -6,19 +6,14 @@ shown whole: it wraps (anywhere: a DKIM key has no spaces) and the row grows to 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import (
     QFontDatabase,
     QGuiApplication,
-    QPainter,
-    QPaintEvent,
     QPalette,
     QResizeEvent,
-    QTextDocument,
-    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +30,7 @@ from PySide6.QtWidgets import (
 from postdesk.core.domainview import UNCHECKED, RecordView
 from postdesk.gui.qtutils import SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.widgets.status_badge import State, StatusBadge
+from postdesk.gui.widgets.wrappedtext import WrappedText
 
 COLUMNS = ("Type", "Host", "Status")
 TYPE_COLUMN, HOST_COLUMN, STATUS_COLUMN = range(len(COLUMNS))
@@ -88,60 +84,6 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         metrics = self.fontMetrics()
         self.setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, self.width()))
-
-
-class WrappedText(QWidget):
-    """Plain text that wraps anywhere (a DKIM key or a long host has no spaces) and is always
-    shown whole: it asks its layout (or its table row) for the height its width needs."""
-
-    def __init__(self, text: str, *, monospace: bool = False, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._text = text
-        self._doc = QTextDocument(self)
-        self._doc.setDocumentMargin(0)
-        if monospace:
-            self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self._doc.setDefaultFont(self.font())
-        option = QTextOption()
-        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-        self._doc.setDefaultTextOption(option)
-        self._doc.setPlainText(text)
-        self.setToolTip(text)
-        self.setAccessibleDescription(text)
-        policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        policy.setHeightForWidth(True)
-        self.setSizePolicy(policy)
-
-    def text(self) -> str:
-        """The whole text (what is shown, without the line breaks wrapping adds)."""
-        return self._text
-
-    def natural_width(self) -> int:
-        """The width the text takes on one line."""
-        return math.ceil(self._doc.idealWidth()) if self._fit(10**6) else 0
-
-    def hasHeightForWidth(self) -> bool:
-        return True
-
-    def heightForWidth(self, width: int) -> int:
-        return self._fit(width)
-
-    def sizeHint(self) -> QSize:
-        width = min(self.natural_width(), 4 * VALUE_MIN_WIDTH)
-        return QSize(width, self._fit(width))
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self.fontMetrics().averageCharWidth() * 8, self.fontMetrics().height())
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        self._fit(self.width())
-        painter = QPainter(self)
-        painter.setPen(self.palette().color(self.foregroundRole()))
-        self._doc.drawContents(painter)
-
-    def _fit(self, width: int) -> int:
-        self._doc.setTextWidth(max(width, 1))
-        return math.ceil(self._doc.size().height())
 
 
 class CopyButton(QToolButton):
