@@ -19,7 +19,7 @@ from postdesk.core.domains import VerifyOutcome
 from postdesk.core.domainview import DomainSummary
 from postdesk.core.events import Change
 from postdesk.core.services import list_services
-from postdesk.gui.asyncutil import async_slot, busy, run_blocking, start_task
+from postdesk.gui.asyncutil import async_slot, busy, run_blocking
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.add_domain import AddDomainDialog
 from postdesk.gui.dialogs.add_ip import AddIpDialog
@@ -161,9 +161,7 @@ class DomainsPage(Page):
         store = self.store
         if store is None:
             return
-        found = await asyncio.to_thread(
-            lambda: (domainview.summaries(store), ips.list_ips(store))
-        )
+        found = await asyncio.to_thread(lambda: (domainview.summaries(store), ips.list_ips(store)))
         self._show_loaded(*found)
 
     def reload(self) -> None:
@@ -259,12 +257,13 @@ class DomainsPage(Page):
         """Verify Now in the background: the window stays usable and Cancel stops it."""
         if name in self._verifying or self.store is None:
             return
-        self._verifying[name] = start_task(self._verify(name), banner=self.banner)
+        self._verifying[name] = self._verify(name)
         self._show_checking(name)
 
     def is_verifying(self, name: str) -> bool:
         return name in self._verifying
 
+    @async_slot
     async def _verify(self, name: str) -> None:
         assert self.store is not None
         cancelled = False

@@ -21,7 +21,7 @@ from postdesk.core.events import Change
 from postdesk.core.services import SECURITY_LABELS, ServiceForm
 from postdesk.core.smtptest import CATEGORIES, TestResult
 from postdesk.core.views import ServiceView
-from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.asyncutil import async_slot, busy, run_blocking
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.service_form import ServiceFormDialog
 from postdesk.gui.dialogs.test_send import TestSendDialog
@@ -265,7 +265,7 @@ class SmtpServicePage(Page):
 
     def open_add(self) -> None:
         dialog = ServiceFormDialog([s.name for s in self._services], parent=self)
-        dialog.accepted.connect(lambda: start_task(self._add(dialog.form()), banner=self.banner))
+        dialog.accepted.connect(lambda: self.add_service(dialog.form()))
         self.keep_open(dialog)
 
     def open_edit(self, name: str) -> None:
@@ -274,9 +274,7 @@ class SmtpServicePage(Page):
             return
         dialog = ServiceFormDialog([s.name for s in self._services], service, self)
         dialog.accepted.connect(
-            lambda: start_task(
-                self._edit(service, dialog.form(), dialog.pin_removed), banner=self.banner
-            )
+            lambda: self.edit_service(service, dialog.form(), dialog.pin_removed)
         )
         self.keep_open(dialog)
 
@@ -311,18 +309,14 @@ class SmtpServicePage(Page):
             text=f"Remove {name}?",
             explanation=REMOVE_EXPLANATION,
             action="Remove",
-            on_confirm=lambda: start_task(self._remove(name), banner=self.banner),
+            on_confirm=lambda: self.remove_service(name),
         )
 
     # --- actions ------------------------------------------------------------------------------
 
-    def test_connection(self, name: str) -> None:
-        start_task(self._test(name), banner=self.banner)
-
-    def make_default(self, name: str) -> None:
-        start_task(self._make_default(name), banner=self.banner)
-
-    async def _add(self, form: ServiceForm) -> None:
+    @async_slot
+    async def add_service(self, form: ServiceForm) -> None:
+        """Save a new service (the password goes to the keyring, off the GUI thread)."""
         store = self.store
         assert store is not None
         with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
@@ -335,7 +329,11 @@ class SmtpServicePage(Page):
             "Press Test connection to check that the server accepts the login.",
         )
 
-    async def _edit(self, service: ServiceView, form: ServiceForm, pin_removed: bool) -> None:
+    @async_slot
+    async def edit_service(
+        self, service: ServiceView, form: ServiceForm, pin_removed: bool
+    ) -> None:
+        """Save the edited service; a removed pin is forgotten too."""
         store = self.store
         assert store is not None
         with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
@@ -347,7 +345,9 @@ class SmtpServicePage(Page):
         self.publish(Change.SERVICES)
         self.banner.show_message("info", f"{form.name} saved")
 
-    async def _remove(self, name: str) -> None:
+    @async_slot
+    async def remove_service(self, name: str) -> None:
+        """Remove a service (the user has confirmed); refused while a domain uses it."""
         store = self.store
         assert store is not None
         try:
@@ -358,7 +358,9 @@ class SmtpServicePage(Page):
         self.publish(Change.SERVICES)
         self.banner.show_message("info", f"{name} removed", REMOVE_EXPLANATION)
 
-    async def _make_default(self, name: str) -> None:
+    @async_slot
+    async def make_default(self, name: str) -> None:
+        """Make ``name`` the service new domains send through."""
         store = self.store
         assert store is not None
         await run_blocking(lambda: services.set_default(store, name))
@@ -368,7 +370,9 @@ class SmtpServicePage(Page):
             "info", f"{name} is now the default service", "New domains send through it."
         )
 
-    async def _test(self, name: str) -> None:
+    @async_slot
+    async def test_connection(self, name: str) -> None:
+        """Test the connection and login of a service; the row's badge shows the result."""
         store, service = self.store, self.service(name)
         if store is None or service is None:
             return

@@ -24,7 +24,7 @@ from postdesk.core import credentials, domains, smtpsettings, usage
 from postdesk.core.credentials import MAX_USERS_PER_DOMAIN, NewCredentials
 from postdesk.core.events import Change
 from postdesk.core.views import DomainView, SmtpUserView
-from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.asyncutil import async_slot, busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.password_shown import PasswordShownDialog
@@ -299,18 +299,12 @@ class SmtpSettingsPage(Page):
         if name is None:
             return
         dialog = NewSmtpUserDialog(name, [u.login for u in self._users], self)
-        dialog.accepted.connect(
-            lambda: start_task(
-                self._create(name, dialog.login(), dialog.password()), banner=self.banner
-            )
-        )
+        dialog.accepted.connect(lambda: self.create_user(name, dialog.login(), dialog.password()))
         self.keep_open(dialog)
 
     def _open_reset(self, domain: str, login: str) -> None:
         dialog = ResetPasswordDialog(login, credentials.username(login, domain), self)
-        dialog.accepted.connect(
-            lambda: start_task(self._reset(domain, login, dialog.password()), banner=self.banner)
-        )
+        dialog.accepted.connect(lambda: self.reset_password(domain, login, dialog.password()))
         self.keep_open(dialog)
 
     def _open_test_send(self) -> None:
@@ -330,7 +324,7 @@ class SmtpSettingsPage(Page):
             text=f"Delete {full}?",
             explanation=DELETE_EXPLANATION,
             action="Delete",
-            on_confirm=lambda: start_task(self._delete(domain, login), banner=self.banner),
+            on_confirm=lambda: self.delete_user(domain, login),
         )
 
     @contextlib.contextmanager
@@ -344,7 +338,9 @@ class SmtpSettingsPage(Page):
             self.table.setEnabled(True)
             self._load_users()  # also decides again whether Create may be pressed
 
-    async def _create(self, domain: str, login: str, password: str | None) -> None:
+    @async_slot
+    async def create_user(self, domain: str, login: str, password: str | None) -> None:
+        """Create an SMTP user (its password goes to the keyring) and show the password once."""
         store = self.store
         assert store is not None
         full = credentials.username(login, domain)
@@ -356,7 +352,9 @@ class SmtpSettingsPage(Page):
         self.banner.show_message("info", f"SMTP user {made.username} created")
         self._show_once(made, "SMTP user created")
 
-    async def _reset(self, domain: str, login: str, password: str | None) -> None:
+    @async_slot
+    async def reset_password(self, domain: str, login: str, password: str | None) -> None:
+        """Give an SMTP user a new password and show it once; the old one stops working."""
         store = self.store
         assert store is not None
         full = credentials.username(login, domain)
@@ -372,7 +370,9 @@ class SmtpSettingsPage(Page):
         )
         self._show_once(made, "New password set")
 
-    async def _delete(self, domain: str, login: str) -> None:
+    @async_slot
+    async def delete_user(self, domain: str, login: str) -> None:
+        """Delete an SMTP user (the user has confirmed); its history stays."""
         store = self.store
         assert store is not None
         full = credentials.username(login, domain)
