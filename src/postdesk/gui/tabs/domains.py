@@ -19,7 +19,8 @@ from postdesk.core.domains import VerifyOutcome
 from postdesk.core.domainview import DomainSummary
 from postdesk.core.events import Change
 from postdesk.core.services import list_services
-from postdesk.gui.asyncutil import async_slot, busy, run_blocking
+from postdesk.core.views import IpView
+from postdesk.gui.asyncutil import async_slot, busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.add_domain import AddDomainDialog
 from postdesk.gui.dialogs.add_ip import AddIpDialog
@@ -165,11 +166,11 @@ class DomainsPage(Page):
         self._show_loaded(*found)
 
     def reload(self) -> None:
-        """Read domains and IPs again and show them, keeping what was selected."""
+        """Read domains and IPs again in the background and show them, keeping the selection."""
         if self.store is not None:
-            self._show_loaded(domainview.summaries(self.store), ips.list_ips(self.store))
+            start_task(self.refresh(), banner=self.banner)
 
-    def _show_loaded(self, summaries: list[DomainSummary], found_ips: list) -> None:  # type: ignore[type-arg]
+    def _show_loaded(self, summaries: list[DomainSummary], found_ips: list[IpView]) -> None:
         self.summaries = {s.name: s for s in summaries}
         addresses = {ip.address for ip in found_ips}
         current = self.current
@@ -341,7 +342,7 @@ class DomainsPage(Page):
             self.empty_state.button.setEnabled(True)
         self._wanted = name
         self.current = ("domain", name)
-        self.reload()
+        await self.refresh()
         self.publish(Change.DOMAINS, name)
         self.banner.show_message(
             "info",
@@ -380,7 +381,7 @@ class DomainsPage(Page):
             await run_blocking(lambda: domains.remove_domain(store, name))
         if self.current == ("domain", name):
             self.current = None
-        self.reload()
+        await self.refresh()
         self.publish(Change.DOMAINS, name)
         self.banner.show_message(
             "info", f"{shown} removed.", "You can now delete its records at your DNS host."
