@@ -40,6 +40,11 @@ def sendgrid(password: str = "SG.key-123", **changes) -> ServiceForm:
         ({"username": " "}, "username", "username"),
         ({"password": ""}, "password", "password"),
         ({"name": "Send\ngrid"}, "name", "line break"),
+        ({"name": "S" * 65}, "name", "at most 64"),
+        ({"host": "[::1"}, "host", "bracket"),
+        ({"port": ""}, "port", "not a port number"),
+        ({"spf_include": "not a domain"}, "spf_include", "not a domain name"),
+        ({"spf_include": "sendgrid.net\r\ninclude:evil.test"}, "spf_include", "line break"),
     ],
 )
 def test_bad_fields_get_an_inline_message(changes, field, words) -> None:
@@ -151,3 +156,76 @@ def test_host_and_address_settings_are_checked(store) -> None:
             settings.change(s, "blocklists", ["zen.spamhaus.org", "bad zone"])
     with store.session() as s:
         assert settings.get(s, "tracking_target") == "track.mailer.example"
+
+
+def test_a_refused_spf_include_never_reaches_a_record(store, secret_service) -> None:
+    with pytest.raises(UserError) as caught:
+        services.add_service(store, sendgrid(spf_include="not a domain"))
+    assert caught.value.code == "service.spf_include"
+    assert services.list_services(store) == []
+    added = services.add_service(store, sendgrid(spf_include=" Include:SendGrid.NET "))
+    assert added.spf_include == "sendgrid.net"
+
+
+NUMBERS = ("relay_port", "relay_max_message_mb", "tracking_delay_minutes")
+
+
+@pytest.mark.parametrize("key", NUMBERS)
+@pytest.mark.parametrize(
+    "value", [True, False, "true", 2.5, "2.5", "", "-1", 0, "0", "1e3", "٥", [1]]
+)
+def test_a_number_setting_takes_only_whole_numbers(store, key: str, value: object) -> None:
+    from postdesk.core import settings
+
+    with store.session() as s, pytest.raises(UserError) as caught:
+        settings.change(s, key, value)
+    assert caught.value.code == "settings.bad_value"
+    assert key in caught.value.message and "whole number" in caught.value.hint
+    with store.session() as s:
+        assert settings.get(s, key) == settings.DEFAULTS[key]
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "stored"),
+    [
+        ("relay_port", "2600", 2600),
+        ("relay_port", " 65535 ", 65535),
+        ("relay_max_message_mb", "40", 40),
+        ("tracking_delay_minutes", "1", 1),
+        ("relay_security", "tls", "tls"),
+        ("relay_host", "Relay.Example.COM", "relay.example.com"),
+        ("blocklists", '["zen.spamhaus.org"]', ["zen.spamhaus.org"]),
+        ("blocklists", "zen.spamhaus.org, bl.spamcop.net", ["zen.spamhaus.org", "bl.spamcop.net"]),
+    ],
+)
+def test_typed_setting_text_becomes_its_value(store, key: str, text: str, stored: object) -> None:
+    from postdesk.core import settings
+
+    with store.session() as s:
+        settings.change(s, key, settings.parse_text(key, text))
+    with store.session() as s:
+        assert settings.get(s, key) == stored
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("relay_port", "true"),
+        ("relay_port", "65536"),
+        ("relay_port", "0"),
+        ("relay_max_message_mb", "true"),
+        ("tracking_delay_minutes", "15.5"),
+        ("relay_security", "ssl"),
+        ("relay_host", "relay\r\nexample.com"),
+        ("blocklists", "[1, 2]"),
+        ("blocklists", '"zen.spamhaus.org"'),
+    ],
+)
+def test_typed_setting_text_that_does_not_fit_is_refused(store, key: str, text: str) -> None:
+    from postdesk.core import settings
+
+    with pytest.raises(UserError) as caught, store.session() as s:
+        settings.change(s, key, settings.parse_text(key, text))
+    assert "\n" not in str(caught.value)
+    with store.session() as s:
+        assert settings.get(s, key) == settings.DEFAULTS[key]

@@ -301,3 +301,87 @@ def test_a_wrong_port_says_which_numbers_work(value: int | str, in_message: str)
     assert caught.value.code == "input.port"
     assert in_message in caught.value.message
     assert "1 to 65535" in caught.value.hint
+
+
+@pytest.mark.parametrize("host", ["[::1", "::1]", "[2001:db8::1", "smtp.example.com]"])
+def test_an_unbalanced_bracket_is_not_taken_as_an_address(host: str) -> None:
+    with pytest.raises(UserError) as caught:
+        check_hostname(host)
+    assert caught.value.code == "host.brackets"
+
+
+# --- echoing what was typed -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("shop.test", "“shop.test”"),
+        ("a\r\nb", "“a\\r\\nb”"),
+        ("nul\x00 tab\t", "“nul\\x00 tab\\t”"),
+        ("zero\u200bwidth", "“zero\\u200bwidth”"),
+        ("line\u2028sep", "“line\\u2028sep”"),
+        ("bücher.de", "“bücher.de”"),
+    ],
+)
+def test_echoed_input_shows_hidden_characters_as_escapes(typed: str, shown: str) -> None:
+    assert validation.quote_input(typed) == shown
+
+
+def test_echoed_input_is_cut_to_a_readable_length() -> None:
+    shown = validation.quote_input("x" * 10_000)
+    assert len(shown) == validation.ECHO_LIMIT + 2  # the quotes
+    assert shown.endswith("…”")
+
+
+@pytest.mark.parametrize(
+    "typed", ["a" * 10_000, "a." * 5_000 + "com", "shop\r\nBcc: x@evil.test", "sh\x00op.test"]
+)
+def test_a_refused_domain_is_echoed_short_and_on_one_line(typed: str) -> None:
+    error = rejection(typed)
+    assert len(str(error)) < 300
+    assert "\n" not in str(error) and "\r" not in str(error) and "\x00" not in str(error)
+
+
+def test_a_field_over_its_limit_says_the_limit() -> None:
+    assert validation.check_length("The label", "x" * 100, 100) == "x" * 100
+    with pytest.raises(UserError) as caught:
+        validation.check_length("The label", "x" * 101, 100)
+    assert caught.value.code == "input.too_long"
+    assert "100" in caught.value.message and "101" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("sendgrid.net", "sendgrid.net"),
+        (" _spf.Google.com. ", "_spf.google.com"),
+        ("include:mailgun.org", "mailgun.org"),
+        ("amazonses.com", "amazonses.com"),
+    ],
+)
+def test_an_spf_include_is_a_domain_name(typed: str, stored: str) -> None:
+    assert validation.check_spf_include(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "not a domain",
+        "sendgrid.net ~all",
+        "sendgrid.net\r\n",
+        "a.test\nb.test",
+        "localhost",
+        "",
+        "-bad.example.com",
+        "a..b.com",
+        "192.0.2.1",
+        "%{i}._spf.example.com",
+        "x" * 300 + ".com",
+    ],
+)
+def test_anything_else_as_an_spf_include_is_refused(typed: str) -> None:
+    with pytest.raises(UserError) as caught:
+        validation.check_spf_include(typed)
+    assert caught.value.hint
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 300

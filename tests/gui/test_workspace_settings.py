@@ -122,7 +122,7 @@ def test_a_wrong_value_is_shown_under_its_field_and_nothing_is_saved(
     dmarc = dialog.messages["dmarc_rua"]
     assert dmarc.isVisible() and "has no @" in dmarc.text()
     blocklists = dialog.messages["blocklists"]
-    assert blocklists.isVisible() and "'my list' is not a blocklist name" in blocklists.text()
+    assert blocklists.isVisible() and "“my list” is not a blocklist name" in blocklists.text()
     assert not dialog.messages["relay_port"].isVisible()
     assert _setting(store, "relay_port") == 2525
 

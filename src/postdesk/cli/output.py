@@ -27,10 +27,13 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 def fail(error: UserError, status: int = 1) -> int:
     """Report an expected failure on stderr in one line; returns the exit status."""
+    from postdesk.core.validation import escape_input
+
     line = f"postdesk: {error.message}"
     if error.hint:
         line += f" {error.hint}"
-    print(line, file=sys.stderr)
+    # Messages quote what was typed; whatever slipped through unescaped still stays on one line.
+    print(escape_input(line), file=sys.stderr)
     return status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -46,22 +47,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _hostport(option: str, text: str, default_port: int | None = None) -> tuple[str, int]:
+    """``HOST:PORT`` from an option, the host checked like any other; one clear line if not."""
+    from postdesk.core.errors import UserError
+    from postdesk.core.relay.options import parse_hostport
+    from postdesk.core.validation import check_field, check_hostname, quote_input
+
+    try:
+        host, port = parse_hostport(check_field(option, text), default_port)
+        return check_hostname(host), port
+    except (ValueError, UserError):
+        raise UserError(
+            "relay.bad_listen",
+            f"{option} {quote_input(text)} is not a HOST:PORT address.",
+            "Write it like 127.0.0.1:2525, or [::1]:2525 for IPv6.",
+        ) from None
+
+
+def _seconds(option: str, value: float) -> float:
+    from postdesk.core.errors import UserError
+
+    if not (math.isfinite(value) and 0 < value <= 86_400):
+        raise UserError(
+            "relay.bad_seconds",
+            f"{option} must be a number of seconds above 0 and at most 86400, not {value}.",
+            f"Try {option} 60.",
+        )
+    return value
+
+
 def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from postdesk.core.errors import UserError
-    from postdesk.core.relay.options import DEFAULT_TRACKING_PORT, RelayOptions, parse_hostport
+    from postdesk.core.relay.options import DEFAULT_TRACKING_PORT, RelayOptions
 
-    options = RelayOptions(retry_base=args.retry_after, lease=args.lease)
-    try:
-        if args.listen:
-            options.listen_host, options.listen_port = parse_hostport(args.listen)
-        if args.no_tracking:
-            options.tracking_port = None
-        elif args.tracking_listen:
-            options.tracking_host, options.tracking_port = parse_hostport(
-                args.tracking_listen, DEFAULT_TRACKING_PORT
-            )
-    except ValueError as exc:
-        raise UserError("relay.bad_listen", str(exc), "Write it as HOST:PORT.") from None
+    options = RelayOptions(
+        retry_base=_seconds("--retry-after", args.retry_after),
+        lease=_seconds("--lease", args.lease),
+    )
+    if args.listen is not None:
+        options.listen_host, options.listen_port = _hostport("--listen", args.listen)
+    if args.no_tracking:
+        options.tracking_port = None
+    elif args.tracking_listen is not None:
+        options.tracking_host, options.tracking_port = _hostport(
+            "--tracking-listen", args.tracking_listen, DEFAULT_TRACKING_PORT
+        )
     if bool(args.cert) != bool(args.key):
         raise UserError(
             "relay.cert_pair",
@@ -93,6 +123,14 @@ async def _serve(store, options) -> None:  # type: ignore[no-untyped-def]
 
     from postdesk.core.relay import Relay
 
+    # Handlers first: a supervisor may send SIGTERM as soon as it reads "listening", and that
+    # must stop the relay cleanly rather than kill it mid-start.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # On Windows there are no signal handlers: Ctrl-C arrives as KeyboardInterrupt.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     relay = Relay(store, options)
     await relay.start()
     status = relay.status
@@ -101,12 +139,6 @@ async def _serve(store, options) -> None:  # type: ignore[no-untyped-def]
     if status.tracking_url:
         print(f"Tracking links point to {status.tracking_url}.", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        # On Windows there are no signal handlers: Ctrl-C arrives as KeyboardInterrupt.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:

@@ -106,7 +106,11 @@ def _form(args: argparse.Namespace, base=None):  # type: ignore[no-untyped-def]
     preset = PRESETS[args.preset] if args.preset else None
 
     def pick(value, from_preset, from_base, default=""):  # type: ignore[no-untyped-def]
-        for candidate in (value, from_preset, from_base):
+        # An option given on the command line is taken as typed, even empty: `--port ""` is
+        # refused rather than silently becoming 587.
+        if value is not None:
+            return value
+        for candidate in (from_preset, from_base):
             if candidate not in (None, ""):
                 return candidate
         return default
@@ -121,7 +125,9 @@ def _form(args: argparse.Namespace, base=None):  # type: ignore[no-untyped-def]
         username=pick(args.username, preset and preset.fixed_username, base and base.username),
         password=read_password_stdin() if args.password_stdin else None,
         preset=args.preset or (base.preset if base else "custom"),
-        spf_include=args.spf_include or (None if args.preset or not base else base.spf_include),
+        spf_include=args.spf_include
+        if args.spf_include is not None
+        else (None if args.preset or not base else base.spf_include),
         spf_extra=list(base.spf_extra) if base else [],
         make_default=args.default,
     )

@@ -12,7 +12,9 @@ from postdesk.core.errors import UserError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("settings", help="show or change workspace settings")
     parser.add_argument("key", nargs="?", help="a setting to show or change")
-    parser.add_argument("value", nargs="?", help="the new value (JSON, or plain text)")
+    parser.add_argument(
+        "value", nargs="?", help="the new value (a number, a word, a name, or a JSON list)"
+    )
     parser.add_argument("--reset", action="store_true", help="go back to the default value")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
@@ -21,16 +23,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from postdesk.core import settings
     from postdesk.core.store import open_store
+    from postdesk.core.validation import quote_input
 
-    store = open_store()
     if args.key is not None and args.key not in settings.EDITABLE:
         raise UserError(
             "settings.unknown",
-            f"There is no setting called '{args.key}'.",
+            f"There is no setting called {quote_input(args.key)}.",
             f"Settings: {', '.join(sorted(settings.EDITABLE))}.",
         )
+    store = open_store()
     if args.key and (args.value is not None or args.reset):
-        value = None if args.reset else _parse(args.value)
+        # Checked before the transaction, so a refused value leaves nothing behind.
+        value = (
+            None
+            if args.reset
+            else settings.check_value(args.key, settings.parse_text(args.key, args.value))
+        )
         with store.session() as s:
             settings.change(s, args.key, value)
     with store.session() as s:
@@ -42,10 +50,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(["SETTING", "VALUE"], [[k, json.dumps(v)] for k, v in current.items()])
     return 0
-
-
-def _parse(text: str) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text

@@ -30,7 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset = sub.add_parser("reset-password", help="give a login a new password (printed once)")
     reset.add_argument("domain")
     reset.add_argument("login")
-    reset.add_argument("--password-stdin", action="store_true")
+    reset.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="use the password given on standard input instead of a generated one",
+    )
     reset.add_argument("--json", action="store_true")
     reset.set_defaults(handler=run_reset)
 
@@ -47,12 +51,21 @@ def _store():  # type: ignore[no-untyped-def]
 
 
 def _show_new(made, args: argparse.Namespace, verb: str) -> None:  # type: ignore[no-untyped-def]
+    # A password the user typed is never echoed back (it would land in terminal scroll-back and
+    # logs of scripts); only a generated one is shown, once, because nobody knows it otherwise.
+    generated = not args.password_stdin
     if args.json:
-        print_json({"login": made.login, "username": made.username, "password": made.password})
+        data = {"login": made.login, "username": made.username, "password_generated": generated}
+        if generated:
+            data["password"] = made.password
+        print_json(data)
         return
     print(f"{verb} {made.username}")
-    print(f"Password: {made.password}")
-    print("Copy it now: Postdesk will not show it again.")
+    if generated:
+        print(f"Password: {made.password}")
+        print("Copy it now: Postdesk will not show it again.")
+    else:
+        print("Password: the one given on standard input (not shown).")
 
 
 def run_create(args: argparse.Namespace) -> int:

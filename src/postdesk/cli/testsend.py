@@ -30,8 +30,13 @@ def run(args: argparse.Namespace) -> int:
 
     from postdesk.core import sending
     from postdesk.core.store import open_store
+    from postdesk.core.validation import check_field, normalize_email
 
-    email = sending.TestEmail(args.from_addr, args.to_addr)
+    # Both addresses are checked before anything connects: a server may accept what no
+    # receiver would (a leading dot, two dots in a row, a 1,000-character name).
+    email = sending.TestEmail(normalize_email(args.from_addr), normalize_email(args.to_addr))
+    if args.subject is not None:
+        check_field("The subject", args.subject)
     if args.subject:
         email.subject = args.subject
     store = open_store()
@@ -54,11 +59,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _split_user(text: str) -> tuple[str, str]:
+    from postdesk.core.validation import quote_input
+
     domain, slash, login = text.partition("/")
     if not slash or not domain or not login:
         raise UserError(
             "test_send.smtp_user",
-            f"'{text}' is not DOMAIN/LOGIN.",
+            f"{quote_input(text)} is not DOMAIN/LOGIN.",
             "Write it like example.com/shop.",
         )
     return domain, login

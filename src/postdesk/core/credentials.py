@@ -23,7 +23,7 @@ from postdesk.core.domains import get_domain
 from postdesk.core.errors import UserError
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
-from postdesk.core.validation import check_field
+from postdesk.core.validation import check_field, quote_input
 from postdesk.core.views import SmtpUserView
 
 MAX_USERS_PER_DOMAIN = 5
@@ -122,7 +122,7 @@ def check_login(login: str) -> str:
     if not _LOGIN.fullmatch(name):
         raise UserError(
             "smtp_user.bad_login",
-            f"'{login.strip()}' can't be used as a login name.",
+            f"{quote_input(login.strip())} can't be used as a login name.",
             "Use 1 to 64 letters, digits, dots, dashes or underscores, e.g. 'shop' or 'crm-2'.",
         )
     return name
@@ -236,7 +236,7 @@ def _get_user(session: Session, domain_name: str, login: str) -> tuple[Dedicated
             return domain, user
     raise UserError(
         "smtp_user.not_found",
-        f"{domain.name} has no SMTP user '{login}'.",
+        f"{domain.name} has no SMTP user {quote_input(login)}.",
         "Check the login name with 'postdesk smtp-user list'.",
     )
 

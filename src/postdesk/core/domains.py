@@ -27,7 +27,7 @@ from postdesk.core.store.models import (
     SmtpService,
     utcnow,
 )
-from postdesk.core.validation import display_domain, normalize_domain
+from postdesk.core.validation import display_domain, normalize_domain, quote_input
 from postdesk.core.views import CheckView, DomainView
 
 PENDING_RECHECK_FOR = dt.timedelta(hours=72)
@@ -67,7 +67,7 @@ def get_domain(session: Session, name: str, *load: ExecutableOption) -> Dedicate
     if domain is None:
         raise UserError(
             "domain.not_found",
-            f"'{name}' is not one of your dedicated domains.",
+            f"{quote_input(name)} is not one of your dedicated domains.",
             "Add it first with Add Domain (or 'postdesk domain add').",
         )
     return domain

@@ -11,22 +11,33 @@ from postdesk.core import audit, settings
 from postdesk.core.errors import UserError
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DedicatedIp, utcnow
+from postdesk.core.validation import check_field, check_length, quote_input
 from postdesk.core.views import IpView
 
 if TYPE_CHECKING:
     from postdesk.core.dnscheck.ip import IpReport
-from postdesk.core.validation import check_field
+
+MAX_LABEL_LENGTH = 100
 
 
 def normalize_ip(text: str) -> str:
     """Check a typed IP address; returns its canonical form."""
-    value = check_field("The IP address", text).strip().strip("[]")
+    value = check_field("The IP address", text).strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    if "%" in value:
+        # fe80::1%eth0 names a network card of this computer; receivers never see that.
+        raise UserError(
+            "ip.zone_id",
+            f"{quote_input(value)} names a network interface (after “%”); a sending IP has none.",
+            "Type the public address alone, e.g. 2001:db8::25.",
+        )
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
         raise UserError(
             "ip.invalid",
-            f"'{value}' is not an IP address.",
+            f"{quote_input(value)} is not an IP address.",
             "Type an IPv4 address such as 203.0.113.25, or an IPv6 address such as 2001:db8::25.",
         ) from None
     if (
@@ -46,7 +57,7 @@ def normalize_ip(text: str) -> str:
 def add_ip(store: Store, text: str, label: str = "") -> IpView:
     """Remember a dedicated sending IP."""
     address = normalize_ip(text)
-    check_field("The label", label)
+    check_length("The label", check_field("The label", label).strip(), MAX_LABEL_LENGTH)
     with store.session() as s:
         if s.scalars(select(DedicatedIp).where(DedicatedIp.address == address)).first():
             raise UserError("ip.exists", f"{address} is already in the list.", "")

@@ -13,11 +13,20 @@ from postdesk.core.errors import UserError
 from postdesk.core.presets import PRESETS
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpService
-from postdesk.core.validation import check_field, check_hostname, check_port
+from postdesk.core.validation import (
+    check_field,
+    check_hostname,
+    check_length,
+    check_port,
+    check_spf_include,
+    quote_input,
+)
 from postdesk.core.views import ServiceView
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
 SECURITY_LABELS = {"starttls": "STARTTLS", "tls": "TLS (implicit)", "none": "None (plain text)"}
+MAX_NAME_LENGTH = 64
+MAX_USERNAME_LENGTH = 256
 
 
 @dataclass
@@ -68,6 +77,10 @@ def validate_form(form: ServiceForm, *, password_required: bool = True) -> FormC
         _field(check, name, check_field, name.capitalize(), str(getattr(form, name)))
     if not form.name.strip():
         check.errors["name"] = "Give the service a name you will recognise, e.g. 'SendGrid'."
+    _field(check, "name", check_length, "The service name", form.name.strip(), MAX_NAME_LENGTH)
+    _field(check, "username", check_length, "The username", form.username, MAX_USERNAME_LENGTH)
+    if form.spf_include:
+        _field(check, "spf_include", check_spf_include, form.spf_include)
     if form.preset not in PRESETS:
         check.errors["preset"] = f"Unknown provider. Choose one of: {', '.join(PRESETS)}."
     _field(check, "host", check_hostname, form.host)
@@ -109,7 +122,7 @@ def service_named(session: Session, name: str) -> SmtpService:
         known = ", ".join(session.scalars(select(SmtpService.name).order_by(SmtpService.name)))
         raise UserError(
             "service.not_found",
-            f"There is no SMTP service called '{name}'.",
+            f"There is no SMTP service called {quote_input(name)}.",
             f"Known services: {known}." if known else "Add one first with Add Service.",
         )
     return service
@@ -142,7 +155,9 @@ def add_service(store: Store, form: ServiceForm) -> ServiceView:
     with store.session() as s:
         if s.scalars(select(SmtpService.id).where(SmtpService.name == name)).first():
             raise UserError(
-                "service.exists", f"A service called '{name}' already exists.", "Pick another name."
+                "service.exists",
+                f"A service called {quote_input(name)} already exists.",
+                "Pick another name.",
             )
     assert form.password is not None
     secrets.store_secret(ref, form.password)
@@ -173,8 +188,8 @@ def add_service(store: Store, form: ServiceForm) -> ServiceView:
 
 
 def _spf_include(form: ServiceForm) -> str | None:
-    if form.spf_include:
-        return form.spf_include.strip().lower() or None
+    if form.spf_include and form.spf_include.strip():
+        return check_spf_include(form.spf_include)
     return PRESETS[form.preset].spf_include if form.preset in PRESETS else None
 
 
@@ -190,7 +205,7 @@ def edit_service(store: Store, name: str, form: ServiceForm) -> ServiceView:
         ):
             raise UserError(
                 "service.exists",
-                f"A service called '{new_name}' already exists.",
+                f"A service called {quote_input(new_name)} already exists.",
                 "Pick another name.",
             )
         service.name, service.preset = new_name, form.preset
@@ -241,7 +256,7 @@ def remove_service(store: Store, name: str) -> None:
         if users:
             raise UserError(
                 "service.in_use",
-                f"'{name}' can't be removed: {', '.join(users)} send through it.",
+                f"{quote_input(name)} can't be removed: {', '.join(users)} send through it.",
                 "Choose another service for those domains in Domain Settings first.",
             )
         was_default = service.is_default

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from postdesk.core.errors import UserError
 from postdesk.core.store.models import Setting
 
 DEFAULTS: dict[str, Any] = {
@@ -26,17 +29,30 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-# What a user may change (the rest is Postdesk's own bookkeeping), each with its check.
+# What a user may change (the rest is Postdesk's own bookkeeping), each with the kind of value
+# it takes: a whole number in a range, one of a few words, a host name, a mailbox or a list.
+@dataclass(frozen=True)
+class Number:
+    """A whole number from ``low`` to ``high``; what it counts is said in messages."""
+
+    low: int
+    high: int
+    what: str = "a whole number"
+
+
+PORT = Number(1, 65535, "a port number")
+MAX_NUMBER = 999_999
+
 EDITABLE: dict[str, Any] = {
     "relay_host": str,
-    "relay_port": int,
+    "relay_port": PORT,
     "relay_security": ("starttls", "tls", "none"),
-    "relay_max_message_mb": int,
+    "relay_max_message_mb": Number(1, MAX_NUMBER, "a size in MB"),
     "return_path_target": str,
     "tracking_target": str,
     "mx_target": str,
     "dmarc_rua": str,
-    "tracking_delay_minutes": int,
+    "tracking_delay_minutes": Number(1, MAX_NUMBER, "a number of minutes"),
     "blocklists": list,
 }
 
@@ -45,61 +61,89 @@ EDITABLE: dict[str, Any] = {
 _HOSTS = ("relay_host", "return_path_target", "tracking_target", "mx_target")
 
 
+def parse_text(key: str, text: str) -> Any:
+    """Turn what was typed for a setting (plain text or JSON) into its typed value, or a
+    UserError; the value still goes through :func:`change` before it is stored."""
+    kind = EDITABLE[key]
+    if isinstance(kind, Number):
+        return _number(key, kind, text)
+    if kind is list:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = [line for line in text.replace(",", "\n").splitlines() if line.strip()]
+        return value
+    return text
+
+
 def change(session: Session, key: str, value: Any) -> None:
     """Change an editable setting after checking its value; None goes back to the default."""
-    from postdesk.core.errors import UserError
-
     if value is None:
         row = session.get(Setting, key)
         if row is not None:
             session.delete(row)
         return
-    kind = EDITABLE[key]
-    ok = value in kind if isinstance(kind, tuple) else isinstance(value, kind)
-    if kind is int and isinstance(value, int):
-        ok = ok and 0 < value < (65536 if key == "relay_port" else 10**6)
-    if kind is list:
-        ok = ok and all(isinstance(item, str) and item for item in value)
-    if not ok:
-        wanted = (
-            " / ".join(kind)
-            if isinstance(kind, tuple)
-            else {
-                int: "a positive whole number",
-                str: "text",
-                list: 'a JSON list of names, e.g. ["a"]',
-            }[kind]
-        )
-        raise UserError(
-            "settings.bad_value", f"'{value}' is not a valid value for {key}.", f"Give {wanted}."
-        )
     put(session, key, check_value(key, value))
 
 
 def check_value(key: str, value: Any) -> Any:
-    """A host name, address or list of them in its stored form, or a UserError saying what to
-    type instead (the Settings dialog checks each field with it before saving)."""
+    """A setting's value in its stored form, or a UserError saying what to type instead (the
+    Settings dialog checks each field with it before saving)."""
     from postdesk.core.validation import check_hostname, normalize_email
 
+    kind = EDITABLE[key]
+    if isinstance(kind, Number):
+        return _number(key, kind, value)
+    if isinstance(kind, tuple):
+        if value not in kind:
+            raise _refused(key, value, " / ".join(kind))
+        return value
+    if kind is list:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise _refused(key, value, 'a JSON list of names, e.g. ["zen.spamhaus.org"]')
+        return [_blocklist(zone) for zone in value]
+    if not isinstance(value, str):
+        raise _refused(key, value, "text")
     if key in _HOSTS:
         return check_hostname(value)
     if key == "dmarc_rua":
         return normalize_email(value)
-    if key == "blocklists":
-        return [_blocklist(zone) for zone in value]
     return value
 
 
+def _number(key: str, kind: Number, value: Any) -> int:
+    """A whole number in the setting's range. ``True`` is not 1 and ``2.5`` is not 2."""
+    wanted = f"{kind.what} from {kind.low} to {kind.high:,}"
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdecimal()):
+            raise _refused(key, value, f"a positive whole number: {wanted}")
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _refused(key, value, f"a positive whole number: {wanted}")
+    if not kind.low <= value <= kind.high:
+        raise _refused(key, value, f"a positive whole number: {wanted}")
+    return value
+
+
+def _refused(key: str, value: Any, wanted: str) -> UserError:
+    from postdesk.core.validation import quote_input
+
+    shown = quote_input(value if isinstance(value, str) else json.dumps(value, default=str))
+    return UserError(
+        "settings.bad_value", f"{shown} is not a valid value for {key}.", f"Give {wanted}."
+    )
+
+
 def _blocklist(zone: str) -> str:
-    from postdesk.core.errors import UserError
-    from postdesk.core.validation import check_hostname
+    from postdesk.core.validation import check_hostname, quote_input
 
     try:
         return check_hostname(zone, allow_ip=False)
     except UserError:
         raise UserError(
             "settings.blocklist",
-            f"'{zone.strip()}' is not a blocklist name.",
+            f"{quote_input(zone.strip())} is not a blocklist name.",
             "Type one name per line, e.g. zen.spamhaus.org.",
         ) from None
 

@@ -62,8 +62,7 @@ def _describe(char: str) -> str:
 
 def _quote(text: str, limit: int = 60) -> str:
     """Put typed text in quotes for a message, shortened so a message stays readable."""
-    shown = "".join(c if c.isprintable() else "\ufffd" for c in text)
-    return f"“{shown if len(shown) <= limit else shown[: limit - 1] + '…'}”"
+    return quote_input(text, limit)
 
 
 def _syntax_error(code: str, message: str, hint: str) -> UserError:
@@ -419,6 +418,12 @@ def check_hostname(text: str, *, allow_ip: bool = True) -> str:
     """Check a server host name (or IP address) and return it in lowercase A-label form."""
     host = check_field("The server name", text.strip())
     hint = "Type the server name only, e.g. smtp.example.com."
+    if host.startswith("[") != host.endswith("]"):
+        raise UserError(
+            "host.brackets",
+            f"{_quote(host)} has an opening or closing bracket without its partner.",
+            "Write an IPv6 address with both brackets, e.g. [2001:db8::25], or with none.",
+        )
     if allow_ip and _looks_like_ip(host):
         return str(ipaddress.ip_address(host.strip("[]")))
     if "://" in host or "/" in host:
@@ -450,3 +455,70 @@ def check_port(value: int | str) -> int:
     if not 1 <= port <= 65535:
         raise UserError("input.port", f"Port {port} is out of range.", hint)
     return port
+
+
+# --- echoing what was typed -----------------------------------------------------------------
+
+ECHO_LIMIT = 60
+_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def escape_input(text: str) -> str:
+    """Typed text with line breaks and other hidden characters written as escapes (``\\n``,
+    ``\\x00``, ``\\u200b``), so echoing it can never start a new line or hide a character."""
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif char.isprintable() or char == " ":
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+    return "".join(out)
+
+
+def quote_input(text: object, limit: int = ECHO_LIMIT) -> str:
+    """Typed text for a message: quoted, escaped and cut to ``limit`` characters with “…”."""
+    shown = escape_input(str(text))
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return f"“{shown}”"
+
+
+def check_length(name: str, value: str, limit: int) -> str:
+    """Refuse a one-line field longer than ``limit`` characters; returns the value."""
+    if len(value) > limit:
+        raise UserError(
+            "input.too_long",
+            f"{name} has {len(value):,} characters; at most {limit} are allowed.",
+            f"Use {limit} characters or fewer.",
+        )
+    return value
+
+
+_DNS_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
+
+
+def check_spf_include(text: str) -> str:
+    """Check the domain a provider asks to be included in SPF (e.g. ``sendgrid.net`` or
+    ``_spf.google.com``); returns it in lowercase without a trailing dot."""
+    check_field("The SPF include", text)
+    name = text.strip().lower()
+    name = name.removeprefix("include:").rstrip(".")
+    hint = "Type only the domain your provider names after include:, e.g. sendgrid.net."
+    labels = name.split(".")
+    if (
+        not name
+        or len(name) > MAX_NAME_LENGTH
+        or len(labels) < 2
+        or not all(_DNS_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise UserError(
+            "service.spf_include",
+            f"{quote_input(text.strip())} is not a domain name for an SPF include.",
+            hint,
+        )
+    return name
