@@ -60,15 +60,20 @@ class NamedPki:
         return context
 
 
-@pytest.fixture(scope="session")
-def named_pki(tmp_path_factory: pytest.TempPathFactory) -> NamedPki:
-    """A test CA (its file is ``named_pki.cafile``) issuing certificates for any host names."""
-    root = tmp_path_factory.mktemp("named-pki")
+def build_named_pki(root: Path) -> NamedPki:
+    """Write a test CA into ``root`` issuing certificates for any names (benchmarks use it too)."""
+    root.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("Postdesk Test CA", ca_key, None, ca_key, ca=True, days=(-2, 3650))
     cafile = root / "ca.pem"
     cafile.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return NamedPki(root, str(cafile), ca_key)
+
+
+@pytest.fixture(scope="session")
+def named_pki(tmp_path_factory: pytest.TempPathFactory) -> NamedPki:
+    """A test CA (its file is ``named_pki.cafile``) issuing certificates for any host names."""
+    return build_named_pki(tmp_path_factory.mktemp("named-pki"))
 
 
 @pytest_asyncio.fixture

@@ -31,6 +31,7 @@ from postdesk.core.dnscheck.resolver import EDNS_PAYLOAD, DnsClient
 from postdesk.core.records import RecordResult
 
 _DS_DIGESTS = {1: "SHA1", 2: "SHA256", 4: "SHA384"}
+_APEX_TYPES = ("SOA", "DNSKEY", "TXT", "DS")
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,15 @@ async def check_dnssec(client: DnsClient, domain: str) -> RecordResult:
     result.required = False
     resolver = _dnssec_resolver(client)
     name = dns.name.from_text(domain)
-    soa = await _ask(resolver, name, "SOA")
+    # Most checks are of a zone's apex: ask its keys at once rather than after the SOA says so.
+    soa, *apex = await asyncio.gather(*(_ask(resolver, name, t) for t in _APEX_TYPES))
     if soa.message is None:
         return _failed(result, soa.status, domain)
     zone = name if soa.rrset(name, dns.rdatatype.SOA) else (soa.soa_owner() or name)
     result.host = zone.to_text().rstrip(".")
-    apex_soa = soa if zone == name else await _ask(resolver, zone, "SOA")
-    keys, txt, ds = await asyncio.gather(
-        _ask(resolver, zone, "DNSKEY"),
-        _ask(resolver, zone, "TXT"),
-        _ask(resolver, zone, "DS"),
-    )
+    if zone != name:
+        soa, *apex = await asyncio.gather(*(_ask(resolver, zone, t) for t in _APEX_TYPES))
+    keys, txt, ds = apex
     if keys.message is None:
         return _failed(result, keys.status, result.host)
     dnskey = keys.rrset(zone, dns.rdatatype.DNSKEY)
@@ -112,7 +111,7 @@ async def check_dnssec(client: DnsClient, domain: str) -> RecordResult:
         result.problems.append(newer_problem("dnssec.unsigned", zone=result.host))
         return result
     result.found = [f"{len(dnskey)} DNSKEY record(s), algorithm {_algorithms(dnskey)}"]
-    broken = _broken_signature(zone, dnskey, keys, apex_soa, txt)
+    broken = _broken_signature(zone, dnskey, keys, soa, txt)
     if broken is not None:
         what, reason = broken
         result.status = "mismatch"

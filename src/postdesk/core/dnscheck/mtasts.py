@@ -114,6 +114,8 @@ async def check_mta_sts(
     be asked; ``mismatch`` for anything published that senders would reject.
     """
     host = f"_mta-sts.{domain}"
+    for rdtype in ("A", "AAAA"):  # the policy host, asked beside the record: one round trip less
+        client.prefetch(f"mta-sts.{domain}", rdtype)
     result = new_result("mta_sts", "TXT", host, None)
     result.required = False
     record = one_newer_record(

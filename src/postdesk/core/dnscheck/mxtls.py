@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 
 from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
 
+from postdesk.core.dnscheck.httpsfetch import verifying_context
 from postdesk.core.dnscheck.messages import dns_problem
 from postdesk.core.dnscheck.messages_newer import newer_problem
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import Problem, RecordResult
-from postdesk.core.smtptest.tlsinfo import describe_verify_error, make_context, session_details
+from postdesk.core.smtptest.tlsinfo import describe_verify_error, session_details
 
 SMTP_PORT = 25
 DEFAULT_MX_TIMEOUT = 10.0
@@ -132,7 +133,7 @@ async def _negotiate(smtp: SMTP, host: str, domain: str, options: MxTlsOptions) 
     await smtp.ehlo(hostname=_ehlo_name(smtp))
     if not smtp.supports_extension("starttls"):
         return _Probe(True, problems=(newer_problem("mxtls.no_starttls", mx=host, domain=domain),))
-    context = make_context(True, options.cafile)
+    context = verifying_context(options.cafile)
     try:
         await smtp.starttls(tls_context=context, server_hostname=host)
     except SMTPResponseException as err:
