@@ -141,21 +141,45 @@ EDGES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("argv", "words"), [pytest.param(a, w, id=i) for i, a, w in EDGES])
-def test_bad_input_is_one_clear_line_and_stores_nothing(
-    workspace: Path, argv: list[str], words: str
-) -> None:
-    before = snapshot(workspace)
+# Mistakes argparse itself finds: the usage-error status 2, in the same one line.
+USAGE_EDGES = [
+    ("days-not-a-number", ["usage", "--days", "abc"], "invalid int value"),
+    ("days-huge-crlf", ["usage", "--days", "9" * 5000 + "\r\n"], "…"),
+    ("tracking-on-off", ["tracking", "shop.test", "--open", "maybe"], "'on' or 'off'"),
+    ("security-choice-crlf", ["service", "add", "X", "--security", "ssl\r\nx"], "ssl\\r\\nx"),
+    ("records-format", ["domain", "records", "shop.test", "--format", "xml"], "invalid choice"),
+    ("unknown-command", ["sendmail"], "invalid choice"),
+    ("missing-argument", ["smtp-user", "create", "shop.test"], "required: login"),
+]  # fmt: skip
+
+
+def refused_in_one_line(home: Path, argv: list[str], words: str, code: int) -> None:
+    """Run the CLI with bad input: exit ``code``, one short line naming ``words``, no change."""
+    before = snapshot(home)
     done = postdesk(*argv, stdin="a-password-1\n")
-    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.returncode == code, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stdout == ""
     line = done.stderr.rstrip("\n")
     assert "\n" not in line and "\r" not in line, line
-    assert line.startswith("postdesk: ")
+    assert line.startswith("postdesk")
     assert len(line) < MAX_LINE, line
     assert words in line
-    assert snapshot(workspace) == before
+    assert snapshot(home) == before
+
+
+@pytest.mark.parametrize(("argv", "words"), [pytest.param(a, w, id=i) for i, a, w in EDGES])
+def test_bad_input_is_one_clear_line_and_stores_nothing(
+    workspace: Path, argv: list[str], words: str
+) -> None:
+    refused_in_one_line(workspace, argv, words, 1)
+
+
+@pytest.mark.parametrize(("argv", "words"), [pytest.param(a, w, id=i) for i, a, w in USAGE_EDGES])
+def test_a_usage_mistake_is_one_line_with_status_2(
+    workspace: Path, argv: list[str], words: str
+) -> None:
+    refused_in_one_line(workspace, argv, words, 2)
 
 
 # --- typed secrets are never echoed ------------------------------------------------------------

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from postdesk import __version__
 from postdesk.cli import commands
 from postdesk.cli.output import fail
+from postdesk.cli.parser import OneLineParser
 from postdesk.core.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="postdesk",
         description="Send email from your own domains: services, domains, SMTP users and checks.",
     )

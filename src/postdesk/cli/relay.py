@@ -149,10 +149,11 @@ async def _serve(store, options) -> None:  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     """Run only this command (``python -m postdesk.cli.relay``)."""
     from postdesk.cli.output import fail
+    from postdesk.cli.parser import OneLineParser
     from postdesk.core.errors import UserError
     from postdesk.core.logs import setup_logging
 
-    parser = argparse.ArgumentParser(prog="postdesk relay")
+    parser = OneLineParser(prog="postdesk relay")
     add_arguments(parser)
     try:
         setup_logging()
