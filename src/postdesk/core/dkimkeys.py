@@ -13,11 +13,14 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING
 
 from postdesk.core.errors import UserError
+
+if TYPE_CHECKING:
+    # Loaded by the functions that use them: listing domains or showing the window needs no
+    # cryptography (~0.1 s to import).
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 DEFAULT_KEY_BITS = 2048
 # 1024 is the least receivers still accept (RFC 8301); past 4096 many DNS hosts reject the TXT.
@@ -72,6 +75,9 @@ def generate_dkim_key(
         selector = new_selector(existing_selectors, now=created_at)
     elif not _SELECTOR.fullmatch(selector):
         raise ValueError(f"not a valid DKIM selector: {selector!r}")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -89,6 +95,9 @@ def generate_dkim_key(
 
 def public_b64_from_private(private_pem: str) -> str:
     """The ``p=`` value that belongs to a stored private key (to check a key pair matches)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = serialization.load_pem_private_key(private_pem.encode("ascii"), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the stored DKIM key is not an RSA key")
@@ -102,6 +111,9 @@ def dkim_txt_value(public_b64: str) -> str:
 
 def public_key_bits(p_b64: str) -> int:
     """The size in bits of the RSA key in a DKIM ``p=`` value (SubjectPublicKeyInfo or PKCS#1)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         der = base64.b64decode("".join(p_b64.split()), validate=True)
         key = serialization.load_der_public_key(der)
@@ -113,6 +125,8 @@ def public_key_bits(p_b64: str) -> int:
 
 
 def _public_b64(key: rsa.RSAPublicKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

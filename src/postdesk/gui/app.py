@@ -58,7 +58,7 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
         # Paint before loading asyncio and qasync (a good part of start-up), so the window
         # appears as early as possible.
         app.processEvents()
-        window.build_pages()  # the core loads now that the frame is on screen
+        window.build_current_page()  # the core loads now that the frame is on screen
         if screenshot is None and threading.current_thread() is threading.main_thread():
             # Qt's loop never returns to Python's signal handling, so let Ctrl+C in a terminal quit.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -111,6 +111,7 @@ async def _main(
         closed = asyncio.Event()
         window.closed.connect(closed.set)
         context.start()
+        start_task(window.build_rest(), banner=window.banner)  # the first tab is usable now
         start_task(window.check_secure_storage(), banner=window.banner)
         await closed.wait()
         return 0

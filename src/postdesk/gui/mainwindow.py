@@ -56,9 +56,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.banner = Banner()
-        self.pages: list[Page] = []
+        self._pages: dict[Tab, Page] = {}
+        # Pages are built when first shown once this is set (after the window's first paint).
+        self._build_on_show = False
         self.tabs = QTabWidget()
-        for tab in Tab:  # empty frames until build_pages(): the window paints first
+        for tab in Tab:  # empty frames until their pages are built: the window paints first
             self.tabs.addTab(QWidget(), tab.title)
         central = QWidget()
         central.setLayout(vbox(self.banner, self.tabs, margin=SPACE_S, spacing=SPACE_S))
@@ -89,39 +91,74 @@ class MainWindow(QMainWindow):
         if build_pages:
             self.build_pages()
 
+    @property
+    def pages(self) -> list[Page]:
+        """The pages built so far, in tab order."""
+        return [self._pages[tab] for tab in Tab if tab in self._pages]
+
     def build_pages(self) -> None:
-        """Put the real pages into the tabs (this loads the core; done once, after first paint)."""
-        if self.pages:
-            return
+        """Build every page that is still an empty frame (this loads the core)."""
+        self._build_on_show = True
+        for tab in Tab:
+            self.build_page(tab)
+
+    def build_current_page(self) -> None:
+        """Build the page on screen; the others are built when shown or by :meth:`build_rest`.
+
+        Called after the first paint: a page loads the core and the libraries it uses, and
+        the other three pages need much that the first one does not (DNS checks, dialogs).
+        """
+        self._build_on_show = True
+        self.build_page(Tab.at(self.tabs.currentIndex()))
+
+    async def build_rest(self) -> None:
+        """Build the pages not shown yet, one by one, importing their code off the GUI thread."""
+        from postdesk.gui.asyncutil import run_blocking
+
+        for tab in Tab:
+            if tab not in self._pages:
+                await run_blocking(tab.page_class)  # the import: the slow part
+                self.build_page(tab)
+
+    def build_page(self, tab: Tab) -> Page:
+        """The page of ``tab``, built into its tab now if it was an empty frame until now."""
+        page = self._pages.get(tab)
+        if page is not None:
+            return page
+        page = tab.page_class()()
+        page.context = self.context
+        page.navigate.connect(self.open_domain)
         current = self.tabs.currentIndex()
         self.tabs.blockSignals(True)
-        for index, tab in enumerate(Tab):
-            page = tab.page_class()()
-            page.context = self.context
-            page.navigate.connect(self.open_domain)
-            placeholder = self.tabs.widget(index)
-            self.tabs.removeTab(index)
-            self.tabs.insertTab(index, page, page.title)
-            placeholder.deleteLater()
-            self.pages.append(page)
+        placeholder = self.tabs.widget(tab.index)
+        self.tabs.removeTab(tab.index)
+        self.tabs.insertTab(tab.index, page, page.title)
+        placeholder.deleteLater()
         self.tabs.setCurrentIndex(current)
         self.tabs.blockSignals(False)
+        self._pages[tab] = page
+        if self.relay_status is not None:  # the services are shown already: this page too
+            self._connect_page(page)
+        if self.store is not None:
+            from postdesk.gui.asyncutil import start_task
+
+            start_task(page.attach(self.store), banner=page.banner)
+        return page
 
     async def attach_store(self, store: Store) -> None:
-        """Hand the opened workspace to every page and let each show its data."""
+        """Hand the opened workspace to every page built so far and let each show its data."""
         import asyncio
 
+        pages = self.pages  # a page built from now on attaches itself
         self.store = store
         self.context.open_workspace(store)
         self._show_services()
         self.settings_button.setEnabled(True)
-        await asyncio.gather(*(page.attach(store) for page in self.pages))
+        await asyncio.gather(*(page.attach(store) for page in pages))
 
     def _show_services(self) -> None:
         """Show what the context's services report: status bar, banner, pages."""
         from postdesk.gui.relaycontrol import RelayStatusWidget
-        from postdesk.gui.tabs.domains import DomainsPage
-        from postdesk.gui.widgets.usage_panel import UsagePanel
 
         context = self.context
         if self.relay_status is not None or context.relay is None:
@@ -133,14 +170,22 @@ class MainWindow(QMainWindow):
         self.closed.connect(self.relay_status.close_queue)
         if context.usage_watch is not None:
             context.usage_watch.alert.connect(self._usage_alert)
-            for panel in self.findChildren(UsagePanel):
-                context.usage_watch.today_changed.connect(panel.show_today)
         if context.recheck is not None:
-            domains_page = self.page(Tab.DOMAINS) if self.pages else None
-            if isinstance(domains_page, DomainsPage):
-                context.recheck.busy = domains_page.is_verifying
-                context.recheck.checked.connect(domains_page.domain_checked)
             context.recheck.broke.connect(self.show_broken)
+        for page in self.pages:
+            self._connect_page(page)
+
+    def _connect_page(self, page: Page) -> None:
+        """Let ``page`` follow the services that report to it (today's usage, rechecks)."""
+        from postdesk.gui.widgets.usage_panel import UsagePanel
+
+        context = self.context
+        if context.usage_watch is not None:
+            for panel in page.findChildren(UsagePanel):
+                context.usage_watch.today_changed.connect(panel.show_today)
+        if context.recheck is not None and page.key is Tab.DOMAINS:
+            context.recheck.busy = page.is_verifying  # type: ignore[attr-defined]
+            context.recheck.checked.connect(page.domain_checked)  # type: ignore[attr-defined]
 
     @property
     def relay_control(self) -> RelayControl | None:
@@ -182,13 +227,13 @@ class MainWindow(QMainWindow):
             self.context.notifier.notify(alert)  # type: ignore[arg-type]
 
     def page(self, tab: Tab) -> Page:
-        """The page of ``tab`` (after :meth:`build_pages`)."""
-        return self.pages[tab.index]
+        """The page of ``tab`` (built now if it was not yet)."""
+        return self.build_page(tab)
 
     def open_domain(self, tab: Tab, domain: str) -> None:
         """Show ``tab`` switched to ``domain`` (the ⋯ menu's SMTP / Domain Settings)."""
         self.tabs.setCurrentIndex(tab.index)
-        if self.pages:
+        if self._build_on_show:
             self.page(tab).show_domain(domain)
 
     def open_settings(self) -> WorkspaceSettingsDialog | None:
@@ -236,13 +281,15 @@ class MainWindow(QMainWindow):
 
     def _changed(self, event: ChangeEvent) -> None:
         """Core says data changed: the page on screen reloads now, the others when shown."""
-        for index, page in enumerate(self.pages):
+        for tab, page in self._pages.items():
             if event.change not in page.watches or page is event.origin:
                 continue
-            self._stale.add(index)
+            self._stale.add(tab.index)
         self._tab_shown(self.tabs.currentIndex())
 
     def _tab_shown(self, index: int) -> None:
+        if self._build_on_show:
+            self.build_page(Tab.at(index))  # a page not built yet reads its data as it attaches
         if index in self._stale and self.store is not None and self.pages:
             self._stale.discard(index)
             self._due.add(index)
@@ -253,7 +300,7 @@ class MainWindow(QMainWindow):
 
         due, self._due = self._due, set()
         for index in due:
-            page = self.pages[index]
+            page = self.page(Tab.at(index))
             start_task(page.refresh(), banner=page.banner)
 
     def select_tab(self, tab: Tab) -> None:
@@ -261,7 +308,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(tab.index)
 
     def current_page(self) -> Page:
-        return self.pages[self.tabs.currentIndex()]
+        return self.page(Tab.at(self.tabs.currentIndex()))
 
     async def check_secure_storage(self) -> None:
         """Warn (banner and dialog) when passwords cannot be stored in an OS keyring."""

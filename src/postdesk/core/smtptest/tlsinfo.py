@@ -7,12 +7,12 @@ import ipaddress
 import re
 import ssl
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING, Any
 
 from postdesk.core.errors import UserError
+
+if TYPE_CHECKING:  # loaded when a certificate is described, not with every page that shows one
+    from cryptography import x509
 
 # OpenSSL's X509_V_ERR_* codes, grouped by what the user has to do about them.
 _EXPIRED_CODES = {9, 10}  # not yet valid, expired
@@ -131,6 +131,9 @@ def _wildcard_matches(name: str, host: str) -> bool:
 
 
 def _names(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -143,6 +146,8 @@ def _names(cert: x509.Certificate) -> list[str]:
 
 def describe_certificate(der: bytes, now: datetime | None = None) -> dict[str, Any]:
     """Subject, issuer, names, validity and fingerprint of a DER certificate."""
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     now = now or datetime.now(UTC)
     not_before = cert.not_valid_before_utc

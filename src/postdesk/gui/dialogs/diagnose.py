@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication
@@ -20,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from postdesk.core.dnscheck.domain import DomainReport
 from postdesk.core.domainview import domain_report_text, report_problems
 from postdesk.core.errors import UserError
 from postdesk.core.validation import display_domain, normalize_domain
@@ -38,6 +38,9 @@ from postdesk.gui.qtutils import (
 )
 from postdesk.gui.widgets.problem_list import ProblemList
 from postdesk.gui.widgets.records_table import STATUS_WORDS
+
+if TYPE_CHECKING:  # the DNS checks load when a diagnosis runs, not with the page
+    from postdesk.core.dnscheck.domain import DomainReport
 
 INTRO = (
     "Check any domain's SPF, DKIM, DMARC and MX records the way receiving mail servers see them. "

@@ -32,6 +32,11 @@ class Tab(Enum):
         """The tab's position in the window."""
         return list(Tab).index(self)
 
+    @classmethod
+    def at(cls, index: int) -> Tab:
+        """The tab at position ``index`` in the window."""
+        return list(cls)[index]
+
     def page_class(self) -> type[Page]:
         """The page class of this tab (imports its module)."""
         _title, module, name = self.value

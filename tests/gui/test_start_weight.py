@@ -1,0 +1,49 @@
+"""The window loads what its first tab needs, and the rest only when it is used.
+
+``postdesk gui --screenshot`` runs the whole start-up (the first tab built and its data read from
+the workspace) in its own process; what it has loaded when it exits is deterministic, unlike a
+timing. The other tabs are built when shown, or after the first tab is usable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support.loadedmodules import heavy, loaded_by
+
+# Libraries for work that starts only on demand: the relay, DKIM, HTTPS fetches, the daily chart
+# (there is no mail to chart yet), a new workspace's migrations, the keyring, DKIM keys and TLS
+# certificates, DNS checks.
+NOT_AT_START = (
+    "aiosmtpd",
+    "dkim",
+    "postdesk.core.relay",
+    "aiohttp",
+    "httpx",
+    "httpx2",
+    "alembic",
+    "PySide6.QtCharts",
+    "keyring",
+    "cryptography",
+    "dns",
+)
+PAGES = {
+    "SMTP Service": "postdesk.gui.tabs.smtp_service",
+    "Dedicated Domain And IP": "postdesk.gui.tabs.domains",
+    "Domain Settings": "postdesk.gui.tabs.domain_settings",
+    "SMTP Settings": "postdesk.gui.tabs.smtp_settings",
+}
+
+
+@pytest.mark.parametrize("tab", [None, *PAGES])
+def test_the_window_starts_with_only_the_tab_on_screen(tab, tmp_path: Path) -> None:
+    shot = tmp_path / "window.png"
+    argv = ["gui", "--screenshot", str(shot), *(["--tab", tab] if tab else [])]
+    modules, _ = loaded_by(argv, tmp_path)
+    shown = tab or "SMTP Service"
+    assert PAGES[shown] in modules
+    assert heavy(modules, NOT_AT_START) == []
+    assert heavy(modules, [m for t, m in PAGES.items() if t != shown]) == []
+    assert shot.stat().st_size > 0
