@@ -316,3 +316,18 @@ async def test_verify_adds_only_what_the_domain_publishes(nsd, https_site, named
     sts = report.record("mta_sts")
     assert sts is not None
     assert (sts.status, codes(sts)) == ("mismatch", ["mtasts.mx_not_covered"])
+
+
+async def test_a_silent_dns_server_makes_every_newer_check_an_error(silent_dns: str) -> None:
+    options = NewerOptions(mx_tls=MxTlsOptions(timeout=0.5), https=HttpsOptions(timeout=0.5))
+    results = await check_newer_standards(
+        make_client(silent_dns, lifetime=0.5), "shop.test", options
+    )
+    assert [(r.kind, r.status) for r in results] == [
+        ("mta_sts", "error"),
+        ("tls_rpt", "error"),
+        ("bimi", "error"),
+        ("dnssec", "error"),
+        ("mx_tls", "error"),
+    ]
+    assert {p.code for r in results for p in r.problems} == {"dns.timeout"}
