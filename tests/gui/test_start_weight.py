@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QTableWidget
 
 from support.loadedmodules import heavy, loaded_by
 
@@ -47,3 +48,32 @@ def test_the_window_starts_with_only_the_tab_on_screen(tab, tmp_path: Path) -> N
     assert heavy(modules, NOT_AT_START) == []
     assert heavy(modules, [m for t, m in PAGES.items() if t != shown]) == []
     assert shot.stat().st_size > 0
+
+
+def test_the_other_pages_are_built_when_shown_or_right_after_start(qapp, qtbot, store) -> None:
+    from postdesk.core.store.models import SmtpService
+    from postdesk.gui.mainwindow import MainWindow
+    from postdesk.gui.tabs import Tab
+    from support.qtloop import run_on_qt_loop, wait_for
+
+    with store.session() as s:
+        s.add(SmtpService(name="Mailgun", host="smtp.mailgun.org", port=587, security="starttls"))
+    window = MainWindow(build_pages=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.build_current_page()
+    run_on_qt_loop(qapp, window.attach_store(store))
+    assert [page.key for page in window.pages] == [Tab.SMTP_SERVICE]
+    assert "Mailgun" in window.page(Tab.SMTP_SERVICE).findChild(QTableWidget).item(0, 0).text()
+
+    async def show_then_the_rest() -> None:
+        window.select_tab(Tab.SMTP_SETTINGS)  # shown: built at once; it reads the workspace
+        assert [page.key for page in window.pages] == [Tab.SMTP_SERVICE, Tab.SMTP_SETTINGS]
+        assert window.tabs.currentWidget() is window.page(Tab.SMTP_SETTINGS)
+        await window.build_rest()
+        await wait_for(lambda: all(page.store is store for page in window.pages))
+
+    run_on_qt_loop(qapp, show_then_the_rest())
+    assert [page.key for page in window.pages] == list(Tab)
+    assert [window.tabs.tabText(i) for i in range(len(Tab))] == [tab.title for tab in Tab]
+    assert window.current_page() is window.page(Tab.SMTP_SETTINGS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from enum import StrEnum
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -66,6 +67,8 @@ class RelayControl(QObject):
             if self.relay is not None:
                 return True
             self._set(RelayState.STARTING)
+            # Importing the relay (aiosmtpd, DKIM, …) takes a while: off the GUI thread.
+            await asyncio.to_thread(import_module, "postdesk.core.relay")
             from postdesk.core.relay import Relay, RelayOptions
 
             options = dataclasses.replace(self._options or RelayOptions(listen_host=LOOPBACK))
