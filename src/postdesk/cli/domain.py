@@ -64,17 +64,17 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from postdesk.core import domains
+    from postdesk.core import domainview
 
     rows = [
         {
             "domain": d.name,
-            "shown": domains.shown_name(d.name),
+            "shown": d.shown,
             "status": d.status,
             "service": d.service,
             "checked_at": d.last_checked_at.isoformat() if d.last_checked_at else None,
         }
-        for d in domains.list_domains(_store())
+        for d in domainview.summaries(_store())
     ]
     if args.json:
         print_json({"domains": rows})
@@ -111,27 +111,24 @@ def run_verify(args: argparse.Namespace) -> int:
     outcome = asyncio.run(domains.verify_domain(store, args.domain))
     report = outcome.report
     if args.json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "domain_status": outcome.status})
     else:
-        print_report(report)
+        print_report(report, title="Verify Now")
+        if not outcome.checked:
+            print(
+                "\nDNS could not be asked, so nothing was checked and nothing changed: the "
+                f"domain is still {outcome.status}. Try again in a few minutes."
+            )
         if outcome.regressed:
             print("\nThis domain was verified before; a record has since changed or disappeared.")
-    return 0 if outcome.status == "verified" else 1
+    return 0 if outcome.checked and outcome.status == "verified" else 1
 
 
-def print_report(report) -> None:  # type: ignore[no-untyped-def]
-    """A verification or diagnosis report as a table and a list of problems with fixes."""
-    print(f"{report.domain}: {report.status.upper()}")
-    print_table(
-        ["RECORD", "TYPE", "HOST", "STATUS"],
-        [[r.kind, r.type, r.host, r.status] for r in report.records],
-    )
-    problems = [(r, p) for r in report.records for p in r.problems]
-    for record, problem in problems:
-        print(f"\n[{problem.severity}] {problem.code} ({record.host})")
-        print(f"  {problem.message}")
-        if problem.fix:
-            print(f"  Fix: {problem.fix}")
+def print_report(report, *, title: str) -> None:  # type: ignore[no-untyped-def]
+    """A verification or diagnosis report, as the GUI's Copy report gives it."""
+    from postdesk.core.reporttext import domain_report_text
+
+    print(domain_report_text(report.as_dict(), title=title), end="")
 
 
 def run_remove(args: argparse.Namespace) -> int:

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
-from postdesk.core import audit, dkimkeys, recordgen, secrets, settings
+from postdesk.core import audit, dkimkeys, domainname, recordgen, secrets, settings
+from postdesk.core.dkimrotation import promote_verified_keys
 from postdesk.core.errors import UserError
-from postdesk.core.records import ExpectedRecord
+from postdesk.core.records import ExpectedRecord, Problem
 from postdesk.core.services import default_service, service_named
 from postdesk.core.store import Store
 from postdesk.core.store.models import (
@@ -27,7 +28,7 @@ from postdesk.core.store.models import (
     SmtpService,
     utcnow,
 )
-from postdesk.core.validation import display_domain, normalize_domain, quote_input
+from postdesk.core.validation import quote_input
 from postdesk.core.views import CheckView, DomainView
 
 PENDING_RECHECK_FOR = dt.timedelta(hours=72)
@@ -39,30 +40,51 @@ FAILING_RECHECK = dt.timedelta(hours=1)
 
 @dataclass
 class VerifyOutcome:
-    """The report of one Verify Now, and whether a verified domain just broke."""
+    """The report of one Verify Now, the domain's status after it, and whether it just broke.
+
+    When DNS could not be asked (``checked`` is False) nothing changed: ``status`` is the
+    status the domain already had.
+    """
 
     report: object  # dnscheck's DomainReport (kept loose: core.dnscheck owns that type)
     status: str
     regressed: bool
+    checked: bool = True
+
+
+@dataclass(frozen=True)
+class _VerifyJob:
+    """What Verify Now needs from the store, read in one go off the event loop."""
+
+    name: str
+    expected: list[ExpectedRecord]
+    spf_include: str | None
+    service: str | None
+    key_selector: str | None
+    key_ref: str | None
+    key_public: str | None
 
 
 def lookup_name(text: str) -> str:
-    """The stored (A-label) form of a domain the user typed, for looking it up."""
-    name = text.strip().lower().rstrip(".")
-    try:
-        return name.encode("idna").decode("ascii")
-    except UnicodeError:
-        return name
+    """The stored (A-label) form of a domain name, for comparing; never raises.
+
+    A name that is not valid (a hidden character, a URL) is only trimmed and lowercased, so it
+    matches no stored domain.
+    """
+    return domainname.canonical(text)
 
 
 def get_domain(session: Session, name: str, *load: ExecutableOption) -> DedicatedDomain:
     """The dedicated domain with this name (Unicode or A-label), or a UserError.
 
+    A name ``domain add`` would refuse (a hidden character, a URL…) is refused the same way.
     Relations are never loaded implicitly: pass the loader options (``selectinload(…)``) for
     the ones the caller reads.
     """
     domain = session.scalars(
-        select(DedicatedDomain).where(DedicatedDomain.name == lookup_name(name)).options(*load)
+        select(DedicatedDomain)
+        .where(DedicatedDomain.name == domainname.to_a_label(name))
+        .options(*load)
     ).first()
     if domain is None:
         raise UserError(
@@ -97,7 +119,7 @@ def existing_names(store: Store) -> list[str]:
 
 def check_new_domain(store: Store, text: str) -> str:
     """Validate what the user typed in Add Domain; returns the A-label or raises UserError."""
-    return normalize_domain(text, existing=existing_names(store))
+    return domainname.normalize_domain(text, existing=existing_names(store))
 
 
 def _service(session: Session, name: str | None) -> SmtpService | None:
@@ -208,32 +230,102 @@ def _expected(row: DomainRecord) -> ExpectedRecord:
 
 
 async def verify_domain(store: Store, name: str) -> VerifyOutcome:
-    """Verify Now: check every record live and store the result with its history."""
+    """Verify Now: check every record live and store the result with its history.
+
+    The store and the keyring are used from a worker thread, never on the event loop. The
+    domain is not verified while its active DKIM key can't be read; a check DNS could not
+    answer changes no status.
+    """
     from postdesk.core.dnscheck import verify_records
 
+    job = await asyncio.to_thread(_verify_job, store, name)
+    key_problem = await asyncio.to_thread(_signing_key_problem, job)
+    report = await verify_records(
+        job.name, job.expected, spf_include=job.spf_include, service=job.service
+    )
+    if key_problem is not None:
+        _add_key_problem(report, job, key_problem)
+    return await asyncio.to_thread(record_check, store, job.name, report)
+
+
+def _verify_job(store: Store, name: str) -> _VerifyJob:
     with store.session() as s:
         domain = get_domain(
-            s, name, joinedload(DedicatedDomain.service), selectinload(DedicatedDomain.records)
+            s,
+            name,
+            joinedload(DedicatedDomain.service),
+            selectinload(DedicatedDomain.records),
+            selectinload(DedicatedDomain.dkim_keys),
         )
-        stored_name = domain.name
-        spf_include = domain.service.spf_include if domain.service else None
-        expected = [_expected(r) for r in domain.records]
-    report = await verify_records(stored_name, expected, spf_include=spf_include)
-    return VerifyOutcome(report, *record_check(store, stored_name, report))
+        active = next((k for k in domain.dkim_keys if k.state == "active"), None)
+        return _VerifyJob(
+            domain.name,
+            [_expected(r) for r in domain.records],
+            domain.service.spf_include if domain.service else None,
+            domain.service.name if domain.service else None,
+            active.selector if active else None,
+            active.secret_ref if active else None,
+            active.public_key if active else None,
+        )
 
 
-def record_check(store: Store, name: str, report) -> tuple[str, bool]:  # type: ignore[no-untyped-def]
-    """Store one verification result; returns (new status, whether a verified domain broke)."""
-    from postdesk.core.domainsettings import promote_verified_keys
+def _signing_key_problem(job: _VerifyJob) -> Problem | None:
+    """Why the active DKIM key can't sign (missing or damaged in the keyring), or None.
 
+    A keyring that can't be used at all raises its own UserError: that is not the key's fault.
+    """
+    if job.key_ref is None:
+        return None
+    try:
+        private = secrets.read_secret(job.key_ref)
+    except secrets.SecretsUnavailable:
+        raise
+    except UserError as err:  # a sealed key whose encrypted part is gone or damaged
+        return _unreadable(job, err.message.rstrip("."))
+    if private is None:
+        return _unreadable(job, "it is no longer in the keyring")
+    try:
+        matches = dkimkeys.public_b64_from_private(private) == job.key_public
+    except (ValueError, TypeError):
+        return _unreadable(job, "what is stored is not a usable private key")
+    return None if matches else _unreadable(job, "what is stored belongs to another key")
+
+
+def _unreadable(job: _VerifyJob, reason: str) -> Problem:
+    from postdesk.core.dnscheck.messages import problem
+
+    return problem("dkim.key_unreadable", domain=job.name, selector=job.key_selector, reason=reason)
+
+
+def _add_key_problem(report, job: _VerifyJob, found: Problem) -> None:  # type: ignore[no-untyped-def]
+    """Put the key problem on the DKIM record it concerns; the domain then fails."""
+    host = domainname.dkim_host(job.key_selector or "", job.name)
+    dkim = [r for r in report.records if r.kind == "dkim"]
+    target = next((r for r in dkim if r.host == host), dkim[0] if dkim else None)
+    if target is not None:
+        target.problems.insert(0, found)
+    report.status = "failing"
+
+
+def record_check(store: Store, name: str, report) -> VerifyOutcome:  # type: ignore[no-untyped-def]
+    """Store one verification result and its history entry (blocking: call from a thread).
+
+    A report DNS could not answer (status "error") goes to the history only: the domain keeps
+    its status, its records their states, and it is checked again soon.
+    """
     now = utcnow()
     with store.session() as s:
         # promote_verified_keys reads (and may change) the keys and records too.
         domain = get_domain(
             s, name, selectinload(DedicatedDomain.records), selectinload(DedicatedDomain.dkim_keys)
         )
+        checked = report.status != "error"
+        status = _status_of(report) if checked else "error"
+        s.add(DnsCheck(domain_id=domain.id, checked_at=now, status=status, report=report.as_dict()))
+        if not checked:  # nothing was learnt about the domain: keep its state, ask again soon
+            domain.next_check_at = now + FIRST_RECHECK
+            return VerifyOutcome(report, domain.status, False, checked=False)
         was_verified = domain.status == "verified"
-        status = "verified" if report.status == "verified" else "failing"
         by_host = {(r.kind, r.host): r.status for r in report.records}
         for row in domain.records:
             row.status = by_host.get((row.kind, row.host), row.status)
@@ -246,11 +338,14 @@ def record_check(store: Store, name: str, report) -> tuple[str, bool]:  # type: 
         if regressed:
             audit.record(s, "domain.broke", name, problems=_problem_codes(report))
         domain.next_check_at = _next_check(domain, now)
-        s.add(DnsCheck(domain_id=domain.id, checked_at=now, status=status, report=report.as_dict()))
         retired = promote_verified_keys(s, domain, report.records)
     for ref in retired:  # the old key no longer signs: its private half leaves the keyring
         secrets.delete_secret(ref)
-    return status, regressed
+    return VerifyOutcome(report, status, regressed)
+
+
+def _status_of(report) -> str:  # type: ignore[no-untyped-def]
+    return "verified" if report.status == "verified" else "failing"
 
 
 def _problem_codes(report) -> list[str]:  # type: ignore[no-untyped-def]
@@ -314,4 +409,4 @@ def remove_domain(store: Store, name: str) -> None:
 
 def shown_name(name: str) -> str:
     """The Unicode form of a stored domain name, for display."""
-    return display_domain(name)
+    return domainname.display_domain(name)

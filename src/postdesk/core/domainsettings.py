@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from postdesk.core import audit, dkimkeys, recordgen, secrets
 from postdesk.core.domains import get_domain
 from postdesk.core.errors import UserError
-from postdesk.core.records import RecordResult
 from postdesk.core.services import service_named
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DkimKey, DomainRecord
@@ -109,33 +108,3 @@ async def generate_new_key(store: Store, domain_name: str) -> DkimKeyView:
         await asyncio.to_thread(secrets.delete_secret, ref)
         raise
     return view
-
-
-def promote_verified_keys(
-    session: Session, domain: DedicatedDomain, results: list[RecordResult]
-) -> list[str]:
-    """After a check: a pending key whose record was found takes over; returns retired refs.
-
-    The caller loads the domain's ``records`` and ``dkim_keys``.
-    """
-    found = {r.host for r in results if r.kind == "dkim" and r.status == "ok"}
-    pending = [
-        k
-        for k in domain.dkim_keys
-        if k.state == "pending" and f"{k.selector}._domainkey.{domain.name}" in found
-    ]
-    if not pending:
-        return []
-    new = max(pending, key=lambda k: k.created_at)
-    retired = []
-    for key in domain.dkim_keys:
-        if key is not new and key.state in ("active", "pending"):
-            key.state = "retired"
-            retired.append(key.secret_ref)
-            host = f"{key.selector}._domainkey.{domain.name}"
-            for record in [r for r in domain.records if r.kind == "dkim" and r.host == host]:
-                domain.records.remove(record)
-    new.state = "active"
-    domain.dkim_selector = new.selector
-    audit.record(session, "dkim.rotated", domain.name, selector=new.selector)
-    return retired

@@ -2,27 +2,31 @@
 
 Everything here reads the store or formats a report; nothing changes data. The GUI and the CLI
 share it so that a status, a short host name or a ticket report reads the same everywhere.
+The ticket reports themselves come from ``reporttext`` (re-exported here), which needs no
+database, so ``postdesk check`` prints them without loading the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from postdesk.core.domainname import display_domain
 from postdesk.core.domains import get_domain
 from postdesk.core.records import Problem
+from postdesk.core.reporttext import domain_report_text as domain_report_text
+from postdesk.core.reporttext import ip_report_text as ip_report_text
+from postdesk.core.reporttext import problems_from, records_of
+from postdesk.core.reporttext import report_problems as report_problems
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DkimKey, DnsCheck, SmtpUser, utcnow
-from postdesk.core.validation import display_domain
 
 #: The status a record has before its domain was ever checked.
 UNCHECKED = "unchecked"
 APEX = "@"
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def record_views(store: Store, name: str) -> list[RecordView]:
         rows = [(r.kind, r.type, r.host, r.value, r.required, r.status) for r in domain.records]
         stored = domain.name
     report = latest_report(store, stored) if checked else None
-    results = {(r["kind"], r["host"]): r for r in _records_of(report)}
+    results = {(r["kind"], r["host"]): r for r in records_of(report)}
     views = []
     for kind, rtype, host, value, required, status in rows:
         result = results.get((kind, host), {})
@@ -160,26 +164,6 @@ def record_views(store: Store, name: str) -> list[RecordView]:
     return views
 
 
-def _records_of(report: Mapping[str, object] | None) -> list[dict[str, object]]:
-    return list(report.get("records", [])) if report else []  # type: ignore[call-overload]
-
-
-def problems_from(items: Iterable[Mapping[str, str] | Problem]) -> list[Problem]:
-    """Problems from a stored report (dicts) or a live one, most serious first."""
-    problems = [p if isinstance(p, Problem) else Problem(**p) for p in items]  # type: ignore[arg-type]
-    return sorted(problems, key=lambda p: _SEVERITY_ORDER.get(p.severity, len(_SEVERITY_ORDER)))
-
-
-def report_problems(report: Mapping[str, object] | None) -> list[tuple[str, Problem]]:
-    """Every problem of a stored or live report with the host it is about, most serious first."""
-    pairs = [
-        (str(r["host"]), p)
-        for r in _records_of(report)
-        for p in problems_from(r.get("problems", []))  # type: ignore[arg-type]
-    ]
-    return sorted(pairs, key=lambda pair: _SEVERITY_ORDER.get(pair[1].severity, 3))
-
-
 def removal_impact(store: Store, name: str) -> RemovalImpact:
     """How many DKIM keys and SMTP users go with the domain when it is removed."""
     with store.session() as s:
@@ -193,51 +177,3 @@ def removal_impact(store: Store, name: str) -> RemovalImpact:
             select(func.count()).select_from(DkimKey).where(DkimKey.domain_id == domain.id)
         )
         return RemovalImpact(int(keys or 0), int(users or 0))
-
-
-# --- plain-text reports for tickets -----------------------------------------------------------
-
-
-def domain_report_text(report: Mapping[str, object], *, title: str = "DNS check") -> str:
-    """A domain check (verify or diagnose, as ``as_dict()``) as plain text to paste in a ticket."""
-    lines = [
-        f"{title}: {display_domain(str(report.get('domain', '')))}",
-        f"Result: {report.get('status', '')}",
-        f"Checked at: {report.get('checked_at', '')}",
-        "",
-    ]
-    for record in _records_of(report):
-        lines.append(f"{record['type']} {record['host']}: {record['status']}")
-        for value in record.get("found", []) or []:  # type: ignore[attr-defined]
-            lines.append(f"  found: {value}")
-    return _with_problems(lines, report_problems(report))
-
-
-def ip_report_text(report: Mapping[str, object]) -> str:
-    """An IP check (``IpReport.as_dict()``) as plain text to paste in a ticket."""
-    ptr: Sequence[str] = report.get("ptr") or []  # type: ignore[assignment]
-    lines = [
-        f"IP check: {report.get('ip', '')}",
-        f"Result: {report.get('status', '')}",
-        f"Reverse DNS: {', '.join(ptr) or 'none'}"
-        f" (points back: {'yes' if report.get('fcrdns') else 'no'})",
-    ]
-    spf: Mapping[str, str] = report.get("spf") or {}  # type: ignore[assignment]
-    lines += [f"SPF of {display_domain(d)}: {verdict}" for d, verdict in spf.items()]
-    for item in report.get("blocklists") or []:  # type: ignore[attr-defined]
-        reason = f" ({item['reason']})" if item.get("reason") else ""
-        lines.append(f"Blocklist {item['zone']}: {item['status']}{reason}")
-    lines.append("")
-    problems = [("", p) for p in problems_from(report.get("problems") or [])]  # type: ignore[arg-type]
-    return _with_problems(lines, problems)
-
-
-def _with_problems(lines: list[str], problems: Sequence[tuple[str, Problem]]) -> str:
-    if not problems:
-        lines.append("No problems found.")
-    for host, item in problems:
-        where = f" ({host})" if host else ""
-        lines += [f"[{item.severity}] {item.code}{where}", f"  {item.message}"]
-        if item.fix:
-            lines.append(f"  Fix: {item.fix}")
-    return "\n".join(lines) + "\n"

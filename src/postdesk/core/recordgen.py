@@ -10,8 +10,8 @@ import secrets
 from collections.abc import Sequence
 
 from postdesk.core.dkimkeys import dkim_txt_value
+from postdesk.core.domainname import canonical, display_domain
 from postdesk.core.records import ExpectedRecord
-from postdesk.core.validation import display_domain
 
 OWNERSHIP_LABEL = "_postdesk"
 OWNERSHIP_PREFIX = "postdesk-verification="
@@ -50,13 +50,13 @@ def build_expected_records(
     No SPF record is proposed when there is nothing to authorise (no include, no extra terms)
     and the domain has no SPF record yet: a record that allows nobody would only block mail.
     """
-    domain = _fqdn(domain)
+    domain = canonical(domain)
     records = [
         ExpectedRecord(
             "ownership", "TXT", f"{OWNERSHIP_LABEL}.{domain}", OWNERSHIP_PREFIX + ownership_token
         )
     ]
-    spf_terms = ([f"include:{_fqdn(spf_include)}"] if spf_include else []) + list(spf_extra)
+    spf_terms = ([f"include:{canonical(spf_include)}"] if spf_include else []) + list(spf_extra)
     spf = _spf_value(existing_spf, spf_terms)
     if spf is not None:
         records.append(ExpectedRecord("spf", "TXT", domain, spf))
@@ -79,7 +79,7 @@ def build_expected_records(
                 "return_path",
                 "CNAME",
                 f"{RETURN_PATH_LABEL}.{domain}",
-                _fqdn(return_path_target),
+                canonical(return_path_target),
                 required=False,
             )
         )
@@ -89,21 +89,17 @@ def build_expected_records(
                 "tracking",
                 "CNAME",
                 f"{TRACKING_LABEL}.{domain}",
-                _fqdn(tracking_target),
+                canonical(tracking_target),
                 required=False,
             )
         )
     if mx_target:
         records.append(
             ExpectedRecord(
-                "mx", "MX", domain, f"{MX_PREFERENCE} {_fqdn(mx_target)}", required=False
+                "mx", "MX", domain, f"{MX_PREFERENCE} {canonical(mx_target)}", required=False
             )
         )
     return records
-
-
-def _fqdn(name: str) -> str:
-    return name.strip().lower().rstrip(".")
 
 
 # --- SPF --------------------------------------------------------------------------------------
@@ -141,7 +137,7 @@ def _as_term(item: str) -> str:
     item = item.strip()
     if ":" in item or "=" in item or _is_mechanism(item):
         return item
-    return f"include:{_fqdn(item)}"
+    return f"include:{canonical(item)}"
 
 
 def merge_spf(existing: str, includes: Sequence[str]) -> str:

@@ -300,7 +300,13 @@ def _remaps_cleanly(char: str) -> bool:
     return True
 
 
-def _quiet_a_label(name: str) -> str:
+def domain_syntax(text: str) -> str:
+    """A typed domain in lowercase A-label form, checking only its syntax (else a UserError)."""
+    return _domain_syntax(text)
+
+
+def quiet_a_label(name: str) -> str:
+    """The A-label form of a name when it is valid, else just trimmed and lowercased."""
     try:
         return _domain_syntax(name)
     except UserError:
@@ -324,7 +330,7 @@ def normalize_domain(text: str, *, existing: Collection[str] = ()) -> str:
             "like example.com.",
             f"Type the full domain, with its ending, e.g. {_EXAMPLE}.",
         )
-    if a_label in {_quiet_a_label(name) for name in existing}:
+    if a_label in {quiet_a_label(name) for name in existing}:
         raise _syntax_error(
             "exists",
             f"{_quote(shown)} is already added.",

@@ -6,18 +6,15 @@ import asyncio
 
 from postdesk.core.dnscheck.messages import dns_problem, problem
 from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.domainname import canonical
 from postdesk.core.records import ExpectedRecord, RecordResult
 
 _OTHER_TYPES = ("A", "AAAA", "TXT", "MX")
 
 
-def _name(value: str) -> str:
-    return value.strip().lower().rstrip(".")
-
-
 async def check_cname(client: DnsClient, expected: ExpectedRecord) -> RecordResult:
     """Check that ``expected.host`` is a CNAME to ``expected.value`` and nothing else is there."""
-    host, target = expected.host, _name(expected.value)
+    host, target = expected.host, canonical(expected.value)
     result = RecordResult(expected.kind, "CNAME", host, target, "ok", required=expected.required)
     # Other types are asked at the same time: data of their own at the name blocks a CNAME.
     cname, *others = await asyncio.gather(
@@ -38,7 +35,7 @@ async def check_cname(client: DnsClient, expected: ExpectedRecord) -> RecordResu
     if not cname.values:
         result.status = "missing"
         result.problems.append(problem("cname.missing", host=host, expected=target))
-    elif _name(cname.values[0]) != target:
+    elif canonical(cname.values[0]) != target:
         result.status = "mismatch"
         result.problems.append(
             problem("cname.wrong_target", host=host, found=cname.values[0], expected=target)

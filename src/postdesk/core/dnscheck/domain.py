@@ -10,6 +10,7 @@ from typing import Literal, TypeVar
 
 import dns.asyncresolver
 
+from postdesk.core import domainname
 from postdesk.core.dnscheck.cname import check_cname
 from postdesk.core.dnscheck.dkim import check_dkim, is_dkim, key_material
 from postdesk.core.dnscheck.dmarc import check_dmarc, dmarc_errors, is_dmarc
@@ -29,7 +30,11 @@ from postdesk.core.recordgen import is_spf
 from postdesk.core.records import ExpectedRecord, RecordResult
 
 Resolver = DnsClient | dns.asyncresolver.Resolver | None
-DomainStatus = Literal["verified", "failing", "ok"]
+# "error": DNS could not be asked about a record the verdict needs, and nothing needed is
+# known to be wrong, so the check says nothing about the domain (a stored status stays).
+DomainStatus = Literal["verified", "failing", "ok", "error"]
+#: The records that must pass for a domain to be verified (the apex SPF is always judged).
+NEEDED_KINDS = frozenset({"ownership", "spf", "dkim"})
 DEFAULT_CONCURRENCY = 20
 _T = TypeVar("_T")
 
@@ -68,6 +73,11 @@ class DomainReport:
         """The first result of ``kind`` (``"spf"``, ``"dkim"``...), if it was checked."""
         return next((r for r in self.records if r.kind == kind), None)
 
+    @property
+    def checked(self) -> bool:
+        """Whether DNS answered enough to judge the domain (False during an outage)."""
+        return self.status != "error"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "domain": self.domain,
@@ -78,18 +88,20 @@ class DomainReport:
         }
 
 
-def _domain_name(domain: str) -> str:
-    return domain.strip().lower().rstrip(".")
-
-
 async def _check(
-    client: DnsClient, domain: str, expected: ExpectedRecord, spf_include: str | None
+    client: DnsClient,
+    domain: str,
+    expected: ExpectedRecord,
+    spf_include: str | None,
+    service: str | None,
 ) -> RecordResult:
     kind = expected.kind
     if kind == "ownership":
         return await check_ownership(client, expected)
     if kind == "spf":
-        return await check_spf(client, domain, include=spf_include, expected=expected)
+        return await check_spf(
+            client, domain, include=spf_include, expected=expected, service=service
+        )
     if kind == "dkim":
         return await check_dkim(client, expected.host, domain=domain, expected=expected)
     if kind == "dmarc":
@@ -104,22 +116,40 @@ async def verify_records(
     expected: list[ExpectedRecord],
     *,
     spf_include: str | None,
+    service: str | None = None,
     resolver: Resolver = None,
     https: HttpsOptions | None = None,
 ) -> DomainReport:
-    """Check every expected record of ``domain`` at once (verified: ownership, SPF, DKIM)."""
-    domain = _domain_name(domain)
+    """Check every expected record of ``domain`` at once (verified: ownership, SPF, DKIM).
+
+    The SPF published at the apex is judged even when no SPF record is expected (the service
+    names no include): two records, a broken syntax, too many lookups or ``+all`` still fail.
+    ``service`` is the name of the service the domain sends through, for advice on its include.
+    """
+    domain = domainname.to_a_label(domain)
     client = as_client(resolver)
+    checks = [_check(client, domain, e, spf_include, service) for e in expected]
+    if not any(e.kind == "spf" for e in expected):
+        checks.append(check_spf(client, domain, required=False, service=service))
     results, notes, published = await asyncio.gather(
-        asyncio.gather(*(_check(client, domain, e, spf_include) for e in expected)),
+        asyncio.gather(*checks),
         _propagation(client, domain, expected, spf_include),
         check_published_standards(client, domain, https),
     )
     _apply_notes(list(results), notes)
-    needed = {"ownership", "dkim"} | ({"spf"} if any(e.kind == "spf" for e in expected) else set())
+    return DomainReport(domain, verdict(list(results)), [*results, *published], notes)
+
+
+def verdict(results: Sequence[RecordResult]) -> DomainStatus:
+    """Verified when each needed kind has a record that passed; "error" when DNS could not be
+    asked about some kind and no other kind failed (nothing can be concluded); else failing."""
     passed = {r.kind for r in results if r.status == "ok"}
-    status: DomainStatus = "verified" if needed <= passed else "failing"
-    return DomainReport(domain, status, [*results, *published], notes)
+    unknown = {r.kind for r in results if r.status == "error"} - passed
+    if passed >= NEEDED_KINDS:
+        return "verified"
+    if passed | unknown >= NEEDED_KINDS:
+        return "error"
+    return "failing"
 
 
 async def diagnose_domain(
@@ -128,15 +158,16 @@ async def diagnose_domain(
     resolver: Resolver = None,
     newer: NewerOptions | None = None,
 ) -> DomainReport:
-    """Check any domain's SPF, DMARC, MX and DKIM (for ``dkim_selectors``); nothing is stored."""
-    domain = _domain_name(domain)
+    """Check any domain's SPF, DMARC, MX and DKIM (for ``dkim_selectors``); nothing is stored.
+
+    A domain or selector that is not a valid name is refused with a UserError before any query.
+    """
+    domain = domainname.to_a_label(domain)
+    selectors = [domainname.check_selector(s, domain=domain) for s in dkim_selectors]
     client = as_client(resolver)
     checks: list[Awaitable[RecordResult]] = [
         check_spf(client, domain),
-        *(
-            check_dkim(client, f"{s.strip().lower()}._domainkey.{domain}", domain=domain)
-            for s in dkim_selectors
-        ),
+        *(check_dkim(client, domainname.dkim_host(s, domain), domain=domain) for s in selectors),
         check_dmarc(client, domain),
         check_mx(client, domain),
     ]
@@ -146,10 +177,13 @@ async def diagnose_domain(
         asyncio.gather(*checks), check_newer_standards(client, domain, newer) if newer else _none()
     )
     results = [*classic, *extra]
-    failing = newer_failing(results) or any(
-        r.status != "ok" for r in results if r.kind in ("spf", "dkim", "dmarc")
-    )
-    return DomainReport(domain, "failing" if failing else "ok", results)
+    judged = [r.status for r in results if r.kind in ("spf", "dkim", "dmarc")]
+    status: DomainStatus = "ok"
+    if any(s not in ("ok", "error") for s in judged) or newer_failing(results):
+        status = "failing"
+    elif "error" in judged:
+        status = "error"  # DNS did not answer: nothing is known to be wrong (or right)
+    return DomainReport(domain, status, results)
 
 
 async def _none() -> list[RecordResult]:
@@ -163,6 +197,7 @@ class VerifyJob:
     domain: str
     expected: list[ExpectedRecord]
     spf_include: str | None = None
+    service: str | None = None
 
 
 async def verify_many(
@@ -173,7 +208,11 @@ async def verify_many(
 
     def run(job: VerifyJob) -> Callable[[], Awaitable[DomainReport]]:
         return lambda: verify_records(
-            job.domain, job.expected, spf_include=job.spf_include, resolver=client
+            job.domain,
+            job.expected,
+            spf_include=job.spf_include,
+            service=job.service,
+            resolver=client,
         )
 
     return await bounded([run(job) for job in jobs], concurrency)

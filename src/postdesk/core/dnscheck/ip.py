@@ -13,6 +13,7 @@ import dns.reversename
 from postdesk.core.dnscheck.messages import dns_problem, problem
 from postdesk.core.dnscheck.resolver import Answer, DnsClient, as_client
 from postdesk.core.dnscheck.spf import SpfWalk, parse_spf, walk_spf
+from postdesk.core.domainname import canonical
 from postdesk.core.recordgen import is_spf
 from postdesk.core.records import Problem
 
@@ -83,7 +84,7 @@ async def check_ip(
     """Check reverse DNS, SPF permission for each domain, and blocklists for ``ip``, all at once."""
     address = ipaddress.ip_address(ip.strip())
     client = as_client(resolver)  # type: ignore[arg-type]
-    domains = [d.strip().lower().rstrip(".") for d in domains_spf]
+    domains = [canonical(d) for d in domains_spf]
     (ptr, fcrdns, ptr_problems), verdicts, lists = await asyncio.gather(
         _reverse_dns(client, address),
         asyncio.gather(*(spf_verdict(client, d, address) for d in domains)),

@@ -49,6 +49,20 @@ _PROBLEMS: dict[str, tuple[Severity, str, str]] = {
         "{domain} has {count} SPF records. Receivers treat that as an error and may reject mail.",
         "Merge them into one TXT record starting with v=spf1 and delete the others.",
     ),
+    "spf.none": (
+        "info",
+        "{domain} has no SPF record. None is needed yet: the service it sends through names "
+        "no SPF include.",
+        "Nothing to do now; once the service's SPF include is set, publish the SPF record "
+        "Postdesk then shows.",
+    ),
+    "spf.include_unknown": (
+        "warning",
+        "Postdesk does not know the SPF include of {service}, so it can't tell whether the SPF "
+        "record of {domain} lets {service} send for it.",
+        "Set the service's SPF include: postdesk service edit {command_name} --spf-include "
+        "<the domain your provider names after include:> (or Edit in the SMTP Service tab).",
+    ),
     "spf.include_missing": (
         "error",
         "The SPF record of {domain} does not include {include}, so mail sent through it can fail.",
@@ -103,6 +117,13 @@ _PROBLEMS: dict[str, tuple[Severity, str, str]] = {
         "error",
         "There is no DKIM record at {host}, so receivers can't trust your email's signature.",
         "Add a TXT record at {host} with the DKIM value Postdesk shows.",
+    ),
+    "dkim.key_unreadable": (
+        "error",
+        "Postdesk can't read the private DKIM key of {domain} (selector {selector}) from the "
+        "keyring: {reason}. Mail from {domain} can't be signed.",
+        "Rotate the key: Domain Settings → DKIM keys → Generate new key, publish its record and "
+        "press Verify Now.",
     ),
     "dkim.zone_appended": (
         "error",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from postdesk.core.dnscheck.messages import dns_problem, problem
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.domainname import canonical
 from postdesk.core.records import ExpectedRecord, RecordResult
 
 
@@ -27,7 +28,7 @@ async def check_mx(
             result.problems.append(problem("mx.null", domain=domain))
         return result
     preference, _, want = expected.value.partition(" ")
-    want = want.strip().lower().rstrip(".")
+    want = canonical(want)
     if not exchanges:
         result.status = "missing"
         result.problems.append(

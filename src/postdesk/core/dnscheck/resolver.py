@@ -199,7 +199,13 @@ async def ask(
         return Answer(name, rdtype, _failure_status(err), detail=str(err)), None
     except dns.exception.Timeout:
         return Answer(name, rdtype, "timeout", detail="no answer in time"), None
-    except (dns.resolver.YXDOMAIN, dns.name.NameTooLong, dns.name.EmptyLabel) as err:
+    except (
+        dns.resolver.YXDOMAIN,
+        dns.name.NameTooLong,
+        dns.name.LabelTooLong,
+        dns.name.EmptyLabel,
+    ) as err:
+        # A name that cannot be written in DNS cannot exist there either.
         return Answer(name, rdtype, "nxdomain", detail=str(err)), None
     if result.rrset is None:
         target = result.canonical_name.to_text().rstrip(".").lower()

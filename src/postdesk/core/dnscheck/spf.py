@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import shlex
 from dataclasses import dataclass, field
 
 from postdesk.core.dnscheck.messages import dns_problem, problem
@@ -231,8 +232,35 @@ async def check_spf(
     *,
     include: str | None = None,
     expected: ExpectedRecord | None = None,
+    required: bool = True,
+    service: str | None = None,
 ) -> RecordResult:
-    """Check the SPF record of ``domain``: one record, the service include, limits, ``all``."""
+    """Check what ``domain`` publishes as SPF: one record, syntax, limits, ``all``, the include.
+
+    Verify Now and ``check`` both judge a domain's SPF here. ``required=False`` is for a domain
+    that needs no SPF record yet (its service names no include): having none is then fine, but
+    whatever is published is judged all the same. ``service`` names the service the domain
+    sends through; when ``include`` is unknown, a warning says how to set it.
+    """
+    result = await _check_spf(client, domain, include=include, expected=expected)
+    if not required and result.status == "missing":
+        result.status, result.required = "ok", False
+        result.problems = [problem("spf.none", domain=domain)]
+    if service and not include:
+        result.problems.append(
+            problem(
+                "spf.include_unknown",
+                domain=domain,
+                service=service,
+                command_name=shlex.quote(service),
+            )
+        )
+    return result
+
+
+async def _check_spf(
+    client: DnsClient, domain: str, *, include: str | None, expected: ExpectedRecord | None
+) -> RecordResult:
     want = expected.value if expected else "v=spf1 ~all"
     result = new_result("spf", "TXT", domain, expected)
     # The service's own record is asked for at once, beside the domain's: when the domain
