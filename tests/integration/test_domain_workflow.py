@@ -257,7 +257,7 @@ def test_domain_list_shows_the_service_of_each_domain(store, secret_service, nsd
     assert json.loads(listed.stdout)["domains"][0]["service"] == "Mailer"
 
 
-def test_verify_keeps_the_store_and_keyring_off_the_event_loop(
+def test_add_and_verify_keep_the_store_and_keyring_off_the_event_loop(
     store, secret_service, nsd, monkeypatch
 ) -> None:
     import threading
@@ -265,6 +265,7 @@ def test_verify_keeps_the_store_and_keyring_off_the_event_loop(
     from postdesk.core import secrets
 
     shop_published(store, nsd, spf_include="spf.mailer.test")
+    domains.remove_domain(store, "shop.test")  # added again below, watched this time
     threads: list[str] = []
 
     def recorded(fn):  # type: ignore[no-untyped-def]
@@ -275,8 +276,11 @@ def test_verify_keeps_the_store_and_keyring_off_the_event_loop(
         return call
 
     monkeypatch.setattr(store, "session", recorded(store.session))
-    monkeypatch.setattr(secrets, "read_secret", recorded(secrets.read_secret))
-    outcome = asyncio.run(domains.verify_domain(store, "shop.test"))
-    assert outcome.status == "verified"
-    assert len(threads) >= 3  # read the domain, read the key, store the result
+    for name in ("read_secret", "store_secret", "delete_secret"):
+        monkeypatch.setattr(secrets, name, recorded(getattr(secrets, name)))
+    asyncio.run(domains.add_domain(store, "shop.test"))
+    added = len(threads)
+    assert added >= 3  # the duplicate check, the service, the key, the new rows
+    asyncio.run(domains.verify_domain(store, "shop.test"))
+    assert len(threads) >= added + 3  # read the domain, read the key, store the result
     assert threading.main_thread().name not in threads

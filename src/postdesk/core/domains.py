@@ -128,62 +128,91 @@ def _service(session: Session, name: str | None) -> SmtpService | None:
     return service_named(session, name)
 
 
+@dataclass(frozen=True)
+class _AddPlan:
+    """What Add & Verify needs from the store before it asks DNS: the service and the targets."""
+
+    service_id: int | None
+    service: str | None
+    spf_include: str | None
+    spf_extra: list[str]
+    targets: dict[str, str | None]
+
+
 async def add_domain(store: Store, text: str, *, service_name: str | None = None) -> DomainView:
-    """Add & Verify: validate, generate the records (merging any SPF/DMARC already published)."""
-    name = check_new_domain(store, text)
+    """Add & Verify: validate, generate the records (merging any SPF/DMARC already published).
+
+    The store and the keyring are used from a worker thread, never on the event loop.
+    """
+    name = await asyncio.to_thread(check_new_domain, store, text)
     # An unusable keyring stops here, before DNS queries, key generation and any row.
     await asyncio.to_thread(secrets.require_storage)
-    with store.session() as s:
-        service = _service(s, service_name)
-        service_id = service.id if service else None
-        service_shown = service.name if service else None
-        spf_include = service.spf_include if service else None
-        spf_extra = list(service.spf_extra) if service else []
-        relay = {
-            k: settings.get(s, k)
-            for k in ("return_path_target", "tracking_target", "mx_target", "dmarc_rua")
-        }
+    plan = await asyncio.to_thread(_add_plan, store, service_name)
     existing_spf, existing_dmarc = await published_policies(name)
     key = await asyncio.to_thread(dkimkeys.generate_dkim_key)
     records = recordgen.build_expected_records(
         name,
         ownership_token=(token := recordgen.new_ownership_token()),
-        spf_include=spf_include,
-        spf_extra=spf_extra,
+        spf_include=plan.spf_include,
+        spf_extra=plan.spf_extra,
         dkim_selector=key.selector,
         dkim_public_b64=key.public_b64,
         existing_spf=existing_spf,
         existing_dmarc=existing_dmarc,
-        dmarc_rua=relay["dmarc_rua"],
-        return_path_target=relay["return_path_target"],
-        tracking_target=relay["tracking_target"],
-        mx_target=relay["mx_target"],
+        dmarc_rua=plan.targets["dmarc_rua"],
+        return_path_target=plan.targets["return_path_target"],
+        tracking_target=plan.targets["tracking_target"],
+        mx_target=plan.targets["mx_target"],
     )
     ref = secrets.new_secret_ref("dkim")
     await asyncio.to_thread(secrets.store_secret, ref, key.private_pem)
     try:
-        with store.session() as s:
-            domain = DedicatedDomain(
-                name=name,
-                service_id=service_id,
-                ownership_token=token,
-                dkim_selector=key.selector,
-                next_check_at=utcnow() + FIRST_RECHECK,
-            )
-            domain.records = [_record_row(i, r) for i, r in enumerate(records)]
-            domain.dkim_keys = [
-                DkimKey(
-                    selector=key.selector, bits=key.bits, public_key=key.public_b64, secret_ref=ref
-                )
-            ]
-            s.add(domain)
-            s.flush()
-            audit.record(s, "domain.added", name, selector=key.selector)
-            view = DomainView.from_row(domain, service_shown)
+        return await asyncio.to_thread(_insert_domain, store, name, plan, token, key, ref, records)
     except BaseException:
         await asyncio.to_thread(secrets.delete_secret, ref)  # no key without its domain
         raise
-    return view
+
+
+def _add_plan(store: Store, service_name: str | None) -> _AddPlan:
+    with store.session() as s:
+        service = _service(s, service_name)
+        return _AddPlan(
+            service.id if service else None,
+            service.name if service else None,
+            service.spf_include if service else None,
+            list(service.spf_extra) if service else [],
+            {
+                k: settings.get(s, k)
+                for k in ("return_path_target", "tracking_target", "mx_target", "dmarc_rua")
+            },
+        )
+
+
+def _insert_domain(
+    store: Store,
+    name: str,
+    plan: _AddPlan,
+    token: str,
+    key: dkimkeys.DkimKey,
+    ref: str,
+    records: list[ExpectedRecord],
+) -> DomainView:
+    with store.session() as s:
+        domain = DedicatedDomain(
+            name=name,
+            service_id=plan.service_id,
+            ownership_token=token,
+            dkim_selector=key.selector,
+            next_check_at=utcnow() + FIRST_RECHECK,
+        )
+        domain.records = [_record_row(i, r) for i, r in enumerate(records)]
+        domain.dkim_keys = [
+            DkimKey(selector=key.selector, bits=key.bits, public_key=key.public_b64, secret_ref=ref)
+        ]
+        s.add(domain)
+        s.flush()
+        audit.record(s, "domain.added", name, selector=key.selector)
+        return DomainView.from_row(domain, plan.service)
 
 
 def _record_row(position: int, record: ExpectedRecord) -> DomainRecord:
