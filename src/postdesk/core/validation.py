@@ -46,9 +46,12 @@ _ATEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
 
 
 @lru_cache(maxsize=1)
-def _public_suffixes() -> PublicSuffixList:
-    # The list ships inside the package; loading it once is enough for the life of the process.
-    # Unknown endings are not treated as public, so "localhost" gets the clearer one-part message.
+def public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List, parsed once per process (~0.2 s): share it, never parse another.
+
+    Unknown endings are not public by default here, so "localhost" gets the clearer one-part
+    message; callers that need the other answer pass ``accept_unknown`` to the query.
+    """
     return PublicSuffixList(accept_unknown=False)
 
 
@@ -317,7 +320,7 @@ def normalize_domain(text: str, *, existing: Collection[str] = ()) -> str:
     """Check a domain the user typed and return its lowercase A-label form (no trailing dot)."""
     a_label = _domain_syntax(text)
     shown = display_domain(a_label)
-    if _public_suffixes().is_public(a_label):
+    if public_suffixes().is_public(a_label):
         raise _syntax_error(
             "public_suffix",
             f"{_quote(shown)} is an ending shared by many sites, not a domain someone owns.",

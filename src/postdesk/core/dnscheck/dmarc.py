@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from functools import lru_cache
-
-from publicsuffixlist import PublicSuffixList
 
 from postdesk.core.dnscheck.messages import problem
 from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import ExpectedRecord, Problem, RecordResult
+from postdesk.core.validation import public_suffixes
 
 _POLICIES = ("none", "quarantine", "reject")
 _URI = re.compile(r"^mailto:[^@\s]+@[a-z0-9.-]+\.[a-z0-9-]+(![0-9]+[kmgt]?)?$", re.IGNORECASE)
@@ -63,14 +61,11 @@ def dmarc_errors(value: str) -> list[str]:
     return errors
 
 
-@lru_cache(maxsize=1)
-def _suffixes() -> PublicSuffixList:
-    return PublicSuffixList()
-
-
 def organizational_domain(name: str) -> str:
     """The registered domain a name belongs to (``mail.shop.example.com`` → ``example.com``)."""
-    return _suffixes().privatesuffix(name.lower()) or name.lower()
+    # An unknown ending (a test or internal zone) counts as public: mail.shop.test → shop.test.
+    found = public_suffixes().privatesuffix(name.lower(), accept_unknown=True)
+    return found or name.lower()
 
 
 def report_addresses(value: str) -> list[str]:
