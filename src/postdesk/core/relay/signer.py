@@ -2,9 +2,9 @@
 when the relay is busy.
 
 RSA signing holds Python's GIL for milliseconds per message, so under load signing in threads
-would compete with the event loop that accepts and delivers mail. A busy relay therefore hands
-signing to a small pool of processes (started on first need, warmed up before use); a quiet
-relay signs in a thread and starts no process at all.
+would compete with the event loop that accepts and delivers mail. A busy relay on a machine with
+CPUs to spare therefore hands signing to a small pool of processes (started on first need,
+warmed up before use); a quiet relay, or one on a small machine, signs in a thread.
 """
 
 from __future__ import annotations
@@ -25,6 +25,16 @@ from postdesk.core.relay import dkimsign, rewrite
 log = logging.getLogger(__name__)
 
 BUSY_BACKLOG = 16  # messages waiting for signatures before helper processes are started
+SPARE_CPUS_NEEDED = 4  # below this, helper processes only take CPU from accepting and sending
+
+
+def default_processes() -> int:
+    """How many helper processes sign when busy: none on a machine with few CPUs.
+
+    Measured on 2 CPUs: the processes' start-up and hand-over cost more than the GIL they free.
+    """
+    cpus = os.cpu_count() or 1
+    return 0 if cpus < SPARE_CPUS_NEEDED else min(4, cpus - 2)
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ class Signers:
         processes: int | None = None,
     ) -> None:
         self._in_thread = in_thread
-        self._processes = processes or max(1, min(4, (os.cpu_count() or 2) // 2 + 1))
+        self._processes = default_processes() if processes is None else processes
         self._pool: ProcessPoolExecutor | None = None
         self._ready = False
 
@@ -100,7 +110,7 @@ class Signers:
 
     def sign(self, job: Job, key: dkimsign.SigningKey, backlog: int) -> asyncio.Future[bytes]:
         """Start preparing a message; ``backlog`` is how many wait for a signature now."""
-        if backlog >= BUSY_BACKLOG and self._pool is None:
+        if backlog >= BUSY_BACKLOG and self._pool is None and self._processes > 0:
             self._start()
         if not self._ready:
             return self._in_thread(run, job, key)

@@ -125,7 +125,9 @@ class Worker:
         self._executor = ThreadPoolExecutor(
             max_workers=max(2, options.concurrency) + 2, thread_name_prefix="postdesk-delivery"
         )
-        self._signers = Signers(self._call)
+        # Signing has threads of its own, so a commit never waits behind a batch's signatures.
+        self._sign_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postdesk-dkim")
+        self._signers = Signers(self._sign)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -137,6 +139,13 @@ class Worker:
             return loop.run_in_executor(self._executor, call)
         except RuntimeError:  # stopped already: a late clean-up step still gets its thread
             return loop.run_in_executor(None, call)
+
+    def _sign(self, fn: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        try:
+            return loop.run_in_executor(self._sign_threads, fn, *args)
+        except RuntimeError:  # stopped already
+            return loop.run_in_executor(None, fn, *args)
 
     def _spawn(self, coro: Any, into: set[asyncio.Task[None]]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -173,6 +182,7 @@ class Worker:
             self._in_flight.clear()
         await self.pool.close_all()
         self._signers.close()
+        self._sign_threads.shutdown(wait=False, cancel_futures=True)
         self._executor.shutdown(wait=False)
 
     # --- claiming -----------------------------------------------------------------------------
