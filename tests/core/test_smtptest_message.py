@@ -131,3 +131,14 @@ def test_endpoint_refuses_impossible_settings(kwargs: dict, code: str) -> None:
     with pytest.raises(UserError) as caught:
         SmtpEndpoint(**kwargs)
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [".alice@shop.test", "al..ice@shop.test", "alice.@shop.test", "a" * 65 + "@shop.test"],
+)
+def test_a_test_message_refuses_addresses_no_receiver_would_take(bad: str) -> None:
+    with pytest.raises(UserError):
+        build_test_message(bad, "owner@example.org", "s", "t", "<p>h</p>")
+    with pytest.raises(UserError):
+        build_test_message("shop@shop.test", bad, "s", "t", "<p>h</p>")

@@ -10,6 +10,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, getaddresses, localtime, make_msgid
 
 from postdesk.core.errors import UserError
+from postdesk.core.validation import normalize_email
 
 # C0 controls (CR and LF among them) and DEL: in a header they would start a new header line.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -52,6 +53,13 @@ def parse_address(field: str, value: str) -> Address:
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels):
         raise _invalid(field, value, "the part after the @ must be a domain like example.com")
+    # The same rules as every other address Postdesk takes (a leading dot, two dots in a row,
+    # an over-long name): a server may accept what no receiver would.
+    try:
+        normalize_email(address)
+    except UserError as error:
+        reason = (error.hint or error.message).rstrip(".")
+        raise _invalid(field, value, reason[:1].lower() + reason[1:]) from None
     return Address(display_name=name, username=local, domain=ascii_domain.lower())
 
 
