@@ -47,6 +47,27 @@ async def test_an_untrusted_certificate_is_refused_until_pinned(
     assert services.get_service(store, "Local").last_test_ok is True
 
 
+async def test_a_missing_service_password_is_named_and_nothing_connects(
+    store, secret_service, smtp_server
+) -> None:
+    from postdesk.core import secrets
+
+    server = smtp_server(security="starttls")
+    _add(store, server)
+    add_verified_domain(store, "shop.example")
+    services.pin_certificate(store, "Local", server.fingerprint)
+    secrets.delete_secret(services.get_service(store, "Local").secret_ref)
+
+    with pytest.raises(UserError) as raised:
+        await sending.test_service_connection(store, "Local")
+    assert raised.value.code == "service.password_missing"
+    assert "missing from the keyring" in raised.value.message
+    email = sending.TestEmail("hello@shop.example", "owner@example.org")
+    with pytest.raises(UserError):
+        await sending.send_through_service(store, "Local", email)
+    assert server.handler.messages == []  # never sent without logging in
+
+
 async def test_a_successful_test_send_counts_as_one_email(store, secret_service, smtp_server):
     server = smtp_server(security="starttls")
     _add(store, server)

@@ -273,8 +273,20 @@ def remove_service(store: Store, name: str) -> None:
 
 
 def service_password(service: ServiceView) -> str | None:
-    """The service's password from the keyring (blocking: call it off the GUI thread)."""
-    return secrets.read_secret(service.secret_ref) if service.secret_ref else None
+    """The service's password from the keyring (blocking: call it off the GUI thread).
+
+    A service with a username whose password is gone from the keyring is an error, never a
+    reason to connect without logging in.
+    """
+    password = secrets.read_secret(service.secret_ref) if service.secret_ref else None
+    if password is None and service.username:
+        raise UserError(
+            "service.password_missing",
+            f"The password of the service “{service.name}” is missing from the keyring.",
+            "Enter it again: SMTP Service → Edit, or "
+            f"`postdesk service edit \"{service.name}\" --password-stdin`.",
+        )
+    return password
 
 
 def record_test(store: Store, name: str, ok: bool, category: str, detail: str) -> None:
