@@ -5,10 +5,13 @@ DKIM signing with a real 2048-bit key from a private gnome-keyring). Postfix (De
 runs from a private config and queue directory on another loopback port, with SASL (Cyrus,
 sasldb) so its clients log in too, and relays to the same sink with SASL. Clients log in
 over plain SMTP on loopback and send ``--messages`` small messages over ``--concurrency``
-connections. Latency is from the client starting a message to the sink receiving it.
-Bounded in count and time; not a test.
+connections, Postdesk and Postfix taking turns (``--rounds``, after ``--warmup`` messages
+each); it prints each round, the medians and their ratio, and the machine's load average (the
+figures mean little on a busy machine). Latency is from the client starting a message to the
+sink receiving it. Bounded in count and time; not a test.
 
-    PYTHONPATH=src:tests .venv/bin/python benchmarks/bench_relay.py [--messages 400]
+    PYTHONPATH=src:tests .venv/bin/python benchmarks/bench_relay.py [--messages 400] [--rounds 2]
+        [--warmup 50]
 """
 
 from __future__ import annotations
@@ -264,10 +267,21 @@ def start_postfix(root: Path, port: int, sink_port: int, user: str, password: st
     return d
 
 
+def _load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved: Postdesk, Postfix, …")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="messages each system gets first, not reported"
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="per system, seconds")
     parser.add_argument("--skip-postfix", action="store_true")
     args = parser.parse_args()
@@ -276,6 +290,7 @@ def main() -> int:
     os.environ["POSTDESK_HOME"] = str(root / "home")
     os.environ.pop("POSTDESK_DATABASE_URL", None)
     relay = postfix_dir = None
+    rates: dict[str, list[float]] = {"Postdesk": [], "Postfix": []}
     with secret_service_daemon() as bus:
         os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus
         os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
@@ -285,17 +300,33 @@ def main() -> int:
             sink.controller.start()
             relay_port = free_port()
             relay = start_relay(relay_port, sink.port)
-            print(f"{args.messages} messages, {args.concurrency} connections, loopback\n")
-            started, seconds = asyncio.run(load(relay_port, user, password, sink, args, "relay"))
-            ours = report("Postdesk", started, seconds, sink)
-            if args.skip_postfix:
-                return 0
             postfix_port = free_port()
-            postfix_dir = start_postfix(root, postfix_port, sink.port, user, password)
-            started, seconds = asyncio.run(load(postfix_port, user, password, sink, args, "pf"))
-            theirs = report("Postfix", started, seconds, sink)
-            if theirs:
-                print(f"\nthroughput ratio Postdesk / Postfix: {ours / theirs:.2f}")
+            if not args.skip_postfix:
+                postfix_dir = start_postfix(root, postfix_port, sink.port, user, password)
+            print(
+                f"{args.messages} messages, {args.concurrency} connections, loopback, "
+                f"{args.rounds} interleaved rounds; load average {_load_average()}\n"
+            )
+            systems = [("Postdesk", relay_port, "relay")]
+            if postfix_dir is not None:
+                systems.append(("Postfix", postfix_port, "pf"))
+            # First logins, key loading and lazy imports are paid once, outside the figures.
+            warm = argparse.Namespace(**{**vars(args), "messages": args.warmup})
+            for _, port, tag in systems if args.warmup else []:
+                asyncio.run(load(port, user, password, sink, warm, f"{tag}-warm"))
+            for round_ in range(args.rounds):
+                for name, port, tag in systems:
+                    tag = f"{tag}{round_}"
+                    started, seconds = asyncio.run(load(port, user, password, sink, args, tag))
+                    rates[name].append(report(name, started, seconds, sink))
+            ours = statistics.median(rates["Postdesk"])
+            print(f"\nload average after: {_load_average()}")
+            print(f"Postdesk median {ours:.1f} msg/s")
+            if rates["Postfix"]:
+                theirs = statistics.median(rates["Postfix"])
+                print(f"Postfix  median {theirs:.1f} msg/s")
+                if theirs:
+                    print(f"throughput ratio Postdesk / Postfix: {ours / theirs:.2f}")
             print(
                 "Postdesk signs every message with DKIM and commits it to SQLite (fsync) before "
                 "answering 250; Postfix here signs nothing (no milter) and fsyncs its queue file."
