@@ -6,6 +6,7 @@ and shows what they report; pages are told about changes to the data they show.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
@@ -344,6 +345,10 @@ class MainWindow(QMainWindow):
             self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
             self.settings.sync()
         super().closeEvent(event)
+        # A closed window reloads nothing more (its workspace may be closing under it).
+        with contextlib.suppress(RuntimeError):
+            self.context.changes.changed.disconnect(self._changed)
+        self._refresh_timer.stop()
         self.closed.emit()
 
     def _restore_geometry(self) -> None:
