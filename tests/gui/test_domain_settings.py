@@ -111,7 +111,7 @@ def test_tracking_without_a_verified_tracking_address_says_why_it_is_not_applied
     attach(qapp, page, store)
     warning = page.tracking_warning
     assert warning.isVisible()
-    assert warning.text().startswith("Tracking is on but not applied yet: ")
+    assert warning.text().startswith("Tracking is on, but not applied yet. ")
     assert f"track.{DOMAIN}" in warning.text()
 
     with store.session() as s:

@@ -66,6 +66,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from postdesk.core import domainview
 
+    summaries = domainview.summaries(_store())
     rows = [
         {
             "domain": d.name,
@@ -74,7 +75,7 @@ def run_list(args: argparse.Namespace) -> int:
             "service": d.service,
             "checked_at": d.last_checked_at.isoformat() if d.last_checked_at else None,
         }
-        for d in domainview.summaries(_store())
+        for d in summaries
     ]
     if args.json:
         print_json({"domains": rows})
@@ -84,7 +85,10 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     print_table(
         ["DOMAIN", "STATUS", "SERVICE", "CHECKED"],
-        [[r["shown"], r["status"], r["service"] or "", r["checked_at"] or "never"] for r in rows],
+        [
+            [d.shown, d.status, d.service or "", domainview.checked_ago(d.last_checked_at)]
+            for d in summaries
+        ],
     )
     return 0
 

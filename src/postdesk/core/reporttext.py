@@ -6,6 +6,7 @@ user typed) is escaped, so a line break or a hidden character in it can't forge 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 
 from postdesk.core.domainname import display_domain
@@ -44,7 +45,7 @@ def domain_report_text(report: Mapping[str, object], *, title: str = "DNS check"
     lines = [
         f"{title}: {display_domain(str(report.get('domain', '')))}",
         f"Result: {report.get('status', '')}",
-        f"Checked at: {report.get('checked_at', '')}",
+        f"Checked at: {_readable_time(report.get('checked_at'))}",
         "",
     ]
     for record in records_of(report):
@@ -82,3 +83,15 @@ def _with_problems(lines: list[str], problems: Sequence[tuple[str, Problem]]) ->
         if item.fix:
             lines.append(f"  Fix: {item.fix}")
     return "\n".join(escape_input(line) for line in lines) + "\n"
+
+
+def _readable_time(value: object) -> str:
+    """An ISO time from a report as people read it: '2026-11-29 10:52:30 UTC'."""
+    text = str(value or "")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return escape_input(text) if text else "unknown"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

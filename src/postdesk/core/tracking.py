@@ -204,9 +204,9 @@ def tracking_address_status(
     if record is None:
         return TrackingAddressStatus(
             None,
-            f"Links are not rewritten and no open pixel is added yet: set the tracking CNAME "
-            f"({host}) by choosing a tracking host in Settings, publish it at your DNS host "
-            "and verify it (Verify Now).",
+            f"Links are not rewritten and no open pixel is added until the tracking address "
+            f"{host} exists: choose a tracking host in Settings, publish the CNAME record it "
+            "gives at your DNS host and press Verify Now.",
         )
     host, target = record.host.lower().rstrip("."), record.value.lower().rstrip(".")
     if not (is_public_host(host) and is_public_host(target)):

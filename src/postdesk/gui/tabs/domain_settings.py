@@ -52,7 +52,7 @@ COUNTDOWN_INTERVAL_MS = 15_000
 ERROR_COLOUR = "#c0392b"
 # Amber that stays readable on light and dark backgrounds.
 WARNING_COLOUR = "#a15c00"
-NOT_APPLIED = "Tracking is on but not applied yet: {reason}"
+NOT_APPLIED = "Tracking is on, but not applied yet. {reason}"
 KEY_STATES = {"active": "Active", "pending": "Waiting for DNS", "retired": "Retired"}
 KEY_COLUMNS = ("Selector", "Size", "Created", "State")
 EXPLANATIONS = {
