@@ -7,20 +7,15 @@ import datetime as dt
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QAbstractScrollArea,
     QComboBox,
     QGridLayout,
     QGroupBox,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QWidget,
 )
 
@@ -44,6 +39,7 @@ from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.copyfield import WrappedCopyField
+from postdesk.gui.widgets.dkim_keys import DkimKeyTable
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.toggle_row import ToggleRow
 
@@ -53,8 +49,6 @@ ERROR_COLOUR = "#c0392b"
 # Amber that stays readable on light and dark backgrounds.
 WARNING_COLOUR = "#a15c00"
 NOT_APPLIED = "Tracking is on, but not applied yet. {reason}"
-KEY_STATES = {"active": "Active", "pending": "Waiting for DNS", "retired": "Retired"}
-KEY_COLUMNS = ("Selector", "Size", "Created", "State")
 EXPLANATIONS = {
     "open": "Adds a tiny invisible image to each email, so you can see when it is opened.",
     "click": "Sends each link through your tracking address first, so you can see which "
@@ -72,12 +66,6 @@ def error_label() -> QLabel:
     widget.setStyleSheet(f"color: {ERROR_COLOUR};")
     widget.hide()
     return widget
-
-
-def created_text(at: dt.datetime) -> str:
-    """A stored (UTC) moment in the user's time zone, e.g. "25 Nov 2026, 13:17"."""
-    local = at.astimezone()
-    return f"{local.day} {local:%b %Y, %H:%M}"
 
 
 def group(title: str, *items: QWidget | object) -> QGroupBox:
@@ -185,20 +173,7 @@ class DomainSettingsPage(Page):
         return group("Sending", grid)
 
     def _build_dkim(self) -> QGroupBox:
-        self.key_table = QTableWidget(0, len(KEY_COLUMNS))
-        self.key_table.setHorizontalHeaderLabels(KEY_COLUMNS)
-        self.key_table.verticalHeader().hide()
-        self.key_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.key_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.key_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
-        self.key_table.horizontalHeader().setStretchLastSection(True)
-        self.key_table.setAccessibleName("DKIM keys")
-        # Tab moves past the table (it has nothing to edit) instead of walking its cells.
-        self.key_table.setTabKeyNavigation(False)
-        # As tall as its few rows: a domain has one or two keys, rarely more.
-        self.key_table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.key_table = DkimKeyTable()
         self.generate_button = QPushButton("Generate new key")
         self.generate_button.clicked.connect(self.generate_key)
         self.generate_status = muted(label())
@@ -418,16 +393,7 @@ class DomainSettingsPage(Page):
         """List the domain's DKIM keys, newest first."""
         assert self.store is not None and self.domain is not None
         keys = dkim_keys(self.store, self.domain)
-        self.key_table.setRowCount(len(keys))
-        for row, key in enumerate(keys):
-            cells = (
-                key.selector,
-                f"{key.bits}-bit",
-                created_text(key.created_at),
-                KEY_STATES.get(key.state, key.state),
-            )
-            for column, text in enumerate(cells):
-                self.key_table.setItem(row, column, QTableWidgetItem(text))
+        self.key_table.show_keys(keys)
         waiting = any(k.state == "pending" for k in keys)
         self.generate_button.setEnabled(not waiting)
         self.generate_status.setText(
