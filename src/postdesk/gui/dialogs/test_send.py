@@ -365,7 +365,8 @@ class TestSendDialog(QDialog):
     async def _start_relay_and_send(self, relay: RelayControl) -> None:
         self.start_relay_button.setEnabled(False)
         self.detail.show_verdict("running", "Starting the built-in relay…")
-        started = await relay.start()
+        # Shielded: closing this window must not cut the relay's start-up short.
+        started = await asyncio.shield(relay.start())
         self._task = None
         if not started:
             error = relay.error
