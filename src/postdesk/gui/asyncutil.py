@@ -65,9 +65,7 @@ def _task_done(banner: Banner | None, task: asyncio.Task[Any]) -> None:
 AsyncMethod = Callable[..., Coroutine[Any, Any, object]]
 
 
-def async_slot(
-    method: AsyncMethod | None = None, *, button: str | None = None
-) -> Any:
+def async_slot(method: AsyncMethod | None = None, *, button: str | None = None) -> Any:
     """Make ``async def method(self, ...)`` a slot that starts it as a task and returns the task.
 
     The task is kept until it ends; the widget ``self.<button>`` (when named) is disabled until
