@@ -343,6 +343,9 @@ def test_diagnose_any_domain_and_copy_the_report(qapp, page, store, nsd) -> None
     dialog = run_on_qt_loop(qapp, walk())
     codes = dialog.problems.codes()
     assert {"spf.permissive_all", "dkim.missing", "dmarc.missing"} <= set(codes)
+    # The same newer standards as `postdesk check`: the unsigned zone is named.
+    kinds = {str(r["kind"]) for r in dialog.report["records"]}
+    assert {"mta_sts", "dnssec"} <= kinds, kinds
     assert "to fix or check" in dialog.verdict_label.text()
     dialog.copy_button.click()
     report = clipboard()

@@ -20,6 +20,22 @@ RecordKind = Literal[
     "dnssec",
     "mx_tls",
 ]
+#: How each kind of record is named to people (tables, reports).
+KIND_LABELS: dict[str, str] = {
+    "ownership": "Ownership",
+    "spf": "SPF",
+    "dkim": "DKIM",
+    "dmarc": "DMARC",
+    "return_path": "Return path",
+    "tracking": "Tracking",
+    "mx": "MX (incoming mail)",
+    "mta_sts": "MTA-STS",
+    "tls_rpt": "TLS reporting",
+    "bimi": "BIMI (logo)",
+    "dnssec": "DNSSEC",
+    "mx_tls": "STARTTLS of MX",
+}
+
 RecordStatus = Literal["ok", "missing", "mismatch", "conflict", "error", "pending"]
 Severity = Literal["error", "warning", "info"]
 

@@ -9,7 +9,7 @@ from postdesk.core.analyze import NOW_NOTE, MessageAnalysis
 from postdesk.core.analyze.received import describe_delay
 from postdesk.core.dnscheck.domain import DomainReport
 from postdesk.core.dnscheck.ip import BlocklistResult, IpReport
-from postdesk.core.records import Problem, Severity
+from postdesk.core.records import KIND_LABELS, Problem, Severity
 from postdesk.core.report.model import Evidence, Report, Table
 from postdesk.core.smtptest.endpoint import TestResult
 
@@ -35,12 +35,17 @@ def domain_evidence(report: DomainReport) -> Evidence:
     return Evidence(f"DNS records of {report.domain}", "\n".join(lines))
 
 
+# The newer standards ``check`` looks at beside SPF, DKIM, DMARC and MX.
+NEWER_KINDS = ("mta_sts", "tls_rpt", "bimi", "dnssec", "mx_tls")
+
+
 def from_domain_report(report: DomainReport, selectors: tuple[str, ...] = ()) -> Report:
     """A report of ``postdesk check`` / Diagnose a domain / Verify Now."""
     checked = ["SPF", "DMARC", "MX (incoming mail)"]
     checked += [f"DKIM selector {s}" for s in selectors] or [
         f"DKIM at {r.host}" for r in report.records if r.kind == "dkim"
     ]
+    checked += [KIND_LABELS[r.kind] for r in report.records if r.kind in NEWER_KINDS]
     return Report(
         "Domain check",
         report.domain,

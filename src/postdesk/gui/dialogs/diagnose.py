@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from postdesk.core.domainview import domain_report_text, report_problems
 from postdesk.core.errors import UserError
+from postdesk.core.records import KIND_LABELS
 from postdesk.core.validation import display_domain, normalize_domain
 from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.qtutils import (
@@ -43,13 +45,12 @@ if TYPE_CHECKING:  # the DNS checks load when a diagnosis runs, not with the pag
     from postdesk.core.dnscheck.domain import DomainReport
 
 INTRO = (
-    "Check any domain's SPF, DKIM, DMARC and MX records the way receiving mail servers see them. "
-    "Nothing is saved: use it for domains you are helping with, not only your own."
+    "Check any domain's SPF, DKIM, DMARC and MX records — and MTA-STS, TLS reporting, BIMI, "
+    "DNSSEC and its mail servers' STARTTLS — the way receiving mail servers see them. Nothing "
+    "is saved: use it for domains you are helping with, not only your own."
 )
 DIALOG_SIZE = (760, 640)
 SUMMARY_COLUMNS = ("Record", "Host", "Status", "Found")
-# Any domain's records: its MX is where its own mail arrives (not Postdesk's bounce record).
-KIND_WORDS = {"spf": "SPF", "dkim": "DKIM", "dmarc": "DMARC", "mx": "MX (incoming mail)"}
 # A DKIM selector is one or more DNS labels (letters, digits, hyphens, underscores).
 _SELECTOR = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_-]{1,63})*")
 
@@ -85,6 +86,10 @@ class DiagnoseDialog(QDialog):
         self.selectors_edit.setPlaceholderText("optional, comma separated, e.g. s1, google")
         self.selectors_edit.setAccessibleName("DKIM selectors")
         self.selectors_message = inline_message()
+        # Port 25 is blocked on many home and office networks: the probe can be left out, and
+        # a probe that reaches nothing is reported as such, never as a failure.
+        self.mx_tls_box = QCheckBox("Also try STARTTLS on each mail server (port 25)")
+        self.mx_tls_box.setChecked(True)
         self.check_button = QPushButton("Check")
         self.check_button.clicked.connect(self.start_check)
         self.cancel_check_button = QPushButton("Cancel check")
@@ -130,6 +135,7 @@ class DiagnoseDialog(QDialog):
             label("DKIM selectors"),
             self.selectors_edit,
             self.selectors_message,
+            self.mx_tls_box,
             spacing=SPACE_XS,
         )
         actions = hbox(self.check_button, self.cancel_check_button, self.status_label)
@@ -204,12 +210,17 @@ class DiagnoseDialog(QDialog):
 
     async def _check(self, domain: str, selectors: list[str]) -> None:
         from postdesk.core.dnscheck import diagnose_domain
+        from postdesk.core.dnscheck.mxtls import MxTlsOptions
+        from postdesk.core.dnscheck.newer import NewerOptions
 
+        # The same checks as `postdesk check`: the newer standards (MTA-STS, TLS-RPT, BIMI,
+        # DNSSEC) and, unless turned off, the mail servers' STARTTLS.
+        newer = NewerOptions(mx_tls=MxTlsOptions(skip=not self.mx_tls_box.isChecked()))
         self.check_button.setEnabled(False)
         self.cancel_check_button.show()
         self.status_label.setText(f"Checking DNS for {display_domain(domain)}…")
         try:
-            report = await diagnose_domain(domain, selectors)
+            report = await diagnose_domain(domain, selectors, newer=newer)
         except asyncio.CancelledError:
             self.status_label.setText("Check cancelled.")
             raise
@@ -251,7 +262,7 @@ class DiagnoseDialog(QDialog):
             found = "; ".join(record.get("found") or [])
             if not found:
                 found = "—" if record["status"] == "error" else "nothing"
-            cells = (KIND_WORDS.get(str(record["kind"]), str(record["kind"])), record["host"])
+            cells = (KIND_LABELS.get(str(record["kind"]), str(record["kind"])), record["host"])
             for column, text in enumerate((*cells, word, found)):
                 item = QTableWidgetItem(str(text))
                 item.setToolTip(str(text))
