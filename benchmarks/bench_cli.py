@@ -74,7 +74,9 @@ def _side_by_side(title: str, ours: tuple, peer: tuple, runs: int, faster: bool)
     print(title)
     print(f"  Postdesk {ours_ms:7.0f} ms   peer {peer_ms:7.0f} ms")
     if faster:
-        print(f"  Postdesk is {peer_ms / ours_ms:.2f}x faster (target: at least 3x)")
+        speed = peer_ms / ours_ms
+        how = f"{speed:.2f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
+        print(f"  Postdesk is {how} (target: at least 3x faster)")
     else:
         print(f"  ratio {ours_ms / peer_ms:.2f}x the peer's time (target: at most 2x)")
 
@@ -103,7 +105,8 @@ def main() -> int:
         dns_env = {**env, "POSTDESK_NAMESERVERS": f"127.0.0.1:{server.port}"}
         _side_by_side(
             f"check {DOMAIN} vs checkdmarc on the same domain, whole process, NSD on loopback",
-            ([*postdesk, "check", DOMAIN], dns_env),
+            # Neither side tries the MX hosts' STARTTLS (checkdmarc: skip_tls).
+            ([*postdesk, "check", DOMAIN, "--no-mx-tls"], dns_env),
             ([sys.executable, "-c", CHECKDMARC, DOMAIN, str(server.port)], dns_env),
             args.runs,
             faster=True,
