@@ -257,6 +257,7 @@ async def test_8bitmime_is_accepted_and_smtputf8_is_refused_in_words(relay_world
     assert seen["data"][0] == 250  # type: ignore[index]
     [received] = await world.sink.await_for(1)
     assert received.content.endswith(body)  # the 8-bit text arrives byte for byte
+    assert "BODY=8BITMIME" in received.mail_options  # and is announced as 8-bit upstream
     assert world.dkim_valid(received.content)
 
 

@@ -213,8 +213,14 @@ async def close(smtp: aiosmtplib.SMTP | None) -> None:
 
 async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -> str:
     """Hand one message over; returns the reply, or raises Temporary/PermanentFailure."""
+    # 8-bit content is announced as such (RFC 6152) when the service offers it, as the app
+    # announced it to the relay; a 7-bit message needs no parameter.
+    eight_bit = not data.isascii() and smtp.supports_extension("8bitmime")
+    options = ["BODY=8BITMIME"] if eight_bit else []
     try:
-        refused, reply = await smtp.sendmail(message.mail_from, message.rcpt_tos, data)
+        refused, reply = await smtp.sendmail(
+            message.mail_from, message.rcpt_tos, data, mail_options=options
+        )
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         text = "; ".join(f"<{r.recipient}>: {r.code} {r.message}" for r in exc.recipients)
