@@ -49,3 +49,14 @@ def test_json_shape(store) -> None:
         "enabled": True,
         "pending": {"enabled": False, "effective_at": "2026-05-01T14:32:00+00:00"},
     }
+
+
+def test_a_state_moved_on_in_time_applies_the_change_that_fell_due() -> None:
+    from postdesk.core.tracking import FeatureState, Pending
+
+    due = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
+    waiting = FeatureState("open", True, Pending(False, due))
+    assert waiting.at(due - dt.timedelta(seconds=1)) == waiting
+    assert waiting.at(due) == FeatureState("open", False, None)
+    settled = FeatureState("click", False, None)
+    assert settled.at(due) == settled

@@ -20,6 +20,7 @@ from postdesk.core.store.models import (
     SmtpService,
     utcnow,
 )
+from postdesk.gui.asyncutil import running_tasks
 from postdesk.gui.dialogs.change_service import ChangeServiceDialog
 from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.domain_settings import DomainSettingsPage
@@ -77,6 +78,16 @@ def pending_line(page: DomainSettingsPage, feature: str) -> str:
     return page.toggles[feature].pending_text  # type: ignore[index]
 
 
+def click_and_wait(qapp: QApplication, click: Any, condition: Any) -> None:
+    """Click (or type) on the running loop, then wait until the page shows the outcome."""
+
+    async def act() -> None:
+        click()
+        await wait_for(condition)
+
+    run_on_qt_loop(qapp, act())
+
+
 def test_without_domains_the_page_says_where_to_add_one(
     qapp: QApplication, qtbot: Any, page: DomainSettingsPage, store: Store
 ) -> None:
@@ -126,12 +137,12 @@ def test_tracking_without_a_verified_tracking_address_says_why_it_is_not_applied
                 required=False,
             )
         )
-    page.load_domain()
+    run_on_qt_loop(qapp, page.load_domain())
     assert "press Verify Now" in warning.text(), "published, not verified yet"
 
     with store.session() as s:
         s.query(DomainRecord).filter_by(kind="tracking").update({"status": "ok"})
-    page.load_domain()
+    run_on_qt_loop(qapp, page.load_domain())
     assert not warning.isVisible(), "a verified tracking address: tracking applies"
 
 
@@ -142,7 +153,11 @@ def test_turning_open_tracking_off_waits_and_turning_it_back_cancels(
     attach(qapp, page, store)
     switch = page.toggles["open"].switch  # type: ignore[index]
 
-    qtbot.mouseClick(switch, Qt.MouseButton.LeftButton)
+    click_and_wait(  # saved off the GUI thread
+        qapp,
+        lambda: qtbot.mouseClick(switch, Qt.MouseButton.LeftButton),
+        lambda: pending_line(page, "open") != "",
+    )
 
     state = tracking.tracking_state(store, DOMAIN)["open"]
     assert state.enabled is True, "the change waits for the propagation delay"
@@ -155,7 +170,11 @@ def test_turning_open_tracking_off_waits_and_turning_it_back_cancels(
     assert pending_line(page, "click") == ""
     assert page.countdown.isActive()
 
-    qtbot.mouseClick(switch, Qt.MouseButton.LeftButton)
+    click_and_wait(
+        qapp,
+        lambda: qtbot.mouseClick(switch, Qt.MouseButton.LeftButton),
+        lambda: pending_line(page, "open") == "",
+    )
 
     state = tracking.tracking_state(store, DOMAIN)["open"]
     assert state.enabled is True and state.pending is None
@@ -170,7 +189,11 @@ def test_countdown_counts_down_and_disappears_when_the_change_takes_effect(
     add_verified_domain(store, DOMAIN)
     attach(qapp, page, store)
     switch = page.toggles["click"].switch  # type: ignore[index]
-    qtbot.mouseClick(switch, Qt.MouseButton.LeftButton)
+    click_and_wait(
+        qapp,
+        lambda: qtbot.mouseClick(switch, Qt.MouseButton.LeftButton),
+        lambda: pending_line(page, "click") != "",
+    )
     effective_at = tracking.tracking_state(store, DOMAIN)["click"].pending.effective_at  # type: ignore[union-attr]
 
     page.render_tracking(effective_at - dt.timedelta(minutes=4, seconds=30))
@@ -277,7 +300,11 @@ def test_bad_reply_to_is_explained_under_the_field_and_a_good_one_is_saved(
     add_verified_domain(store, DOMAIN)
     attach(qapp, page, store)
     qtbot.keyClicks(page.reply_to_edit, "hello at example.com")
-    qtbot.mouseClick(page.reply_to_save, Qt.MouseButton.LeftButton)
+    click_and_wait(
+        qapp,
+        lambda: qtbot.mouseClick(page.reply_to_save, Qt.MouseButton.LeftButton),
+        page.reply_to_error.isVisible,
+    )
 
     assert page.reply_to_error.isVisible()
     assert "has no @ in it" in page.reply_to_error.text()
@@ -288,7 +315,11 @@ def test_bad_reply_to_is_explained_under_the_field_and_a_good_one_is_saved(
     page.reply_to_edit.clear()
     qtbot.keyClicks(page.reply_to_edit, "Hello@Example.COM")
     assert not page.reply_to_error.isVisible(), "typing again clears the old complaint"
-    qtbot.keyClick(page.reply_to_edit, Qt.Key.Key_Return)
+    click_and_wait(
+        qapp,
+        lambda: qtbot.keyClick(page.reply_to_edit, Qt.Key.Key_Return),
+        lambda: page.reply_to_status.text().startswith("Saved."),
+    )
 
     with store.session() as s:
         assert get_domain(s, DOMAIN).reply_to == "Hello@example.com"
@@ -366,6 +397,8 @@ def test_show_domain_selects_it_in_the_picker(
     page.show_domain(DOMAIN)  # asked before the workspace arrived: remembered
     attach(qapp, page, store)
     assert page.domain_combo.currentText() == DOMAIN
-    page.show_domain("a-shop.example")
+    click_and_wait(  # the chosen domain's details load off the GUI thread
+        qapp, lambda: page.show_domain("a-shop.example"), lambda: not running_tasks()
+    )
     assert page.domain_combo.currentText() == "a-shop.example"
     assert page.domain == "a-shop.example"

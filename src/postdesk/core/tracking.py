@@ -55,6 +55,12 @@ class FeatureState:
         )
         return {"enabled": self.enabled, "pending": pending}
 
+    def at(self, now: dt.datetime) -> FeatureState:
+        """The same state as it will be at ``now``: a pending change due by then has applied."""
+        if self.pending is not None and self.pending.effective_at <= now:
+            return FeatureState(self.feature, self.pending.enabled, None)
+        return self
+
     def describe(self, now: dt.datetime | None = None) -> str:
         """E.g. "Open tracking will turn off at 14:32 (in 12 min)" in local time."""
         label = LABELS[self.feature]

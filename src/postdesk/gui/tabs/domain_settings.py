@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
@@ -31,7 +32,7 @@ from postdesk.core.errors import UserError
 from postdesk.core.events import Change
 from postdesk.core.servicechange import ServiceChange, preview_service_change
 from postdesk.core.services import list_services
-from postdesk.core.views import DomainView
+from postdesk.core.views import DkimKeyView, DomainView, ServiceView
 from postdesk.gui.asyncutil import async_slot, busy
 from postdesk.gui.dialogs.change_service import ChangeServiceDialog, spf_advice
 from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
@@ -42,6 +43,9 @@ from postdesk.gui.widgets.copyfield import WrappedCopyField
 from postdesk.gui.widgets.dkim_keys import DkimKeyTable
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.toggle_row import ToggleRow
+
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
 
 # Often enough that "in 12 min" never lags by a whole minute for long.
 COUNTDOWN_INTERVAL_MS = 15_000
@@ -87,6 +91,9 @@ class DomainSettingsPage(Page):
     def build_content(self) -> QWidget:
         self.domains: dict[str, DomainView] = {}
         self._wanted: str | None = None
+        # The chosen domain's details as last read (the countdown redraws from them).
+        self._states: dict[tracking.Feature, tracking.FeatureState] | None = None
+        self._not_applied: str | None = None
         self.countdown = QTimer(self)
         self.countdown.setInterval(COUNTDOWN_INTERVAL_MS)
         self.countdown.timeout.connect(self.render_tracking)
@@ -191,10 +198,8 @@ class DomainSettingsPage(Page):
 
     async def refresh(self) -> None:
         assert self.store is not None
-        self.domains = {d.name: d for d in list_domains(self.store)}
-        self.services = list_services(self.store)
-        with self.store.session() as s:
-            delay = settings.get(s, "tracking_delay_minutes")
+        domains, self.services, delay = await asyncio.to_thread(_read_page, self.store)
+        self.domains = {d.name: d for d in domains}
         self.tracking_note.setText(
             "Tracking applies to every email a domain sends, not to single messages. "
             f"A change reaches outgoing mail after about {delay:g} minutes."
@@ -213,7 +218,7 @@ class DomainSettingsPage(Page):
             self.stack.setCurrentWidget(self.empty_state)
             return
         self.stack.setCurrentWidget(self.settings_view)
-        self.load_domain()
+        await self.load_domain()
 
     def show_domain(self, name: str) -> None:
         wanted = lookup_name(name)
@@ -223,30 +228,49 @@ class DomainSettingsPage(Page):
         else:
             self.domain_combo.setCurrentIndex(index)
 
-    def _domain_chosen(self, _index: int) -> None:
+    @async_slot
+    async def _domain_chosen(self, _index: int) -> None:
         if self.domain is not None:
             self.banner.clear()
-            self.load_domain()
+            await self.load_domain()
 
-    def load_domain(self) -> None:
-        """Show every setting of the chosen domain."""
-        domain = self.domains[self.domain]  # type: ignore[index]
+    async def load_domain(self) -> None:
+        """Show every setting of the chosen domain (its details read off the GUI thread)."""
+        name = self.domain
+        domain = self.domains[name]  # type: ignore[index]
         self.service_notice.clear()
         self.spf_block.hide()
         self._show_services(domain)
         self.reply_to_edit.setText(domain.reply_to or "")
         self.reply_to_error.hide()
         self._show_reply_to_status(domain.reply_to)
+        await self.load_details()
+
+    async def load_details(self) -> None:
+        """Read the domain's tracking state and DKIM keys in a worker thread, then show them."""
+        assert self.store is not None
+        name = self.domain
+        if name is None:
+            return
+        details = await asyncio.to_thread(_read_details, self.store, name)
+        if name != self.domain:
+            return  # another domain was chosen meanwhile: its own load shows it
+        self._states, self._not_applied, keys = details
         self.render_tracking()
-        self.show_keys()
+        self.show_keys(keys)
 
     # --- tracking -----------------------------------------------------------------------------
 
     def render_tracking(self, now: dt.datetime | None = None) -> None:
-        """Show each toggle (the requested value while a change waits) and its countdown."""
-        if self.store is None or self.domain is None:
+        """Show each toggle (the requested value while a change waits) and its countdown.
+
+        The countdown calls this every few seconds: it works from the state last read, moved on
+        to ``now``, and never asks the database.
+        """
+        if self._states is None:
             return
-        states = tracking.tracking_state(self.store, self.domain, now or dt.datetime.now(dt.UTC))
+        now = now or dt.datetime.now(dt.UTC)
+        states = {feature: state.at(now) for feature, state in self._states.items()}
         for feature, state in states.items():
             if state.pending is None:
                 self.toggles[feature].set_state(state.enabled)
@@ -261,26 +285,21 @@ class DomainSettingsPage(Page):
         else:
             self.countdown.stop()
         wanted = any(s.pending.enabled if s.pending else s.enabled for s in states.values())
-        reason = self._tracking_not_applied(self.domain) if wanted else None
+        reason = self._not_applied if wanted else None
         self.tracking_warning.setText(NOT_APPLIED.format(reason=reason) if reason else "")
         self.tracking_warning.setVisible(reason is not None)
 
-    def _tracking_not_applied(self, name: str) -> str | None:
-        """Why the domain's mail is not tracked although tracking is on (None: it is)."""
-        assert self.store is not None
-        with self.store.session() as s:
-            return tracking.tracking_address_status(s, name).reason
-
-    def switch_tracking(self, feature: tracking.Feature, enabled: bool) -> None:
+    @async_slot
+    async def switch_tracking(self, feature: tracking.Feature, enabled: bool) -> None:
         """The user flipped a toggle: ask core for the change (or cancel the pending one)."""
         if self.store is None or self.domain is None:
             return
+        name = self.domain
         try:
-            tracking.set_tracking(self.store, self.domain, feature, enabled)
-        except UserError as error:
-            self.show_user_error(error)
-        self.render_tracking()
-        self.publish(Change.DOMAINS, self.domain)
+            await asyncio.to_thread(tracking.set_tracking, self.store, name, feature, enabled)
+        finally:
+            await self.load_details()
+        self.publish(Change.DOMAINS, name)
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -361,22 +380,25 @@ class DomainSettingsPage(Page):
         self.spf_block.setVisible(change.spf_changes and change.spf_after is not None)
         self.publish(Change.DOMAINS, change.domain)
 
-    def save_reply_to(self) -> None:
+    @async_slot(button="reply_to_save")
+    async def save_reply_to(self) -> None:
         """Check and save the reply-to address; a bad one is explained under the field."""
         if self.store is None or self.domain is None:
             return
+        store, name = self.store, self.domain
         try:
-            saved = set_reply_to(self.store, self.domain, self.reply_to_edit.text())
+            saved = await asyncio.to_thread(set_reply_to, store, name, self.reply_to_edit.text())
         except UserError as error:
             self.reply_to_error.setText(f"{error.message} {error.hint}".strip())
             self.reply_to_error.show()
             self.reply_to_status.hide()
             return
-        self.reply_to_error.hide()
-        self.reply_to_edit.setText(saved or "")
-        self.domains = {d.name: d for d in list_domains(self.store)}
-        self._show_reply_to_status(saved, saved_now=True)
-        self.publish(Change.DOMAINS, self.domain)
+        self.domains = {d.name: d for d in await asyncio.to_thread(list_domains, store)}
+        if name == self.domain:
+            self.reply_to_error.hide()
+            self.reply_to_edit.setText(saved or "")
+            self._show_reply_to_status(saved, saved_now=True)
+        self.publish(Change.DOMAINS, name)
 
     def _show_reply_to_status(self, address: str | None, *, saved_now: bool = False) -> None:
         prefix = "Saved. " if saved_now else ""
@@ -389,10 +411,8 @@ class DomainSettingsPage(Page):
 
     # --- DKIM ---------------------------------------------------------------------------------
 
-    def show_keys(self) -> None:
+    def show_keys(self, keys: list[DkimKeyView]) -> None:
         """List the domain's DKIM keys, newest first."""
-        assert self.store is not None and self.domain is not None
-        keys = dkim_keys(self.store, self.domain)
         self.key_table.show_keys(keys)
         waiting = any(k.state == "pending" for k in keys)
         self.generate_button.setEnabled(not waiting)
@@ -409,8 +429,25 @@ class DomainSettingsPage(Page):
         with busy(self.generate_button, self.generate_status, "Making a new key…"):
             key = await generate_new_key(self.store, name)
         if name == self.domain:
-            self.show_keys()
+            await self.load_details()
             self.generate_status.setText(
                 f"New key {key.selector} made. Publish its DKIM record and press Verify Now."
             )
         self.publish(Change.DOMAINS, self.domain)
+
+
+def _read_page(store: Store) -> tuple[list[DomainView], list[ServiceView], float]:
+    """What the page lists, in one pass (blocking: call it in a worker thread)."""
+    with store.session() as s:
+        delay = float(settings.get(s, "tracking_delay_minutes"))
+    return list_domains(store), list_services(store), delay
+
+
+def _read_details(
+    store: Store, name: str
+) -> tuple[dict[tracking.Feature, tracking.FeatureState], str | None, list[DkimKeyView]]:
+    """One domain's tracking state, why tracking is not applied (if so) and its DKIM keys."""
+    states = tracking.tracking_state(store, name)
+    with store.session() as s:
+        reason = tracking.tracking_address_status(s, name).reason
+    return states, reason, dkim_keys(store, name)
