@@ -10,9 +10,10 @@ from defusedxml import DefusedXmlException
 
 from postdesk.core.dnscheck.dmarc import dmarc_errors, dmarc_tags, is_dmarc
 from postdesk.core.dnscheck.httpsfetch import HttpsOptions, fetch_https
-from postdesk.core.dnscheck.messages_newer import newer_problem, one_newer_record
+from postdesk.core.dnscheck.messages_newer import newer_problem, valid_newer_record
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import RecordResult
 
 SVG_MAX_BYTES = 32 * 1024
@@ -93,10 +94,7 @@ def is_bimi(value: str) -> bool:
 
 def record_tags(value: str) -> dict[str, str]:
     """The tags of a BIMI record (names lowercased)."""
-    tags = [
-        (n.strip().lower(), v.strip()) for n, _, v in (p.partition("=") for p in value.split(";"))
-    ]
-    return {n: v for n, v in tags if n}
+    return {name: tag_value for name, tag_value in tag_list(value, lower=True) if name}
 
 
 def record_errors(value: str) -> list[str]:
@@ -146,22 +144,17 @@ async def check_bimi(
     host = f"default._bimi.{domain}"
     result = new_result("bimi", "TXT", host, None)
     result.required = False
-    record = one_newer_record(
+    record = valid_newer_record(
         result,
         await client.query(host, "TXT"),
         is_bimi,
+        record_errors,
         missing=None,
         multiple="bimi.multiple",
+        invalid="bimi.record_invalid",
         domain=domain,
     )
     if record is None:
-        return result
-    errors = record_errors(record)
-    if errors:
-        result.status = "mismatch"
-        result.problems.append(
-            newer_problem("bimi.record_invalid", domain=domain, detail="; ".join(errors))
-        )
         return result
     tags = record_tags(record)
     if not tags["l"]:

@@ -8,6 +8,7 @@ import re
 from postdesk.core.dnscheck.messages import problem
 from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import ExpectedRecord, Problem, RecordResult
 from postdesk.core.validation import public_suffixes
 
@@ -30,12 +31,7 @@ _CHECKS = {
 
 def dmarc_tags(value: str) -> list[tuple[str, str]]:
     """The tags of a DMARC record in order, names lowercased (duplicates kept)."""
-    tags = []
-    for part in value.split(";"):
-        if part.strip():
-            name, _, tag_value = part.partition("=")
-            tags.append((name.strip().lower(), tag_value.strip()))
-    return tags
+    return tag_list(value, lower=True)
 
 
 def is_dmarc(value: str) -> bool:

@@ -256,3 +256,27 @@ def one_newer_record(
         result.problems.append(newer_problem(multiple, count=len(records), **fields))
         return None
     return records[0]
+
+
+def valid_newer_record(
+    result: RecordResult,
+    answer: Answer,
+    keep: Callable[[str], bool],
+    errors_of: Callable[[str], list[str]],
+    *,
+    missing: Problem | None,
+    multiple: str,
+    invalid: str,
+    **fields: object,
+) -> str | None:
+    """:func:`one_newer_record`, then checked: a record with errors is ``mismatch`` with the
+    ``invalid`` problem naming them, and None is returned."""
+    record = one_newer_record(result, answer, keep, missing=missing, multiple=multiple, **fields)
+    if record is None:
+        return None
+    errors = errors_of(record)
+    if errors:
+        result.status = "mismatch"
+        result.problems.append(newer_problem(invalid, detail="; ".join(errors), **fields))
+        return None
+    return record

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass, field
 
 from postdesk.core.dnscheck.httpsfetch import HttpsOptions, fetch_https
-from postdesk.core.dnscheck.messages_newer import newer_problem, one_newer_record
+from postdesk.core.dnscheck.messages_newer import newer_problem, valid_newer_record
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import RecordResult
 
 POLICY_MAX_BYTES = 64 * 1024  # RFC 8461 §3.3 lets senders stop at 64 KB
@@ -36,8 +37,7 @@ def is_mta_sts(value: str) -> bool:
 
 def record_errors(value: str) -> list[str]:
     """What makes an MTA-STS TXT record invalid, in plain words (empty when valid)."""
-    tags = [(n.strip(), v.strip()) for n, _, v in (p.partition("=") for p in value.split(";"))]
-    tags = [(n, v) for n, v in tags if n or v]
+    tags = tag_list(value)
     errors = []
     if not tags or tags[0] != ("v", "STSv1"):
         errors.append("it must start with v=STSv1")
@@ -118,22 +118,17 @@ async def check_mta_sts(
         client.prefetch(f"mta-sts.{domain}", rdtype)
     result = new_result("mta_sts", "TXT", host, None)
     result.required = False
-    record = one_newer_record(
+    record = valid_newer_record(
         result,
         await client.query(host, "TXT"),
         is_mta_sts,
+        record_errors,
         missing=newer_problem("mtasts.none", domain=domain),
         multiple="mtasts.multiple",
+        invalid="mtasts.record_invalid",
         domain=domain,
     )
     if record is None:
-        return result
-    errors = record_errors(record)
-    if errors:
-        result.status = "mismatch"
-        result.problems.append(
-            newer_problem("mtasts.record_invalid", domain=domain, detail="; ".join(errors))
-        )
         return result
     url = policy_url(domain)
     fetched = await fetch_https(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from postdesk.core.dnscheck.messages_newer import newer_problem, one_newer_record
+from postdesk.core.dnscheck.messages_newer import valid_newer_record
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import RecordResult
 
 _MAILTO = re.compile(r"^mailto:[^@\s,;!]+@[a-z0-9.-]+\.[a-z0-9-]+(![0-9]+[kmgt]?)?$", re.I)
@@ -20,8 +21,7 @@ def is_tls_rpt(value: str) -> bool:
 
 def record_errors(value: str) -> list[str]:
     """What makes a TLS-RPT record invalid, in plain words (empty when valid)."""
-    tags = [(n.strip(), v.strip()) for n, _, v in (p.partition("=") for p in value.split(";"))]
-    tags = [(n, v) for n, v in tags if n or v]
+    tags = tag_list(value)
     errors = []
     if not tags or tags[0] != ("v", "TLSRPTv1"):
         errors.append("it must start with v=TLSRPTv1")
@@ -42,20 +42,14 @@ async def check_tls_rpt(client: DnsClient, domain: str) -> RecordResult:
     host = f"_smtp._tls.{domain}"
     result = new_result("tls_rpt", "TXT", host, None)
     result.required = False
-    record = one_newer_record(
+    valid_newer_record(  # the result says it all: nothing else to check
         result,
         await client.query(host, "TXT"),
         is_tls_rpt,
+        record_errors,
         missing=None,
         multiple="tlsrpt.multiple",
+        invalid="tlsrpt.invalid",
         domain=domain,
     )
-    if record is None:
-        return result
-    errors = record_errors(record)
-    if errors:
-        result.status = "mismatch"
-        result.problems.append(
-            newer_problem("tlsrpt.invalid", domain=domain, detail="; ".join(errors))
-        )
     return result
