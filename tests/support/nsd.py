@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
@@ -112,15 +113,20 @@ class NsdServer:
 
     def _wait(self, zone: str) -> None:
         deadline = time.monotonic() + 10
-        query = dns.message.make_query(zone, "SOA")
         while time.monotonic() < deadline:
+            query = dns.message.make_query(zone, "SOA")
             assert self.process is not None
             if self.process.poll() is not None:
                 log = (self.root / "nsd.log").read_text(errors="replace")
                 raise RuntimeError(f"nsd exited: {log[-2000:]}")
             try:
-                response = dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.2)
-            except (TimeoutError, OSError, dns.exception.Timeout):
+                response = dns.query.udp(
+                    query, "127.0.0.1", port=self.port, timeout=0.2, ignore_unexpected=True
+                )
+            except (OSError, dns.exception.DNSException):
+                # Not answering yet, or a late answer to an earlier try (NSD being restarted
+                # answers the previous query after the new one is sent): ask again.
+                time.sleep(0.02)
                 continue
             if response.rcode() == dns.rcode.NOERROR or zone == ".":
                 return
