@@ -120,6 +120,13 @@ class DedicatedDomain(Base):
     last_checked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     next_check_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     check_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # RFC 8058 one-click unsubscribe headers on every message of the domain.
+    one_click_unsubscribe: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Mail to the domain's addresses is received into Conversations (MX points at the relay).
+    reception: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which From addresses SMTP users may use: "any" address on the domain, or only "listed"
+    # (verified rows of sender_addresses).
+    sender_policy: Mapped[str] = mapped_column(String(10), default="any")
 
     service: Mapped[SmtpService | None] = relationship(back_populates="domains", lazy="raise")
     records: Mapped[list[DomainRecord]] = relationship(
@@ -219,6 +226,10 @@ class SmtpUser(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     deleted_reason: Mapped[str | None] = mapped_column(String(40))
+    # Sends through this service instead of the domain's ("Sends through"); None: the domain's.
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("smtp_services.id", ondelete="SET NULL")
+    )
 
     domain: Mapped[DedicatedDomain] = relationship(back_populates="smtp_users", lazy="raise")
     __table_args__ = (
@@ -318,10 +329,21 @@ class QueuedMessage(Base):
     tracking_token: Mapped[str] = mapped_column(String(40), unique=True)
     tracking_key: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Where the message came from: relay (an SMTP user), test (a test send), reply (written in
+    # Conversations), forward (a forwarded copy), confirm (a sender-address confirmation code).
+    source: Mapped[str] = mapped_column(String(10), default="relay")
+    # X-Postdesk-Critical: 1 (or a test send): a failure is announced at once.
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The provider's own id for the message (from its 250 reply or its webhook events).
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    bounce_class: Mapped[str | None] = mapped_column(String(30))
 
     __table_args__ = (
         Index("ix_relay_queue_domain_status", "domain_id", "status", "id"),
         Index("ix_relay_queue_status_accepted", "status", "accepted_at"),
+        Index("ix_relay_queue_accepted", "accepted_at"),
+        Index("ix_relay_queue_message_id_header", "message_id_header"),
+        Index("ix_relay_queue_provider_message_id", "provider_message_id"),
     )
 
 
@@ -337,3 +359,206 @@ class TrackingEvent(Base):
     remote: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_tracking_events_message", "message_id", "kind"),)
+
+
+class MessageRecipient(Base):
+    """One recipient of a message and what became of it (the activity's per-address status).
+
+    ``status``: pending, sent (the provider took it), deferred, delivered, bounced, suppressed
+    (refused before sending), complained, unsubscribed.
+    """
+
+    __tablename__ = "message_recipients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("relay_queue.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))  # lowercased
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    bounce_class: Mapped[str | None] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_message_recipients_address", "address", "message_id"),
+        Index("ix_message_recipients_message", "message_id"),
+    )
+
+
+class MessageEvent(Base):
+    """One step of a message's timeline: accepted, signed, tracking, handed_over, deferred,
+    delivered, bounced, suppressed, opened, clicked, complained, unsubscribed.
+
+    ``source`` says who told: relay, upstream, dsn, sendgrid, mailgun, postmark, ses, tracking.
+    """
+
+    __tablename__ = "message_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("relay_queue.id", ondelete="CASCADE"))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(20), default="relay")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    bounce_class: Mapped[str | None] = mapped_column(String(30))
+
+    __table_args__ = (
+        Index("ix_message_events_message", "message_id", "at"),
+        Index("ix_message_events_kind_at", "kind", "at"),
+    )
+
+
+class Suppression(Base):
+    """An address that gets no more mail: why, when, and for which domain ("" = every domain)."""
+
+    __tablename__ = "suppressions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))  # lowercased
+    scope: Mapped[str] = mapped_column(String(253), default="")
+    reason: Mapped[str] = mapped_column(String(20))  # hard_bounce|complaint|unsubscribe|manual
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("relay_queue.id", ondelete="SET NULL")
+    )
+
+    __table_args__ = (UniqueConstraint("address", "scope"),)
+
+
+class WebhookEvent(Base):
+    """A provider event already taken in (its id), so a replayed one is refused."""
+
+    __tablename__ = "webhook_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+
+class InboundThread(Base):
+    """A conversation: received messages (and replies sent from it) that belong together."""
+
+    __tablename__ = "inbound_threads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("dedicated_domains.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    last_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    unread_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_inbound_threads_domain_last", "domain_id", "last_at"),)
+
+
+class InboundMessage(Base):
+    """A message received for a dedicated domain (or a reply sent from Conversations).
+
+    Committed before the sender hears 250. ``spf``/``dkim``/``dmarc`` hold the verdicts Postdesk
+    worked out as the receiver (pass, fail, softfail, neutral, none, temperror, permerror), and
+    ``auth_results`` the ``Authentication-Results`` header it added.
+    """
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("dedicated_domains.id", ondelete="CASCADE"))
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_threads.id", ondelete="SET NULL")
+    )
+    direction: Mapped[str] = mapped_column(String(3), default="in")  # in | out (a reply)
+    kind: Mapped[str] = mapped_column(String(12), default="message")  # message|dmarc_report|dsn
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    remote_ip: Mapped[str] = mapped_column(String(64), default="")
+    helo: Mapped[str] = mapped_column(String(255), default="")
+    mail_from: Mapped[str] = mapped_column(String(320), default="")
+    rcpt_tos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    from_header: Mapped[str] = mapped_column(String(400), default="")
+    to_header: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    message_id_header: Mapped[str] = mapped_column(String(300), default="")
+    in_reply_to: Mapped[str] = mapped_column(String(300), default="")
+    references: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    spf: Mapped[str] = mapped_column(String(12), default="none")
+    dkim: Mapped[str] = mapped_column(String(12), default="none")
+    dmarc: Mapped[str] = mapped_column(String(12), default="none")
+    auth_results: Mapped[str] = mapped_column(Text, default="")
+    unread: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the relay still has to do with it: "" when nothing; "forward" while copies are owed.
+    pending: Mapped[str] = mapped_column(String(20), default="")
+
+    __table_args__ = (
+        Index("ix_inbound_messages_domain_received", "domain_id", "received_at"),
+        Index("ix_inbound_messages_thread", "thread_id", "received_at"),
+        Index("ix_inbound_messages_message_id", "message_id_header"),
+    )
+
+
+class ForwardRule(Base):
+    """Mail to ``local_part`` at the domain ("*" = any address) is forwarded to ``destination``."""
+
+    __tablename__ = "forward_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("dedicated_domains.id", ondelete="CASCADE"))
+    local_part: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(320))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("domain_id", "local_part", "destination"),)
+
+
+class SenderAddress(Base):
+    """A From address an SMTP user may use once confirmed (a code sent to it)."""
+
+    __tablename__ = "sender_addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("dedicated_domains.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320), unique=True)  # lowercased
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | verified
+    code_hash: Mapped[str | None] = mapped_column(String(128))
+    code_sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DmarcReport(Base):
+    """A DMARC aggregate report: who reported, for which domain and period, the policy seen."""
+
+    __tablename__ = "dmarc_reports"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dedicated_domains.id", ondelete="CASCADE")
+    )
+    policy_domain: Mapped[str] = mapped_column(String(253))
+    org_name: Mapped[str] = mapped_column(String(200))
+    report_id: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    begin_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    policy: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("org_name", "report_id"),
+        Index("ix_dmarc_reports_domain_begin", "policy_domain", "begin_at"),
+    )
+
+
+class DmarcRow(Base):
+    """One row of a DMARC aggregate report: a source IP, its count and the verdicts."""
+
+    __tablename__ = "dmarc_rows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("dmarc_reports.id", ondelete="CASCADE"))
+    source_ip: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    disposition: Mapped[str] = mapped_column(String(12), default="none")
+    dkim: Mapped[str] = mapped_column(String(12), default="")  # policy-evaluated, aligned
+    spf: Mapped[str] = mapped_column(String(12), default="")
+    header_from: Mapped[str] = mapped_column(String(253), default="")
+    envelope_from: Mapped[str] = mapped_column(String(253), default="")
+    auth: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)  # raw dkim/spf results
+    ptr: Mapped[str | None] = mapped_column(String(253))
+
+    __table_args__ = (Index("ix_dmarc_rows_report", "report_id"),)
