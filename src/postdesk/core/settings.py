@@ -26,6 +26,11 @@ DEFAULTS: dict[str, Any] = {
     "relay_max_message_mb": 25,
     "orphan_secret_refs": [],
     "blocklists": ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
+    # A domain is announced (banner and tray) when the last day's rates pass these (percent).
+    "alert_bounce_rate_percent": 5.0,
+    "alert_complaint_rate_percent": 0.1,
+    # An address goes on the suppression list after this many hard bounces (soft ones never).
+    "suppress_after_hard_bounces": 1,
 }
 
 
@@ -41,6 +46,14 @@ class Number:
 
 
 PORT = Number(1, 65535, "a port number")
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A percentage from ``low`` to ``high``, decimals allowed (0.1 %)."""
+
+    low: float
+    high: float
 MAX_NUMBER = 999_999
 
 EDITABLE: dict[str, Any] = {
@@ -54,6 +67,9 @@ EDITABLE: dict[str, Any] = {
     "dmarc_rua": str,
     "tracking_delay_minutes": Number(1, MAX_NUMBER, "a number of minutes"),
     "blocklists": list,
+    "alert_bounce_rate_percent": Percent(0.01, 100),
+    "alert_complaint_rate_percent": Percent(0.001, 100),
+    "suppress_after_hard_bounces": Number(1, 100, "a number of hard bounces"),
 }
 
 
@@ -67,6 +83,8 @@ def parse_text(key: str, text: str) -> Any:
     kind = EDITABLE[key]
     if isinstance(kind, Number):
         return _number(key, kind, text)
+    if isinstance(kind, Percent):
+        return _percent(key, kind, text)
     if kind is list:
         try:
             value = json.loads(text)
@@ -94,6 +112,8 @@ def check_value(key: str, value: Any) -> Any:
     kind = EDITABLE[key]
     if isinstance(kind, Number):
         return _number(key, kind, value)
+    if isinstance(kind, Percent):
+        return _percent(key, kind, value)
     if isinstance(kind, tuple):
         if value not in kind:
             raise _refused(key, value, " / ".join(kind))
@@ -124,6 +144,21 @@ def _number(key: str, kind: Number, value: Any) -> int:
     if not kind.low <= value <= kind.high:
         raise _refused(key, value, f"a positive whole number: {wanted}")
     return value
+
+
+def _percent(key: str, kind: Percent, value: Any) -> float:
+    """A percentage in the setting's range; "5", "0.1" and "0.1 %" are read, "abc" is not."""
+    wanted = f"a percentage from {kind.low:g} to {kind.high:g}, e.g. 5 or 0.1"
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().removesuffix("%").strip())
+        except ValueError:
+            raise _refused(key, value, wanted) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _refused(key, value, wanted)
+    if not kind.low <= value <= kind.high:  # also refuses NaN
+        raise _refused(key, value, wanted)
+    return float(value)
 
 
 def _refused(key: str, value: Any, wanted: str) -> UserError:

@@ -18,6 +18,7 @@ from postdesk.core.store.models import (
     DnsCheck,
     SmtpService,
     SmtpUser,
+    Suppression,
 )
 from postdesk.core.validation import display_domain
 
@@ -192,3 +193,41 @@ class CheckView:
     def from_row(cls, row: DnsCheck) -> CheckView:
         """Snapshot a check row (inside its session)."""
         return cls(id=row.id, checked_at=row.checked_at, status=row.status, report=dict(row.report))
+
+
+#: How each suppression reason reads in replies, lists and the GUI.
+SUPPRESSION_REASONS: dict[str, str] = {
+    "hard_bounce": "hard bounce",
+    "complaint": "spam complaint",
+    "unsubscribe": "unsubscribed",
+    "manual": "added by hand",
+}
+
+
+@dataclass(frozen=True)
+class SuppressionView:
+    """An address on the workspace's suppression list: why, when, and for which domain."""
+
+    address: str
+    scope: str  # "" = every domain, else the domain's stored name
+    reason: str  # hard_bounce | complaint | unsubscribe | manual
+    detail: str
+    created_at: dt.datetime
+    message_id: int | None
+
+    @classmethod
+    def from_row(cls, row: Suppression) -> SuppressionView:
+        """Snapshot a suppression row (inside its session)."""
+        return cls(
+            address=row.address,
+            scope=row.scope or "",
+            reason=row.reason,
+            detail=row.detail or "",
+            created_at=row.created_at,
+            message_id=row.message_id,
+        )
+
+    def describe(self) -> str:
+        """Why and since when, in a few words, e.g. ``hard bounce on 2026-11-29: …``."""
+        text = f"{SUPPRESSION_REASONS.get(self.reason, self.reason)} on {self.created_at:%Y-%m-%d}"
+        return f"{text}: {self.detail}" if self.detail else text
