@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from support.services import free_port
 pytestmark = pytest.mark.nsd
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # The provider's SPF lists the dedicated IP, so `ip check` finds it allowed for shop.test.
 MAILER = 'spf IN TXT "v=spf1 ip4:192.0.2.0/24 ip4:203.0.113.5 -all"\n'
 # A blocklist that passes its RFC 5782 self-test and does not list the dedicated IP.
@@ -178,6 +180,8 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["analyze", str(tmp / "received.eml"), "--no-dns"]),
             Run(["analyze", "-", "--format", "text"], stdin=RECEIVED, json_too=False),
         ],
+        ("dmarc", "import"): [Run(["dmarc", "import", str(tmp / "dmarc-report.eml")])],
+        ("dmarc", "sources"): [Run(["dmarc", "sources", "borschow.com", "--days", "3660"])],
         ("smtp-user", "create"): [
             Run(["smtp-user", "create", "shop.test", "crm"], json_too=False),
             Run(["smtp-user", "create", "shop.test", "crm2", "--json"], json_too=False),
@@ -372,6 +376,7 @@ def test_every_readme_command_runs_without_a_traceback(
     store, secret_service, nsd, tmp_path: Path
 ) -> None:
     (tmp_path / "received.eml").write_text(RECEIVED)
+    shutil.copy(FIXTURES / "dmarc" / "google-zip.eml", tmp_path / "dmarc-report.eml")
     sink = Sink(free_port()).start()
     try:
         populate(store, nsd, sink)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from postdesk.cli import (
     analyze,
     check,
+    dmarc,
     doctor,
     domain,
     gui,
@@ -31,5 +32,6 @@ REGISTRY = [
     analyze.register,
     ip.register,
     relay.register,
+    dmarc.register,
     settings.register,
 ]
