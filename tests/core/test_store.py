@@ -12,6 +12,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from postdesk.core.conversations.schema import SEARCH_TABLES, include_object
 from postdesk.core.errors import UserError
 from postdesk.core.store import database, open_store
 from postdesk.core.store.models import (
@@ -64,7 +65,7 @@ def _exercise(store) -> None:
 
 def test_sqlite_migrates_from_empty_with_wal_and_foreign_keys(postdesk_home: Path) -> None:
     store = open_store()
-    assert set(inspect(store.engine).get_table_names()) == TABLES
+    assert set(inspect(store.engine).get_table_names()) == TABLES | SEARCH_TABLES
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -232,7 +233,9 @@ def test_migrations_create_exactly_what_the_models_declare(backend, request, mon
         monkeypatch.setenv("POSTDESK_DATABASE_URL", request.getfixturevalue("postgres_url"))
     store = open_store()
     with store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         differences = compare_metadata(context, Base.metadata)
     store.close()
     assert differences == []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect
 
+from postdesk.core.conversations.schema import SEARCH_TABLES, include_object
 from postdesk.core.store import database, open_store
 from postdesk.core.store.models import Base
 
@@ -73,7 +74,9 @@ def test_a_new_workspace_has_the_schema_the_migrations_make(two_urls) -> None:
         assert database.current_revision(created.engine) == database.head_revision()
         assert database.current_revision(migrated) == database.head_revision()
         with migrated.connect() as conn:  # and the migrations make what the models declare
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
             assert compare_metadata(context, Base.metadata) == []
     finally:
         created.close()
@@ -113,6 +116,7 @@ def test_a_new_workspace_is_all_or_nothing(postdesk_home: Path, monkeypatch) -> 
     store = open_store()  # the next start creates the workspace
     assert set(inspect(store.engine).get_table_names()) == {
         *Base.metadata.tables,
+        *SEARCH_TABLES,  # SQLite's full-text search table and its shadow tables
         "alembic_version",
     }
     store.close()

@@ -352,6 +352,7 @@ def _create_new(url: str, head: str) -> None:
     crash leaves the database empty rather than half-created, and a second Postdesk starting at
     the same moment finds the finished workspace instead of creating it again.
     """
+    from postdesk.core.conversations import schema  # noqa: F401  (the search DDL joins create_all)
     from postdesk.core.store.models import Base
 
     engine = create_store_engine(url)

@@ -1,0 +1,246 @@
+"""Reading a received message: decoded headers, the text and HTML bodies, the attachments.
+
+Everything here works on bytes that already passed the inbound size limit, and still caps what
+it produces: a body is decoded at most once per part, attachments are listed by their encoded
+size (never decoded just to be listed), and a part is decoded only when it is asked for and is
+within ``MAX_ATTACHMENT_BYTES``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from email.utils import getaddresses
+from html.parser import HTMLParser
+
+# The text kept for showing and searching (the full message stays in the raw bytes).
+MAX_BODY_CHARS = 100_000
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+# A header longer than this is cut (the columns are bounded and nobody reads more of it).
+MAX_HEADER_CHARS = 2_000
+MAX_PARTS = 500  # a message nested into thousands of parts is read only this far
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """An attachment as listed: its index among the message's attachments, a safe file name,
+    its declared type and its size (estimated from the encoded part, without decoding it)."""
+
+    index: int
+    filename: str
+    content_type: str
+    size: int
+    content_id: str
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    subject: str
+    from_header: str
+    to_header: str
+    cc_header: str
+    date_header: str
+    message_id: str
+    in_reply_to: str
+    references: str
+    text: str
+    html: str
+    attachments: tuple[AttachmentInfo, ...]
+
+    def participants(self) -> set[str]:
+        """Every address in From, To and Cc, lower-cased."""
+        found = getaddresses([self.from_header, self.to_header, self.cc_header])
+        return {address.lower() for _name, address in found if "@" in address}
+
+
+def _message(raw: bytes) -> EmailMessage:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def header(msg: Message, name: str) -> str:
+    """A header decoded to text (RFC 2047 words and all), or "" when it is missing or unreadable."""
+    try:
+        value = msg.get(name)
+    except Exception:  # a malformed header must not lose the message; the raw bytes keep it
+        value = None
+        for key, raw_value in msg.raw_items():
+            if key.lower() == name.lower():
+                value = raw_value
+                break
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    return text[:MAX_HEADER_CHARS]
+
+
+def _parts(msg: EmailMessage) -> list[EmailMessage]:
+    parts: list[EmailMessage] = []
+    for part in msg.walk():
+        if len(parts) >= MAX_PARTS:
+            break
+        if not part.is_multipart():
+            parts.append(part)  # type: ignore[arg-type]
+    return parts
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (part.get_content_disposition() or "").lower()
+    if disposition == "attachment":
+        return True
+    if part.get_filename():
+        return True
+    return part.get_content_maintype() not in ("text", "multipart") and disposition != ""
+
+
+def _is_inline_related(part: Message) -> bool:
+    """An image referred to from the HTML by ``cid:``: shown in place, but also listed."""
+    return bool(part.get("Content-ID")) and part.get_content_maintype() == "image"
+
+
+def _decoded_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name
+        return payload.decode("utf-8", errors="replace")
+
+
+def encoded_size(part: Message) -> int:
+    """The size ``part`` decodes to, worked out from its encoded form without decoding it."""
+    payload = part.get_payload(decode=False)
+    if not isinstance(payload, str):
+        return 0
+    cte = (part.get("Content-Transfer-Encoding") or "").strip().lower()
+    if cte == "base64":
+        return len(re.sub(r"[^A-Za-z0-9+/]", "", payload)) * 3 // 4
+    return len(payload)
+
+
+def safe_filename(name: str, index: int) -> str:
+    """A file name that stays where it is saved: no folders, no ``..``, no control characters."""
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = name.strip().lstrip(".").strip()
+    for bad in '<>:"|?*':
+        name = name.replace(bad, "_")
+    if len(name.encode("utf-8")) > 200:
+        _stem, dot, ext = name.rpartition(".")
+        keep = ext if dot and len(ext) <= 10 else ""
+        name = name.encode("utf-8")[:190].decode("utf-8", "ignore") + ("." + keep if keep else "")
+    return name or f"attachment-{index + 1}"
+
+
+def attachment_parts(msg: EmailMessage) -> list[EmailMessage]:
+    """The parts listed as attachments, in order (their position is the attachment's index)."""
+    return [p for p in _parts(msg) if _is_attachment(p) or _is_inline_related(p)]
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Read ``raw`` once: headers, text body (from text/plain, else the HTML's text), HTML body
+    and the attachment list."""
+    msg = _message(raw)
+    text = html_body = ""
+    for part in _parts(msg):
+        if _is_attachment(part) or _is_inline_related(part):
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain" and not text:
+            text = _decoded_text(part)
+        elif ctype == "text/html" and not html_body:
+            html_body = _decoded_text(part)
+    if not text and html_body:
+        text = html_to_text(html_body)
+    attachments = tuple(
+        AttachmentInfo(
+            index=i,
+            filename=safe_filename(part.get_filename() or "", i),
+            content_type=part.get_content_type(),
+            size=encoded_size(part),
+            content_id=(part.get("Content-ID") or "").strip().strip("<>"),
+        )
+        for i, part in enumerate(attachment_parts(msg))
+    )
+    return ParsedMessage(
+        subject=header(msg, "Subject"),
+        from_header=header(msg, "From"),
+        to_header=header(msg, "To"),
+        cc_header=header(msg, "Cc"),
+        date_header=header(msg, "Date"),
+        message_id=first_message_id(header(msg, "Message-ID")),
+        in_reply_to=first_message_id(header(msg, "In-Reply-To")),
+        references=" ".join(message_ids(header(msg, "References"))),
+        text=text.replace("\r\n", "\n")[:MAX_BODY_CHARS],
+        html=html_body,
+        attachments=attachments,
+    )
+
+
+_MSGID = re.compile(r"<([^<>\s]+)>")
+
+
+def message_ids(value: str) -> list[str]:
+    """The Message-IDs in a header, in order, as ``<id>``."""
+    return [f"<{m}>" for m in _MSGID.findall(value)]
+
+
+def first_message_id(value: str) -> str:
+    found = message_ids(value)
+    if found:
+        return found[0][:300]
+    value = value.strip()  # some senders omit the angle brackets
+    return f"<{value}>"[:300] if value and " " not in value else ""
+
+
+class _TextExtractor(HTMLParser):
+    """The readable text of an HTML body: no scripts or styles, line breaks where blocks end."""
+
+    BLOCKS = frozenset(
+        {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"}
+        | {"table", "ul", "ol", "hr", "section", "article"}
+    )
+    SKIP = frozenset({"script", "style", "head", "title", "template"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.out.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """The text a reader sees in ``markup`` (for search and for terminals)."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(markup)
+        extractor.close()
+    except Exception:  # HTMLParser is lenient; this is a last resort for a broken body
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    text = "".join(extractor.out).replace("\xa0", " ")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
