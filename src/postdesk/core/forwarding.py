@@ -1,0 +1,394 @@
+"""Forwarding rules, and forwarding a received message to an external inbox (SRS + ARC).
+
+A rule says: mail to ``local@domain`` (or to any address, "*") goes on to ``destination``. A
+rule for the exact address wins over the catch-all. Each copy is queued for the relay's worker
+like any other mail of the domain (its service, its DKIM signature, its daily count):
+
+- the envelope sender is rewritten with SRS (:mod:`postdesk.core.srs`), so SPF passes at the
+  destination and bounces come back to the domain;
+- the message itself is untouched — its own DKIM signatures still verify — and only headers are
+  added in front: the receiver's ``Authentication-Results`` and an ARC set (dkimpy's
+  ``arc_sign`` with the domain's DKIM key), so the destination can trust what Postdesk saw.
+
+Loops stop here: a message that already carries an ARC set of this domain, or more than
+:data:`MAX_RECEIVED` ``Received`` lines, is not forwarded again, and a rule can only point
+outside the workspace's own domains. Mail to an SRS address of the domain is a bounce of a
+forwarded copy: it goes back to the original sender when the address reverses (our hash, not
+too old), otherwise it is dropped with a log line. Every decision not to forward is logged and
+kept in the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+
+import dkim
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from postdesk.core import audit, outgoing, srs
+from postdesk.core.domains import get_domain
+from postdesk.core.errors import UserError
+from postdesk.core.relay import dkimsign, headers, queue
+from postdesk.core.senders import pick_up_code
+from postdesk.core.store import Store
+from postdesk.core.store.models import (
+    DedicatedDomain,
+    ForwardRule,
+    InboundMessage,
+    QueuedMessage,
+)
+from postdesk.core.validation import normalize_email, quote_input
+
+log = logging.getLogger(__name__)
+
+# A confirmation code received for a pending sender address is picked up here too.
+__all__ = [
+    "add_rule",
+    "forward_message",
+    "list_rules",
+    "loop_reason",
+    "pick_up_code",
+    "remove_rule",
+]
+
+MAX_RECEIVED = 25  # Received lines beyond which a message is taken to be looping
+CATCH_ALL = "*"
+_LONE_LF = re.compile(rb"(?<!\r)\n")
+_ARC_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """One forwarding rule as listings show it."""
+
+    id: int
+    domain: str
+    local_part: str  # "*" for every address of the domain
+    destination: str
+    enabled: bool
+    created_at: dt.datetime
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            **{k: getattr(self, k) for k in self.__dataclass_fields__},
+            "address": self.address,
+        }
+
+
+def _view(rule: ForwardRule, domain: str) -> RuleView:
+    return RuleView(
+        rule.id, domain, rule.local_part, rule.destination, rule.enabled, rule.created_at
+    )
+
+
+def _local_part(local: str, domain: str) -> str:
+    local = local.strip().lower()
+    if local == CATCH_ALL:
+        return local
+    if "@" in local:
+        raise UserError(
+            "forward.local_part",
+            f"{quote_input(local)} should be only the part before @.",
+            f"Give e.g. 'info' for info@{domain}, or * for every address.",
+        )
+    normalize_email(f"{local}@{domain}")  # the same check as any address
+    return local
+
+
+def add_rule(store: Store, domain: str, local: str, destination: str) -> RuleView:
+    """Forward mail to ``local@domain`` ("*": any address of it) to ``destination``."""
+    target = normalize_email(destination).lower()
+    with store.session() as s:
+        row = get_domain(s, domain)
+        local = _local_part(local, row.name)
+        target_host = target.rpartition("@")[2]
+        ours = s.scalars(select(DedicatedDomain.name)).all()
+        if any(target_host == name or target_host.endswith("." + name) for name in ours):
+            raise UserError(
+                "forward.own_domain",
+                f"{target} is on one of your dedicated domains, which have no mailboxes.",
+                "Forward to an external inbox (the copy would only come back here).",
+            )
+        exists = s.scalars(
+            select(ForwardRule).where(
+                ForwardRule.domain_id == row.id,
+                ForwardRule.local_part == local,
+                ForwardRule.destination == target,
+            )
+        ).first()
+        if exists is not None:
+            raise UserError(
+                "forward.exists", f"Mail to {local}@{row.name} already goes to {target}."
+            )
+        rule = ForwardRule(domain_id=row.id, local_part=local, destination=target, enabled=True)
+        s.add(rule)
+        s.flush()
+        audit.record(s, "forward.added", f"{local}@{row.name}", destination=target)
+        return _view(rule, row.name)
+
+
+def list_rules(store: Store, domain: str | None = None) -> list[RuleView]:
+    """Forwarding rules, of one domain or all."""
+    with store.session() as s:
+        query = select(ForwardRule, DedicatedDomain.name).join(
+            DedicatedDomain, DedicatedDomain.id == ForwardRule.domain_id
+        )
+        if domain is not None:
+            query = query.where(ForwardRule.domain_id == get_domain(s, domain).id)
+        order = (DedicatedDomain.name, ForwardRule.local_part, ForwardRule.destination)
+        return [_view(rule, name) for rule, name in s.execute(query.order_by(*order)).all()]
+
+
+def remove_rule(store: Store, domain: str, local: str, destination: str | None = None) -> int:
+    """Remove the rules of ``local@domain`` (only the one to ``destination`` if given)."""
+    with store.session() as s:
+        row = get_domain(s, domain)
+        local = _local_part(local, row.name)
+        query = select(ForwardRule).where(
+            ForwardRule.domain_id == row.id, ForwardRule.local_part == local
+        )
+        if destination is not None:
+            query = query.where(ForwardRule.destination == destination.strip().lower())
+        rules = s.scalars(query).all()
+        if not rules:
+            raise UserError(
+                "forward.not_found",
+                f"No forwarding rule for {local}@{row.name}"
+                + (f" to {quote_input(destination)}." if destination else "."),
+                "See them with 'postdesk forward list'.",
+            )
+        for rule in rules:
+            s.delete(rule)
+        audit.record(s, "forward.removed", f"{local}@{row.name}", count=len(rules))
+        return len(rules)
+
+
+# --- forwarding a received message -------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """What forwarding one received message takes, read in one short session."""
+
+    inbound_id: int
+    domain_id: int
+    domain: str
+    raw: bytes
+    mail_from: str
+    message_id: str
+    subject: str
+    auth_results: str
+    verdicts: dict[str, str]
+    destinations: list[str]
+    bounces: list[str]  # SRS recipients of ours: bounces of earlier forwarded copies
+    key: dkimsign.KeyRef | None
+    stop: str = ""  # why nothing is forwarded (a loop), "" otherwise
+
+
+def _recipients_on(domain: str, rcpt_tos: list[str]) -> list[str]:
+    found = []
+    for rcpt in rcpt_tos:
+        address = rcpt.strip().strip("<>").lower()
+        if address.rpartition("@")[2] == domain:
+            found.append(address)
+    return found
+
+
+def _destinations(session: Session, domain_id: int, locals_: list[str]) -> list[str]:
+    rules = session.scalars(
+        select(ForwardRule).where(ForwardRule.domain_id == domain_id, ForwardRule.enabled)
+    ).all()
+    chosen: dict[str, None] = {}
+    for local in locals_:
+        exact = [r.destination for r in rules if r.local_part == local]
+        for destination in exact or [r.destination for r in rules if r.local_part == CATCH_ALL]:
+            chosen[destination] = None
+    return list(chosen)
+
+
+def loop_reason(raw: bytes, domain: str) -> str:
+    """Why forwarding this message again would make a loop ("" when it would not)."""
+    block = headers.read(raw)
+    for seal in block.all("ARC-Seal"):
+        found = _ARC_DOMAIN.search(seal)
+        if found and found.group(1).strip().lower() == domain:
+            return f"it already carries an ARC seal of {domain} (it was forwarded from here)"
+    received = len(block.all("Received"))
+    if received > MAX_RECEIVED:
+        return f"it has passed {received} mail servers (a loop, most likely)"
+    return ""
+
+
+def _plan(store: Store, inbound_id: int) -> _Plan | None:
+    with store.session() as s:
+        message = s.get(InboundMessage, inbound_id)
+        if message is None or message.direction != "in":
+            return None
+        domain = s.get(DedicatedDomain, message.domain_id)
+        if domain is None:
+            return None
+        ours = _recipients_on(domain.name, list(message.rcpt_tos or []))
+        bounces = [r for r in ours if srs.is_srs(r)]
+        locals_ = [r.rpartition("@")[0] for r in ours if r not in bounces]
+        destinations = _destinations(s, domain.id, locals_)
+        destinations = [d for d in destinations if d not in ours]
+        plan = _Plan(
+            inbound_id,
+            domain.id,
+            domain.name,
+            message.raw,
+            message.mail_from,
+            message.message_id_header,
+            message.subject,
+            message.auth_results,
+            {"spf": message.spf, "dkim": message.dkim, "dmarc": message.dmarc},
+            destinations,
+            bounces,
+            dkimsign.active_key(s, domain) if destinations else None,
+        )
+    if destinations:
+        plan.stop = loop_reason(plan.raw, plan.domain)
+    return plan
+
+
+def _auth_results(plan: _Plan, chain: str | None) -> tuple[bytes, bytes]:
+    """The authserv-id and the Authentication-Results header ARC-signing starts from."""
+    value = plan.auth_results.strip()
+    if value.lower().startswith("authentication-results:"):
+        value = value.split(":", 1)[1].strip()
+    if not value:
+        sender_domain = plan.mail_from.rpartition("@")[2] or plan.domain
+        v = plan.verdicts
+        value = (
+            f"{plan.domain}; spf={v['spf']} smtp.mailfrom={sender_domain}; "
+            f"dkim={v['dkim']}; dmarc={v['dmarc']}"
+        )
+    value = " ".join(value.split())  # one line: it is prepended as it is
+    if chain and "arc=" not in value.lower():
+        value += f"; arc={chain}"
+    authserv = value.split(";", 1)[0].strip()
+    return authserv.encode("ascii", "replace"), f"Authentication-Results: {value}\r\n".encode()
+
+
+def sealed_copy(plan: _Plan, key: dkimsign.SigningKey, chain: str | None) -> bytes:
+    """The message with the receiver's verdicts and an ARC set in front (CPU-bound)."""
+    raw = _LONE_LF.sub(b"\r\n", plan.raw)
+    authserv, header = _auth_results(plan, chain)
+    message = header + raw
+    arc = dkim.arc_sign(
+        message,
+        key.selector.encode("ascii"),
+        key.domain.encode("ascii"),
+        key.private_pem.encode("ascii"),
+        authserv,
+    )
+    return b"".join(arc) + message
+
+
+async def _chain_result(raw: bytes) -> str | None:
+    """The ARC chain the message arrived with, validated now (None when it has none)."""
+    if headers.read(raw).first("ARC-Seal") is None:
+        return None
+    from postdesk.core.analyze.parse import parse_message
+    from postdesk.core.analyze.verify import verify_now
+    from postdesk.core.dnscheck.resolver import make_client
+
+    _, arc, _ = await verify_now(parse_message(raw), make_client())
+    return arc.result if arc is not None and arc.result in ("pass", "fail") else "fail"
+
+
+async def forward_message(store: Store, inbound_id: int) -> int:
+    """Queue the copies a received message owes (forwarding rules, bounces of forwarded copies);
+    returns how many were queued. Safe to call again: a copy already queued is not queued twice.
+    """
+    plan = await asyncio.to_thread(_plan, store, inbound_id)
+    if plan is None:
+        return 0
+    chain = await _chain_result(plan.raw) if plan.destinations and not plan.stop else None
+    return await asyncio.to_thread(_forward, store, plan, chain)
+
+
+def _forward(store: Store, plan: _Plan, chain: str | None) -> int:
+    copies: list[tuple[str, str, bytes]] = []  # (mail_from, rcpt, raw)
+    notes: list[str] = []
+    key_bytes = srs.load_key() if (plan.destinations or plan.bounces) else b""
+    for bounce in plan.bounces:
+        back = srs.reverse(bounce, key_bytes)
+        if back.address is None:
+            log.info("dropped a bounce to %s: %s", bounce, back.problem)
+            notes.append(f"bounce to {bounce} dropped: {back.problem}")
+        else:
+            copies.append(("", back.address, plan.raw))
+    if plan.stop:
+        log.info("not forwarding received message %d: %s", plan.inbound_id, plan.stop)
+        notes.append(f"not forwarded: {plan.stop}")
+    elif plan.destinations:
+        try:
+            key = dkimsign.domain_key(plan.key, plan.domain)
+        except dkimsign.KeyUnavailable as exc:
+            # Held, never sent without the seal: the message keeps "forward" pending.
+            log.warning("forwarding of message %d waits: %s", plan.inbound_id, exc.reason)
+            return 0
+        sealed = sealed_copy(plan, key, chain)
+        sender = srs.forward_address(plan.mail_from, plan.domain, key_bytes)
+        copies.extend((sender, destination, sealed) for destination in plan.destinations)
+    return _queue(store, plan, copies, notes)
+
+
+def _already_queued(session: Session, plan: _Plan) -> set[str]:
+    if not plan.message_id:
+        return set()
+    rows = session.scalars(
+        select(QueuedMessage.rcpt_tos).where(
+            QueuedMessage.domain_id == plan.domain_id,
+            QueuedMessage.source == "forward",
+            QueuedMessage.message_id_header == plan.message_id[:300],
+        )
+    ).all()
+    return {r.lower() for rcpts in rows for r in rcpts}
+
+
+def _queue(
+    store: Store, plan: _Plan, copies: list[tuple[str, str, bytes]], notes: list[str]
+) -> int:
+    queued: list[outgoing.Queued] = []
+    with queue.writing(store), store.session() as s:
+        domain = s.get(DedicatedDomain, plan.domain_id)
+        message = s.get(InboundMessage, plan.inbound_id)
+        if domain is None or message is None:
+            return 0
+        done = _already_queued(s, plan)
+        for mail_from, rcpt, raw in copies:
+            if rcpt in done:
+                continue
+            try:
+                queued.append(
+                    outgoing.queue_message(
+                        s,
+                        domain,
+                        mail_from=mail_from,
+                        rcpt_tos=[rcpt],
+                        raw=raw,
+                        source="forward",
+                        subject=plan.subject,
+                        message_id=plan.message_id,
+                    )
+                )
+            except UserError as exc:
+                log.warning("not forwarding message %d to %s: %s", plan.inbound_id, rcpt, exc)
+                notes.append(f"not forwarded to {rcpt}: {exc.message}")
+                break
+        for note in notes:
+            audit.record(s, "forward.stopped", f"inbound:{plan.inbound_id}", reason=note)
+        message.pending = ""
+    outgoing.after_commit(store, queued)
+    return len(queued)
