@@ -210,6 +210,7 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
         ],
         ("usage",): [Run(["usage"]), Run(["usage", "--days", "30"]), Run(["usage", "--csv"],
                                                                           json_too=False)],
+        ("stats",): [Run(["stats"]), Run(["stats", "--domain", "shop.test", "--days", "1"])],
         ("settings",): [
             Run(["settings"]),
             Run(["settings", "relay_port"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from postdesk.cli import (
     analyze,
     check,
+    deliverability,
     dmarc,
     doctor,
     domain,
@@ -26,6 +27,7 @@ REGISTRY = [
     smtp_user.register,
     tracking.register,
     usage.register,
+    deliverability.register,
     testsend.register,
     domain.register,
     check.register,

@@ -1,0 +1,209 @@
+"""The Activity window, walked like a user: search, filter, read a timeline, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtWidgets import QApplication
+
+from postdesk.core import activity
+from postdesk.core.relay import queue
+from postdesk.core.store import Store
+from postdesk.core.store.models import DedicatedDomain
+from postdesk.gui.dialogs.activity import COLUMNS, ActivityDialog
+from support.qtloop import run_on_qt_loop, wait_for
+from support.workspace import add_verified_domain
+
+NOW = dt.datetime.now(dt.UTC)
+RAW = (
+    b"From: Shop <orders@shop.example>\r\nTo: ann@gmail.test\r\nSubject: Order 1042\r\n"
+    b"Message-ID: <1042@shop.example>\r\n\r\nThanks!\r\n"
+)
+
+
+def accepted(store: Store, domain: str, to: list[str], subject: str, at: dt.datetime) -> int:
+    with store.session() as s:
+        domain_id = s.query(DedicatedDomain).filter_by(name=domain).one().id
+        row = queue.enqueue(
+            s,
+            domain_id=domain_id,
+            smtp_user_id=None,
+            mail_from=f"orders@{domain}",
+            rcpt_tos=to,
+            raw=RAW,
+            subject=subject,
+            message_id=f"<{subject}@{domain}>",
+            now=at,
+        )
+        s.flush()
+        activity.add_recipients(s, row.id, to)
+        activity.record_event(s, row.id, "accepted", detail="from orders@shop.example", at=at)
+        return row.id
+
+
+@pytest.fixture
+def messages(store: Store) -> dict[str, int]:
+    add_verified_domain(store, "shop.example")
+    add_verified_domain(store, "news.example")
+    order = accepted(store, "shop.example", ["ann@gmail.test"], "Order 1042", NOW)
+    bounce = accepted(store, "shop.example", ["gone@yahoo.test"], "Order 1043", NOW)
+    old = accepted(
+        store, "news.example", ["bob@gmail.test"], "Newsletter", NOW - dt.timedelta(days=40)
+    )
+    with store.session() as s:
+        activity.record_event(
+            s,
+            order,
+            "handed_over",
+            detail="250 2.0.0 Ok: queued as 4XyZ",
+            at=NOW + dt.timedelta(seconds=1),
+        )
+        activity.record_event(
+            s,
+            order,
+            "delivered",
+            recipient="ann@gmail.test",
+            source="sendgrid",
+            at=NOW + dt.timedelta(seconds=5),
+        )
+        activity.set_recipient_status(s, order, "ann@gmail.test", "delivered")
+        activity.record_event(
+            s,
+            bounce,
+            "bounced",
+            recipient="gone@yahoo.test",
+            source="upstream",
+            detail="554 5.7.9 Message not accepted for policy reasons",
+            bounce_class="hard.policy",
+            at=NOW + dt.timedelta(seconds=2),
+        )
+        activity.set_recipient_status(
+            s,
+            bounce,
+            "gone@yahoo.test",
+            "bounced",
+            bounce_class="hard.policy",
+            reason="refused by policy",
+        )
+        activity.set_recipient_status(s, old, "bob@gmail.test", "delivered")
+    return {"order": order, "bounce": bounce, "old": old}
+
+
+@pytest.fixture
+def window(qtbot: Any, qapp: QApplication, store: Store, messages) -> ActivityDialog:
+    dialog = ActivityDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.resize(900, 640)  # readable at 900 px
+    return dialog
+
+
+def subjects(dialog: ActivityDialog) -> list[str]:
+    column = COLUMNS.index("Subject")
+    if dialog.stack.currentIndex() != 0:
+        return []
+    return [dialog.table.item(r, column).text() for r in range(dialog.table.rowCount())]
+
+
+async def shows(dialog: ActivityDialog, expected: list[str]) -> None:
+    await wait_for(lambda: subjects(dialog) == expected and not dialog._loading)
+
+
+ALL_THREE = ["Order 1043", "Order 1042", "Newsletter"]
+
+
+def test_every_message_is_listed_newest_first_with_its_status(qapp, window) -> None:
+    async def scenario() -> None:
+        window.show()
+        await shows(window, ALL_THREE)
+        status = COLUMNS.index("Status")
+        assert [window.table.item(r, status).text() for r in range(3)] == [
+            "Bounced",
+            "Delivered",
+            "Delivered",
+        ]
+
+    run_on_qt_loop(qapp, scenario())
+
+
+def test_typing_a_recipient_and_enter_finds_their_mail(qapp, qtbot, window) -> None:
+    async def scenario() -> None:
+        window.show()
+        await shows(window, ALL_THREE)
+        window.search_edit.setFocus()
+        qtbot.keyClicks(window.search_edit, "@gmail.test")
+        qtbot.keyClick(window.search_edit, Qt.Key.Key_Return)
+        await shows(window, ["Order 1042", "Newsletter"])
+        window.field_combo.setCurrentIndex(window.field_combo.findData("subject"))
+        window.search_edit.setText("newsletter")
+        window.search_button.click()
+        await shows(window, ["Newsletter"])
+        window.search_edit.setText("nothing like this")
+        window.search_button.click()
+        await shows(window, [])
+        assert window.empty.isVisible()
+
+    run_on_qt_loop(qapp, scenario())
+
+
+def test_status_and_date_filters_narrow_the_list(qapp, window) -> None:
+    async def scenario() -> None:
+        window.show()
+        await shows(window, ALL_THREE)
+        window.status_filter.setCurrentIndex(window.status_filter.findData("bounced"))
+        await shows(window, ["Order 1043"])
+        window.status_filter.setCurrentIndex(0)
+        week_ago = QDate.currentDate().addDays(-7)
+        window.since_edit.setDate(week_ago)
+        await shows(window, ["Order 1043", "Order 1042"])
+        window.until_edit.setDate(week_ago)
+        await shows(window, [])
+
+    run_on_qt_loop(qapp, scenario())
+
+
+def test_a_message_shows_its_timeline_and_headers(qapp, window, messages) -> None:
+    async def scenario() -> None:
+        window.show()
+        await shows(window, ALL_THREE)
+        window.select_message(messages["bounce"])
+        await wait_for(lambda: window.detail_for == messages["bounce"])
+
+    run_on_qt_loop(qapp, scenario())
+    text = window.detail.toPlainText()
+    assert "gone@yahoo.test: Bounced (hard.policy) — refused by policy" in text
+    timeline = text.split("Timeline:")[1].split("Headers:")[0]
+    assert timeline.index("Accepted") < timeline.index("Bounced gone@yahoo.test [hard.policy]")
+    assert "554 5.7.9 Message not accepted for policy reasons" in timeline
+    assert "Subject: Order 1042" in text.split("Headers:")[1]  # the raw message's own headers
+
+
+def test_opened_for_one_domain_and_one_message(qapp, qtbot, store, messages) -> None:
+    dialog = ActivityDialog(store, domain="news.example", message_id=messages["old"])
+    qtbot.addWidget(dialog)
+
+    async def scenario() -> None:
+        dialog.show()
+        await shows(dialog, ["Newsletter"])
+        await wait_for(lambda: dialog.detail_for == messages["old"])
+
+    run_on_qt_loop(qapp, scenario())
+    assert dialog.domain_filter.currentText() == "news.example"
+
+
+def test_export_writes_the_listed_messages(qapp, window, tmp_path: Path) -> None:
+    target = tmp_path / "activity.csv"
+
+    async def scenario() -> None:
+        window.show()
+        await shows(window, ALL_THREE)
+        await window.export(target)
+
+    run_on_qt_loop(qapp, scenario())
+    lines = target.read_text().splitlines()
+    assert lines[0].startswith("accepted_at,domain,from,to,subject,status")
+    assert len(lines) == 4 and "gone@yahoo.test" in lines[1] and ",bounced," in lines[1]
+    assert "Saved 3 messages" in window.action_status.text()
