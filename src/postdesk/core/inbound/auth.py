@@ -1,0 +1,235 @@
+"""SPF, DKIM and DMARC worked out as the receiver of a message, and written as RFC 8601 text.
+
+Every DNS question (the SPF walk, the DKIM keys, the DMARC record) goes through ``DnsClient``
+at once; dkimpy then verifies in a worker thread from the keys already fetched, exactly as the
+message analyzer does (``analyze/verify.py``), so the event loop never waits on DNS or RSA.
+
+DMARC failures are recorded, not refused: Postdesk keeps what was sent to the user's domain and
+shows the verdict, as the owner would want to see a spoofing attempt rather than lose it. The
+``dis=none`` in the header says so to anyone reading it later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+from dataclasses import dataclass
+
+from postdesk.core.analyze.alignment import aligns
+from postdesk.core.analyze.parse import Header, ParsedMessage
+from postdesk.core.analyze.verify import SignatureCheck, fetch_keys, key_names, verify_signatures
+from postdesk.core.dnscheck.dmarc import dmarc_tags, is_dmarc, organizational_domain
+from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.inbound.spf import SpfVerdict, check_host
+
+_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.DOTALL)
+_UNSAFE_VALUE = re.compile(r'[\s;()"\\]')
+
+
+@dataclass(frozen=True)
+class DkimVerdict:
+    """One DKIM-Signature as the receiver saw it."""
+
+    result: str  # pass | fail | temperror | permerror
+    domain: str
+    selector: str
+    reason: str = ""
+    b: str = ""  # the first characters of the signature, to tell two signatures apart
+
+
+@dataclass(frozen=True)
+class DmarcVerdict:
+    """The From domain's DMARC result and the policy it asks for."""
+
+    result: str  # pass | fail | none | temperror | permerror
+    from_domain: str
+    policy: str = ""  # none | quarantine | reject; "" without a record
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Everything decided about one incoming message."""
+
+    spf: SpfVerdict
+    spf_identity: str  # the address (or HELO name, for a null sender) SPF vouched for
+    dkim: tuple[DkimVerdict, ...]
+    dmarc: DmarcVerdict
+    header: str  # the whole Authentication-Results field, without the line ending
+
+    @property
+    def dkim_result(self) -> str:
+        """One word for the message: pass when any signature passed, else the strongest other."""
+        results = {d.result for d in self.dkim}
+        for result in ("pass", "temperror", "fail", "permerror"):
+            if result in results:
+                return result
+        return "none"
+
+    def as_dict(self) -> dict[str, str]:
+        """The verdicts as the store and ``file_inbound`` take them."""
+        return {"spf": self.spf.result, "dkim": self.dkim_result, "dmarc": self.dmarc.result}
+
+
+async def evaluate(
+    client: DnsClient,
+    *,
+    raw: bytes,
+    remote_ip: str,
+    mail_from: str,
+    helo: str,
+    authserv_id: str,
+) -> Verdicts:
+    """SPF for the connection, every DKIM signature, then DMARC for the From domain."""
+    message = _parse(raw)
+    from_domain = _single_from_domain(message)
+    spf_task = check_host(client, remote_ip, mail_from, helo)
+    keys_task = fetch_keys(client, key_names(message))
+    dmarc_task = _dmarc_record(client, from_domain) if from_domain else _no_record()
+    spf, keys, record = await asyncio.gather(spf_task, keys_task, dmarc_task)
+    checks = await asyncio.to_thread(verify_signatures, raw, keys) if keys else []
+    dkim = tuple(_dkim_verdict(check, _b_prefix(message, i)) for i, check in enumerate(checks))
+    identity = mail_from if "@" in mail_from else (helo or "unknown")
+    dmarc = _dmarc(from_domain, record, spf, dkim, message)
+    header = _header(authserv_id, spf, identity, mail_from, dkim, dmarc)
+    return Verdicts(spf, identity, dkim, dmarc, header)
+
+
+def _parse(raw: bytes) -> ParsedMessage:
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    fields: list[list[bytes]] = []
+    for line in head.splitlines():
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1][1] += b" " + line.strip()
+        elif (match := _FIELD.match(line)) is not None:
+            fields.append([match.group(1), line[match.end() :].strip()])
+    headers = tuple(
+        Header(n.decode("ascii", "replace"), v.decode("utf-8", "replace")) for n, v in fields
+    )
+    return ParsedMessage(headers, raw, has_body=True)
+
+
+def _single_from_domain(message: ParsedMessage) -> str:
+    """The From domain, or "" when there is no From or more than one (DMARC cannot apply)."""
+    froms = message.all("From")
+    if len(froms) != 1:
+        return ""
+    addresses = email.utils.getaddresses(froms)
+    domains = {a.rpartition("@")[2].lower().rstrip(".") for _, a in addresses if "@" in a}
+    return domains.pop() if len(domains) == 1 else ""
+
+
+async def _no_record() -> tuple[str, str | None, str]:
+    return "", None, ""
+
+
+async def _dmarc_record(client: DnsClient, domain: str) -> tuple[str, str | None, str]:
+    """(status, record, where it was found): the From domain's, else its organizational one's."""
+    organizational = organizational_domain(domain)
+    for name in dict.fromkeys((domain, organizational)):
+        answer = await client.query(f"_dmarc.{name}", "TXT")
+        if answer.failed:
+            return "temperror", None, name
+        records = [v for v in answer.values if is_dmarc(v) and v.lstrip().startswith("v=DMARC1")]
+        if len(records) == 1:
+            return "ok", records[0], name
+        if len(records) > 1:
+            return "ok", None, name  # more than one record means none (RFC 7489 section 6.6.3)
+    return "ok", None, ""
+
+
+def _dmarc(
+    from_domain: str,
+    found: tuple[str, str | None, str],
+    spf: SpfVerdict,
+    dkim: tuple[DkimVerdict, ...],
+    message: ParsedMessage,
+) -> DmarcVerdict:
+    if not from_domain:
+        count = len(message.all("From"))
+        return DmarcVerdict("permerror", "", reason=f"the message has {count} From domains")
+    status, record, where = found
+    if status == "temperror":
+        return DmarcVerdict("temperror", from_domain, reason="DNS did not answer for _dmarc")
+    if record is None:
+        return DmarcVerdict("none", from_domain, reason="no DMARC record")
+    tags = dict(dmarc_tags(record))
+    policy = tags.get("p", "none").lower()
+    if where != from_domain and "sp" in tags:
+        policy = tags["sp"].lower()
+    if policy not in ("none", "quarantine", "reject"):
+        policy = "none"
+    strict_spf = tags.get("aspf", "r").lower() == "s"
+    strict_dkim = tags.get("adkim", "r").lower() == "s"
+    if spf.result == "pass" and aligns(spf.domain, from_domain)[1 if strict_spf else 0]:
+        return DmarcVerdict("pass", from_domain, policy, f"SPF ({spf.domain}) passed and aligns")
+    for check in dkim:
+        if check.result == "pass" and aligns(check.domain, from_domain)[1 if strict_dkim else 0]:
+            return DmarcVerdict(
+                "pass", from_domain, policy, f"DKIM ({check.domain}) passed and aligns"
+            )
+    return DmarcVerdict("fail", from_domain, policy, "no passing SPF or DKIM domain aligns")
+
+
+def _dkim_verdict(check: SignatureCheck, b: str) -> DkimVerdict:
+    if check.ok:
+        result = "pass"
+    elif check.key_unavailable:
+        result = "temperror"
+    elif "no key is published" in check.reason:
+        result = "permerror"
+    else:
+        result = "fail"
+    return DkimVerdict(result, check.domain, check.selector, "" if check.ok else check.reason, b)
+
+
+def _b_prefix(message: ParsedMessage, index: int) -> str:
+    signatures = message.all("DKIM-Signature")
+    if index >= len(signatures):
+        return ""
+    tags = dict(dmarc_tags(signatures[index]))
+    return re.sub(r"\s+", "", tags.get("b", ""))[:8]
+
+
+def _value(text: str) -> str:
+    """A property value as RFC 8601 writes it: quoted when it is not a plain token."""
+    if text and not _UNSAFE_VALUE.search(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _comment(text: str) -> str:
+    return "(" + re.sub(r"[()\\\r\n]", " ", text)[:200] + ")"
+
+
+def _header(
+    authserv_id: str,
+    spf: SpfVerdict,
+    identity: str,
+    mail_from: str,
+    dkim: tuple[DkimVerdict, ...],
+    dmarc: DmarcVerdict,
+) -> str:
+    parts = [authserv_id]
+    prop = "smtp.mailfrom" if "@" in mail_from else "smtp.helo"
+    parts.append(f"spf={spf.result} {_comment(spf.reason or spf.result)} {prop}={_value(identity)}")
+    for check in dkim:
+        text = f"dkim={check.result}"
+        if check.reason:
+            text += f" {_comment(check.reason)}"
+        text += f" header.d={_value(check.domain)} header.s={_value(check.selector)}"
+        if check.b:
+            text += f" header.b={_value(check.b)}"
+        parts.append(text)
+    if not dkim:
+        parts.append("dkim=none (no signature)")
+    text = f"dmarc={dmarc.result}"
+    if dmarc.policy:
+        text += f" (p={dmarc.policy} dis=none)"
+    elif dmarc.reason:
+        text += f" {_comment(dmarc.reason)}"
+    if dmarc.from_domain:
+        text += f" header.from={_value(dmarc.from_domain)}"
+    parts.append(text)
+    return "Authentication-Results: " + ";\r\n\t".join(parts)

@@ -1,0 +1,130 @@
+"""Committing received messages before their 250: blocking database work, run in a thread.
+
+Messages that arrive at the same moment on several connections are filed in one transaction
+(one disk flush for the group) by whichever thread gets there first, the way the submission
+side queues (``relay/accept.py``); each sender still hears 250 only after that commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from postdesk.core.conversations import file_inbound
+from postdesk.core.relay import queue
+from postdesk.core.store import Store
+from postdesk.core.store.models import DedicatedDomain
+
+log = logging.getLogger(__name__)
+DOMAINS_FRESH_FOR = 5.0  # seconds a read of the receiving domains is trusted
+
+
+@dataclass
+class Received:
+    """One message waiting for its group's commit; ``inbound_id`` is set once committed."""
+
+    domain_id: int
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+    remote_ip: str
+    helo: str
+    verdicts: dict[str, str]
+    auth_results: str
+    inbound_id: int | None = None
+    failed: bool = False
+    done: bool = False
+
+
+@dataclass
+class _Group:
+    pending: list[Received] = field(default_factory=list)
+    pending_lock: threading.Lock = field(default_factory=threading.Lock)
+    leader: threading.Lock = field(default_factory=threading.Lock)
+
+
+_groups: weakref.WeakKeyDictionary[Store, _Group] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def file_received(store: Store, message: Received) -> Received:
+    """Commit one received message (grouped with others arriving now); sets ``inbound_id``,
+    or ``failed`` when the database could not take it (the sender must be told to retry)."""
+    with _groups_lock:
+        group = _groups.setdefault(store, _Group())
+    with group.pending_lock:
+        group.pending.append(message)
+    with group.leader:
+        if not message.done:  # no earlier leader took it: lead this group
+            with group.pending_lock:
+                batch, group.pending = group.pending, []
+            with queue.writing(store):
+                _commit(store, batch)
+    return message
+
+
+def _commit(store: Store, batch: list[Received]) -> None:
+    try:
+        with store.session() as s:
+            ids = [
+                file_inbound(
+                    s,
+                    domain_id=m.domain_id,
+                    raw=m.raw,
+                    mail_from=m.mail_from,
+                    rcpt_tos=m.rcpt_tos,
+                    remote_ip=m.remote_ip,
+                    helo=m.helo,
+                    verdicts=m.verdicts,
+                    auth_results=m.auth_results,
+                )
+                for m in batch
+            ]
+    except (SQLAlchemyError, ValueError):
+        # ValueError: the domain was removed while the message was on its way.
+        log.exception("could not store received messages")
+        for message in batch:
+            message.failed, message.done = True, True
+        return
+    for message, inbound_id in zip(batch, ids, strict=True):
+        message.inbound_id, message.done = inbound_id, True
+
+
+class ReceivingDomains:
+    """Which dedicated domains take mail now (verified, reception on), read at most every few
+    seconds so a busy server does not ask the database at every RCPT."""
+
+    def __init__(self, store: Store, fresh_for: float = DOMAINS_FRESH_FOR) -> None:
+        self.store = store
+        self.fresh_for = fresh_for
+        self._names: dict[str, int] = {}
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def lookup(self, domain: str) -> int | None:
+        """The id of the receiving domain ``domain`` (an A-label, lowercase), or None."""
+        with self._lock:
+            if time.monotonic() - self._read_at > self.fresh_for:
+                self._names = self._read()
+                self._read_at = time.monotonic()
+            return self._names.get(domain)
+
+    def forget(self) -> None:
+        """Read afresh at the next lookup (after reception was turned on or off)."""
+        with self._lock:
+            self._read_at = float("-inf")
+
+    def _read(self) -> dict[str, int]:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(DedicatedDomain.name, DedicatedDomain.id).where(
+                    DedicatedDomain.status == "verified", DedicatedDomain.reception.is_(True)
+                )
+            ).all()
+        return {name: domain_id for name, domain_id in rows}

@@ -1,0 +1,73 @@
+"""What happens to a received message after its 250: the parts of Postdesk that read mail.
+
+A delivery status notification feeds the message activity, a DMARC aggregate report the
+"Who sends as this domain" view, a sender-address confirmation code confirms the address, and
+any other message is forwarded where the domain's forwarding rules say. Each
+step runs in its own transaction in a worker thread; a step that fails is logged and the others
+still run — the message itself is already safe in Conversations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from postdesk.core import activity, dmarcreports, forwarding, senders
+from postdesk.core.relay import queue
+from postdesk.core.store import Store
+from postdesk.core.store.models import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+async def process(store: Store, inbound_id: int) -> str:
+    """Dispatch one committed inbound message; returns what it turned out to be
+    (``dsn``, ``dmarc_report``, ``sender_code`` or ``message``)."""
+    kind = await asyncio.to_thread(_classify, store, inbound_id)
+    # A bounce of a forwarded copy comes back as a DSN to an SRS address: forwarding decides.
+    if kind in ("message", "dsn"):
+        try:
+            await forwarding.forward_message(store, inbound_id)
+        except Exception:
+            log.exception("forwarding a received message failed")
+    return kind
+
+
+def _classify(store: Store, inbound_id: int) -> str:
+    with store.session() as s:
+        message = s.get(InboundMessage, inbound_id)
+        if message is None or message.direction != "in":
+            return "message"
+        raw = message.raw
+    if _step(store, "a delivery status notification", lambda s: activity.apply_dsn(s, raw)):
+        _mark(store, inbound_id, "dsn")
+        return "dsn"
+    report = _step(
+        store, "a DMARC report", lambda s: dmarcreports.import_report_message(s, raw) is not None
+    )
+    if report:
+        _mark(store, inbound_id, "dmarc_report")
+        return "dmarc_report"
+    if _step(store, "a sender confirmation code", lambda s: senders.pick_up_code(s, inbound_id)):
+        return "sender_code"
+    return "message"
+
+
+def _step(store: Store, what: str, action: Callable[[Session], bool]) -> bool:
+    try:
+        with queue.writing(store), store.session() as s:
+            return bool(action(s))
+    except Exception:
+        # The message is stored either way; one reader's failure must not stop the others.
+        log.exception("reading a received message as %s failed", what)
+        return False
+
+
+def _mark(store: Store, inbound_id: int, kind: str) -> None:
+    with queue.writing(store), store.session() as s:
+        message = s.get(InboundMessage, inbound_id)
+        if message is not None:
+            message.kind = kind
