@@ -195,6 +195,24 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["smtp-user", "reset-password", "shop.test", "app", "--password-stdin"],
                 stdin="Other-Typed-Pass-77\n"),
         ],
+        ("suppress", "add"): [
+            Run(["suppress", "add", "gone@client.test", "--note", "closed account"]),
+            Run(["suppress", "add", "fan@client.test", "--reason", "unsubscribe", "--domain",
+                 "shop.test"]),
+            Run(["suppress", "add", "not-an-address"], code=1),
+        ],
+        ("suppress", "list"): [
+            Run(["suppress", "list"]), Run(["suppress", "list", "--search", "gone"]),
+            Run(["suppress", "list", "--reason", "unsubscribe"]),
+        ],
+        ("suppress", "export"): [
+            Run(["suppress", "export"]), Run(["suppress", "export", str(tmp / "suppressed.csv")]),
+        ],
+        ("suppress", "import"): [Run(["suppress", "import", str(tmp / "suppressed.csv")])],
+        ("suppress", "remove"): [
+            Run(["suppress", "remove", "fan@client.test", "--domain", "shop.test"]),
+            Run(["suppress", "remove", "nobody@client.test"], code=1),
+        ],
         ("tracking",): [
             Run(["tracking", "shop.test"]),
             Run(["tracking", "shop.test", "--open", "off", "--click", "on"]),

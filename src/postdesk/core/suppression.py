@@ -252,3 +252,13 @@ def export_csv(store: Store) -> str:
             ]
         )
     return out.getvalue()
+
+
+def scope_for(store: Store, domain: str | None) -> str:
+    """The scope naming one of the workspace's dedicated domains ("" for none), or a UserError."""
+    if not domain:
+        return ""
+    from postdesk.core.domains import get_domain
+
+    with store.session() as s:
+        return get_domain(s, domain).name

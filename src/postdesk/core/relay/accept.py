@@ -22,14 +22,16 @@ import logging
 import secrets as _random
 import threading
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import errors, policy
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from postdesk.core import credentials, events, tracking, usage
+from postdesk.core import credentials, events, suppression, tracking, usage
 from postdesk.core.domains import lookup_name
+from postdesk.core.errors import UserError
 from postdesk.core.relay import headers, queue
 from postdesk.core.relay.addresses import envelope_problem, shown, smtp_safe
 from postdesk.core.store import Store
@@ -37,6 +39,7 @@ from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
 
 log = logging.getLogger(__name__)
 _HEADER_FACTORY = policy.default.header_factory
+SUPPRESSED_WHY_LIMIT = 200  # characters of the entry's reason quoted in a RCPT refusal
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,29 @@ def recipient_problem(address: str) -> str | None:
     """
     problem = envelope_problem(address, "Recipient")
     return f"553 5.1.3 {problem}" if problem else None
+
+
+def suppressed_reply(store: Store, address: str, login: RelayLogin) -> str | None:
+    """The refusal of a recipient on the suppression list (None when it may get mail).
+
+    One indexed lookup per RCPT; the reply names the reason, so the sender knows what to do.
+    """
+    try:
+        with store.session() as s:
+            entry = suppression.is_suppressed(s, address, login.domain)
+    except (SQLAlchemyError, UserError):
+        log.exception("could not read the suppression list")
+        return "451 4.3.0 Postdesk could not check this recipient right now; try again shortly"
+    if entry is None:
+        return None
+    why = entry.describe()
+    if len(why) > SUPPRESSED_WHY_LIMIT:
+        why = why[: SUPPRESSED_WHY_LIMIT - 3].rstrip() + "..."
+    scope = f" for {entry.scope}" if entry.scope else ""
+    return (
+        f"550 5.7.1 <{shown(address)}> is on this workspace's suppression list{scope} ({why}); "
+        "remove it in Postdesk to send again"
+    )
 
 
 def limit_reply(limit: int) -> str:
@@ -180,6 +206,8 @@ class _Request:
     header_problem: str | None
     now: dt.datetime
     outcome: Outcome | None = None
+    # Recipients refused at RCPT for being on the suppression list, with the reply they got.
+    suppressed: tuple[tuple[str, str], ...] = ()
 
 
 class _Group:
@@ -196,7 +224,13 @@ _groups_lock = threading.Lock()
 
 
 def accept_message(
-    store: Store, login: RelayLogin, mail_from: str, rcpt_tos: list[str], raw: bytes
+    store: Store,
+    login: RelayLogin,
+    mail_from: str,
+    rcpt_tos: list[str],
+    raw: bytes,
+    *,
+    suppressed: Sequence[tuple[str, str]] = (),
 ) -> Outcome:
     """Check and queue one message; the reply says why when it is refused.
 
@@ -207,6 +241,7 @@ def accept_message(
     # Parsing is CPU work: done before waiting for the database, not while holding it.
     block = headers.read(raw)
     request = _Request(login, mail_from, rcpt_tos, block, header_problem(block, login), utcnow())
+    request.suppressed = tuple(suppressed)
     with _groups_lock:
         group = _groups.setdefault(store, _Group())
     with group.pending_lock:
@@ -323,7 +358,21 @@ def _enqueue(s: Session, request: _Request) -> int:
         track_click=tracking.in_effect(s, login.domain_id, "click", request.now),
         now=request.now,
     )
+    _record_suppressed(s, row.id, request.suppressed)
     return row.id
+
+
+def _record_suppressed(s: Session, message_id: int, refused: tuple[tuple[str, str], ...]) -> None:
+    """Show the recipients refused at RCPT (suppressed) in the accepted message's activity."""
+    if not refused:
+        return
+    from postdesk.core import activity
+
+    addresses = [address for address, _ in refused]
+    activity.add_recipients(s, message_id, addresses)
+    for address, reply in refused:
+        activity.set_recipient_status(s, message_id, address, "suppressed", reason=reply)
+        activity.record_event(s, message_id, "suppressed", recipient=address, detail=reply)
 
 
 def _decoded(value: str | None) -> str:

@@ -65,6 +65,12 @@ class RelayHandler:
         problem = accept.recipient_problem(address)
         if problem:
             return problem
+        login: RelayLogin = session.auth_data
+        refusal = await asyncio.to_thread(accept.suppressed_reply, self.store, address, login)
+        if refusal is not None:
+            # Shown in the message's activity if the message is accepted for others.
+            vars(envelope).setdefault("suppressed", []).append((address, refusal))
+            return refusal
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return (
                 f"452 4.5.3 At most {self.max_recipients} recipients per message; "
@@ -83,6 +89,7 @@ class RelayHandler:
             envelope.mail_from,
             list(envelope.rcpt_tos),
             bytes(envelope.original_content),
+            suppressed=list(vars(envelope).get("suppressed", ())),
         )
         if outcome.message_id is not None:
             self.on_queued(outcome.message_id)
