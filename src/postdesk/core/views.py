@@ -84,6 +84,7 @@ class DomainView:
     verified_at: dt.datetime | None
     last_checked_at: dt.datetime | None
     next_check_at: dt.datetime | None
+    reception: bool = False  # mail sent to it is received into Conversations
 
     @classmethod
     def from_row(cls, row: DedicatedDomain, service: str | None) -> DomainView:
@@ -101,6 +102,7 @@ class DomainView:
             verified_at=row.verified_at,
             last_checked_at=row.last_checked_at,
             next_check_at=row.next_check_at,
+            reception=bool(row.reception),
         )
 
 
