@@ -260,37 +260,63 @@ def _plan(store: Store, inbound_id: int) -> _Plan | None:
     return plan
 
 
-def _auth_results(plan: _Plan, chain: str | None) -> tuple[bytes, bytes]:
-    """The authserv-id and the Authentication-Results header ARC-signing starts from."""
+def _verdict_line(plan: _Plan, authserv: str) -> str:
+    """An Authentication-Results value from the verdicts stored with the message."""
+    sender_domain = plan.mail_from.rpartition("@")[2] or plan.domain
+    v = plan.verdicts
+    return (
+        f"{authserv}; spf={v['spf']} smtp.mailfrom={sender_domain}; "
+        f"dkim={v['dkim']}; dmarc={v['dmarc']}"
+    )
+
+
+def _authserv(plan: _Plan) -> str:
     value = plan.auth_results.strip()
     if value.lower().startswith("authentication-results:"):
-        value = value.split(":", 1)[1].strip()
-    if not value:
-        sender_domain = plan.mail_from.rpartition("@")[2] or plan.domain
-        v = plan.verdicts
-        value = (
-            f"{plan.domain}; spf={v['spf']} smtp.mailfrom={sender_domain}; "
-            f"dkim={v['dkim']}; dmarc={v['dmarc']}"
+        value = value.split(":", 1)[1]
+    return value.split(";", 1)[0].strip() or plan.domain
+
+
+def _stamped(raw: bytes, authserv: str) -> bool:
+    """Whether the message already carries this receiver's Authentication-Results."""
+    return any(
+        value.split(";", 1)[0].strip().lower() == authserv.lower()
+        for value in headers.read(raw).all("Authentication-Results")
+    )
+
+
+def _arc_set(message: bytes, key: dkimsign.SigningKey, authserv: str) -> list[bytes]:
+    return list(
+        dkim.arc_sign(
+            message,
+            key.selector.encode("ascii"),
+            key.domain.encode("ascii"),
+            key.private_pem.encode("ascii"),
+            authserv.encode("ascii", "replace"),
         )
-    value = " ".join(value.split())  # one line: it is prepended as it is
-    if chain and "arc=" not in value.lower():
-        value += f"; arc={chain}"
-    authserv = value.split(";", 1)[0].strip()
-    return authserv.encode("ascii", "replace"), f"Authentication-Results: {value}\r\n".encode()
+    )
 
 
 def sealed_copy(plan: _Plan, key: dkimsign.SigningKey, chain: str | None) -> bytes:
-    """The message with the receiver's verdicts and an ARC set in front (CPU-bound)."""
+    """The message with the receiver's verdicts and an ARC set in front (CPU-bound).
+
+    The ARC-Authentication-Results repeat what Postdesk saw as the receiver: its own
+    Authentication-Results when the inbound server stamped the message with them, else a line
+    made from the stored verdicts; with the result of the chain the message arrived with.
+    """
     raw = _LONE_LF.sub(b"\r\n", plan.raw)
-    authserv, header = _auth_results(plan, chain)
-    message = header + raw
-    arc = dkim.arc_sign(
-        message,
-        key.selector.encode("ascii"),
-        key.domain.encode("ascii"),
-        key.private_pem.encode("ascii"),
-        authserv,
-    )
+    authserv = _authserv(plan)
+    if _stamped(raw, authserv):
+        extra = f"{authserv}; arc={chain}" if chain else ""
+    else:
+        extra = _verdict_line(plan, authserv) + (f"; arc={chain}" if chain else "")
+    message = (f"Authentication-Results: {extra}\r\n".encode() if extra else b"") + raw
+    arc = _arc_set(message, key, authserv)
+    if not arc:
+        # The stamped results could not be read: seal what the stored verdicts say instead.
+        line = _verdict_line(plan, authserv) + (f"; arc={chain}" if chain else "")
+        message = f"Authentication-Results: {line}\r\n".encode() + raw
+        arc = _arc_set(message, key, authserv)
     return b"".join(arc) + message
 
 

@@ -93,9 +93,7 @@ def is_srs(address: str) -> bool:
     return local.startswith(("srs0=", "srs1=", "srs0+", "srs0-", "srs1+", "srs1-"))
 
 
-def forward_address(
-    sender: str, domain: str, key: bytes, *, today: dt.date | None = None
-) -> str:
+def forward_address(sender: str, domain: str, key: bytes, *, today: dt.date | None = None) -> str:
     """The envelope sender for a copy of mail from ``sender`` forwarded by ``domain``.
 
     An empty sender (a bounce) stays empty, and a sender already on ``domain`` needs no
