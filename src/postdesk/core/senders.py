@@ -188,7 +188,7 @@ def add_sender(store: Store, address: str, *, now: dt.datetime | None = None) ->
                 now=now,
             )
         )
-        audit.record(s, "sender.code_sent", address, domain=domain.name)
+        audit.record(s, "sender.code_sent", address, domain=domain.name).at = now
         view = _view(row, domain.name)
     outgoing.after_commit(store, queued)
     return view
@@ -225,12 +225,13 @@ def _try_code(session: Session, row: SenderAddress, code: str, now: dt.datetime)
     if _audit_count(session, "sender.wrong_code", row.address, row.code_sent_at) >= MAX_WRONG:
         return "too many wrong codes were tried"
     if not _code_matches(code.strip(), row.code_hash):
-        audit.record(session, "sender.wrong_code", row.address)
+        # Dated like the try, so the count since the code was sent is right.
+        audit.record(session, "sender.wrong_code", row.address).at = now
         return "the code is not the one sent"
     row.status = "verified"
     row.verified_at = now
     row.code_hash = None
-    audit.record(session, "sender.confirmed", row.address)
+    audit.record(session, "sender.confirmed", row.address).at = now
     return None
 
 

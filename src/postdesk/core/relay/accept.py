@@ -29,7 +29,7 @@ from email import errors, policy
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from postdesk.core import credentials, events, suppression, tracking, usage
+from postdesk.core import credentials, events, senders, suppression, tracking, usage
 from postdesk.core.domains import lookup_name
 from postdesk.core.errors import UserError
 from postdesk.core.relay import headers, queue
@@ -332,6 +332,9 @@ def _check(s: Session, request: _Request, total: int, limit: int) -> Outcome | N
         return Outcome(_deleted_reply(user))
     if request.header_problem:
         return Outcome(request.header_problem)
+    refused = _sender_refusal(s, request)
+    if refused:
+        return Outcome(refused)
     if total > limit:
         # Counting an earlier message of this group fires the limit rule, which deletes
         # every login: refused as a deleted login would be.
@@ -339,6 +342,16 @@ def _check(s: Session, request: _Request, total: int, limit: int) -> Outcome | N
     if total >= limit:
         return Outcome(limit_reply(limit))
     return None
+
+
+def _sender_refusal(s: Session, request: _Request) -> str | None:
+    """With the domain's sender policy "listed", only confirmed sender addresses may send:
+    the envelope sender and every From address."""
+    domain = s.get(DedicatedDomain, request.login.domain_id)
+    if domain is None or domain.sender_policy != "listed":
+        return None
+    froms = [a for value in request.block.all("From") for a in _addresses(value) or []]
+    return senders.refusal(s, domain, [request.mail_from, *froms])
 
 
 def _enqueue(s: Session, request: _Request) -> int:
