@@ -12,7 +12,7 @@ import email
 import authres
 import pytest
 
-from support.inbound import SERVER_NAME, InboundWorld, mail, signed
+from support.reception import SERVER_NAME, InboundWorld, mail, signed
 
 pytestmark = pytest.mark.nsd
 

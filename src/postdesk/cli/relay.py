@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the open/click tracking endpoint listens (default: the listen host, 2580)",
     )
     parser.add_argument("--no-tracking", action="store_true", help="serve no tracking endpoint")
+    parser.add_argument(
+        "--inbound",
+        metavar="HOST:PORT",
+        help="also receive mail for the dedicated domains with reception on (port 25 on a "
+        "server; default: the inbound_listen setting, unset = no reception)",
+    )
     parser.add_argument("--cert", type=Path, metavar="FILE", help="your own PEM certificate")
     parser.add_argument("--key", type=Path, metavar="FILE", help="the certificate's PEM key")
     parser.add_argument(
@@ -86,6 +92,8 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     )
     if args.listen is not None:
         options.listen_host, options.listen_port = _hostport("--listen", args.listen)
+    if args.inbound is not None:
+        options.inbound_host, options.inbound_port = _hostport("--inbound", args.inbound)
     if args.no_tracking:
         options.tracking_port = None
     elif args.tracking_listen is not None:
@@ -138,6 +146,8 @@ async def _serve(store, options) -> None:  # type: ignore[no-untyped-def]
     print(f"Relay listening on {status.smtp_address} (STARTTLS, {auth}).", flush=True)
     if status.tracking_url:
         print(f"Tracking links point to {status.tracking_url}.", flush=True)
+    if status.inbound_address:
+        print(f"Receiving mail for the dedicated domains on {status.inbound_address}.", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         await stop.wait()

@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "tracking_delay_minutes": 15,
     "daily_limit": 1500,
     "relay_max_message_mb": 25,
+    # Reception: where the relay also listens for mail to the dedicated domains ("HOST:PORT",
+    # port 25 on a server); None: it does not. The size limit for received messages.
+    "inbound_listen": None,
+    "inbound_max_message_mb": 25,
     "orphan_secret_refs": [],
     "blocklists": ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
     # A domain is announced (banner and tray) when the last day's rates pass these (percent).
@@ -61,6 +65,8 @@ EDITABLE: dict[str, Any] = {
     "relay_port": PORT,
     "relay_security": ("starttls", "tls", "none"),
     "relay_max_message_mb": Number(1, MAX_NUMBER, "a size in MB"),
+    "inbound_listen": str,
+    "inbound_max_message_mb": Number(1, MAX_NUMBER, "a size in MB"),
     "return_path_target": str,
     "tracking_target": str,
     "mx_target": str,
@@ -128,7 +134,22 @@ def check_value(key: str, value: Any) -> Any:
         return check_hostname(value)
     if key == "dmarc_rua":
         return normalize_email(value)
+    if key == "inbound_listen":
+        return _listen_address(key, value)
     return value
+
+
+def _listen_address(key: str, value: str) -> str:
+    """A ``HOST:PORT`` the inbound server can listen on, as typed (trimmed)."""
+    from postdesk.core.relay.options import parse_hostport
+    from postdesk.core.validation import check_hostname
+
+    try:
+        host, _ = parse_hostport(value)
+        check_hostname(host)
+    except (ValueError, UserError):
+        raise _refused(key, value, "HOST:PORT, e.g. 0.0.0.0:25 or 127.0.0.1:2526") from None
+    return value.strip()
 
 
 def _number(key: str, kind: Number, value: Any) -> int:

@@ -41,8 +41,13 @@ def _classify(store: Store, inbound_id: int) -> str:
         message = s.get(InboundMessage, inbound_id)
         if message is None or message.direction != "in":
             return "message"
-        raw = message.raw
-    if _step(store, "a delivery status notification", lambda s: activity.apply_dsn(s, raw)):
+        raw, null_sender = message.raw, not message.mail_from
+    # Delivery status notifications are sent with a null envelope sender (RFC 3464, RFC 5321
+    # section 4.5.5); other mail is not read as one.
+    dsn = null_sender and _step(
+        store, "a delivery status notification", lambda s: activity.apply_dsn(s, raw)
+    )
+    if dsn:
         _mark(store, inbound_id, "dsn")
         return "dsn"
     report = _step(

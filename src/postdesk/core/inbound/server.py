@@ -70,8 +70,8 @@ class InboundHandler:
         wait = self.limits.message(_peer_ip(session))
         if wait > 0:
             return f"451 4.7.1 Too many messages from your address; try again in {wait:.0f} s"
-        address = "" if address == "<>" else address
-        if address:
+        # The null sender stays "<>" in the envelope: aiosmtpd reads "" as "no MAIL yet".
+        if address != "<>":
             problem = envelope_problem(address, "Sender")
             if problem:
                 return f"553 5.1.7 {problem}"
@@ -101,13 +101,14 @@ class InboundHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         raw = bytes(envelope.original_content)
+        mail_from = "" if envelope.mail_from == "<>" else str(envelope.mail_from)
         ip = _peer_ip(session)
         helo = str(session.host_name or "")
         verdicts = await auth.evaluate(
             self.dns(),
             raw=raw,
             remote_ip=ip,
-            mail_from=envelope.mail_from,
+            mail_from=mail_from,
             helo=helo,
             authserv_id=self.server_name,
         )
@@ -116,7 +117,7 @@ class InboundHandler:
         message = Received(
             envelope.inbound_domain_id,
             stamped,
-            envelope.mail_from,
+            mail_from,
             list(envelope.rcpt_tos),
             ip,
             helo,

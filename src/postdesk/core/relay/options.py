@@ -52,6 +52,14 @@ class RelayOptions:
     ban_after: int = 10
     ban_window: float = 900.0
     ban_seconds: float = 900.0
+    # Reception (mail to the dedicated domains): None for inbound_port means the
+    # ``inbound_listen`` setting decides, and no listener when that is unset too.
+    inbound_host: str = "0.0.0.0"
+    inbound_port: int | None = None
+    inbound_max_message_bytes: int | None = None  # None: ``inbound_max_message_mb`` or 25 MB
+    # Per remote address: connections open at once, and messages per minute.
+    inbound_connections_per_ip: int = 20
+    inbound_messages_per_minute: int = 600
     worker_id: str = field(default_factory=default_worker_id)
 
 

@@ -38,6 +38,7 @@ class RelayStatus:
     tls: str = "starttls"
     auth_without_tls: bool = False
     tracking_url: str | None = None
+    inbound_address: str | None = None  # where mail to the dedicated domains is received
     queue: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -56,6 +57,7 @@ class Relay:
         self._status = RelayStatus(running=False)
         self._tracking_port: int | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._inbound: Any = None  # the inbound server's part (core.inbound.service)
 
     @property
     def status(self) -> RelayStatus:
@@ -149,14 +151,34 @@ class Relay:
                     "Another program may use that port; choose another with --tracking-listen "
                     "HOST:PORT, turn tracking off with --no-tracking, or stop the other program.",
                 ) from None
+        inbound_address = await self._start_inbound(server_name, context)
         self._worker.start()
         self._status = RelayStatus(
             running=True,
             smtp_address=f"{opts.listen_host}:{self.port}",
             auth_without_tls=plain_auth,
             tracking_url=self._tracking_description(),
+            inbound_address=inbound_address,
         )
         log.info("relay listening on %s", self._status.smtp_address)
+
+    async def _start_inbound(self, server_name: str, context: Any) -> str | None:
+        from postdesk.core.inbound.service import Inbound
+
+        inbound = Inbound(self.store, self.options, on_queued=self.wake)
+        try:
+            address = await inbound.start(server_name, context)
+        except UserError:
+            await self.stop()
+            raise
+        if address is not None:
+            self._inbound = inbound
+        return address
+
+    @property
+    def inbound_port(self) -> int | None:
+        """The inbound port actually listened on (None when reception is not served)."""
+        return self._inbound.port if self._inbound is not None else None
 
     def tracking_base(self, tracking_host: str) -> str | None:
         """The base URL of tracked links that use a domain's verified public tracking host
@@ -186,6 +208,9 @@ class Relay:
                 if protocol.transport is not None:
                     protocol.transport.close()
             self._server = None
+        if self._inbound is not None:
+            await self._inbound.stop()
+            self._inbound = None
         if self._worker is not None:
             await self._worker.stop()
             self._worker = None
