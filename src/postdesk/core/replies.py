@@ -114,6 +114,17 @@ def _sender(session: Session, domain: DedicatedDomain, address: str) -> str:
     return address
 
 
+def _written_at(date: str | None) -> str:
+    """When the sender wrote the message, as its Date header says (in its own time zone)."""
+    if not date:
+        return ""
+    try:
+        written = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return ""
+    return written.strftime("%a, %d %b %Y at %H:%M %z").strip()
+
+
 def build_reply(
     original: InboundMessage, *, from_address: str, to: str, body_text: str, domain: str
 ) -> tuple[bytes, str, str]:
@@ -121,8 +132,11 @@ def build_reply(
     msg = EmailMessage()
     subject = reply_subject(original.subject)
     message_id = email.utils.make_msgid(domain=domain)
-    author = read_headers(original.raw).first("From") or original.mail_from or "someone"
-    when = original.received_at.strftime("%a, %d %b %Y at %H:%M UTC")
+    block = read_headers(original.raw)
+    author = block.first("From") or original.mail_from or "someone"
+    when = _written_at(block.first("Date")) or original.received_at.strftime(
+        "%a, %d %b %Y at %H:%M UTC"
+    )
     msg["From"] = from_address
     msg["To"] = to
     msg["Subject"] = subject
