@@ -16,13 +16,14 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from postdesk.core.domainname import display_domain
 from postdesk.core.domains import get_domain
-from postdesk.core.records import Problem
+from postdesk.core.records import ExpectedRecord, Problem
 from postdesk.core.reporttext import domain_report_text as domain_report_text
 from postdesk.core.reporttext import ip_report_text as ip_report_text
 from postdesk.core.reporttext import problems_from, records_of
 from postdesk.core.reporttext import report_problems as report_problems
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, DkimKey, DnsCheck, SmtpUser, utcnow
+from postdesk.core.views import CheckView
 
 #: The status a record has before its domain was ever checked.
 UNCHECKED = "unchecked"
@@ -177,3 +178,28 @@ def removal_impact(store: Store, name: str) -> RemovalImpact:
             select(func.count()).select_from(DkimKey).where(DkimKey.domain_id == domain.id)
         )
         return RemovalImpact(int(keys or 0), int(users or 0))
+
+
+@dataclass(frozen=True)
+class DomainDetailData:
+    """Everything the domain page shows besides the summary, read in one go off the GUI thread."""
+
+    name: str
+    expected: tuple[ExpectedRecord, ...]
+    records: tuple[RecordView, ...]
+    report: dict[str, object] | None
+    history: tuple[CheckView, ...]
+
+
+def domain_detail(store: Store, name: str, *, checked: bool, history: int = 20) -> DomainDetailData:
+    """The records to publish with their last results, the latest report and the check history."""
+    from postdesk.core.domains import check_history, expected_records
+
+    stored, expected = expected_records(store, name)
+    return DomainDetailData(
+        name=stored,
+        expected=tuple(expected),
+        records=tuple(record_views(store, name)),
+        report=latest_report(store, name) if checked else None,
+        history=tuple(check_history(store, name, limit=history)),
+    )

@@ -163,14 +163,18 @@ class DomainsPage(Page):
         if store is None:
             return
         found = await asyncio.to_thread(lambda: (domainview.summaries(store), ips.list_ips(store)))
-        self._show_loaded(*found)
+        shown = self._show_loaded(*found)
+        if shown is not None:
+            await shown  # the selected domain's records too: the page is ready when this returns
 
     def reload(self) -> None:
         """Read domains and IPs again in the background and show them, keeping the selection."""
         if self.store is not None:
             start_task(self.refresh(), banner=self.banner)
 
-    def _show_loaded(self, summaries: list[DomainSummary], found_ips: list[IpView]) -> None:
+    def _show_loaded(
+        self, summaries: list[DomainSummary], found_ips: list[IpView]
+    ) -> asyncio.Task[None] | None:
         self.summaries = {s.name: s for s in summaries}
         addresses = {ip.address for ip in found_ips}
         current = self.current
@@ -182,8 +186,9 @@ class DomainsPage(Page):
         self._fill_domain_list(current)
         self.ip_list.show_ips(found_ips, current[1] if current and current[0] == "ip" else None)
         self.current = current
-        self._show_current(found_ips)
+        shown = self._show_current(found_ips)
         self.clock.start()
+        return shown
 
     def _fill_domain_list(self, current: tuple[str, str] | None) -> None:
         self.domain_list.blockSignals(True)
@@ -203,23 +208,33 @@ class DomainsPage(Page):
         self.domain_list.setVisible(bool(self.summaries))
         self.no_domains_label.setVisible(not self.summaries)
 
-    def _show_current(self, found_ips: list | None = None) -> None:
+    def _show_current(self, found_ips: list | None = None) -> asyncio.Task[None] | None:
+        """Show what is selected; a domain's detail is read in the background (the task)."""
         assert self.store is not None
         if self.current is None:
             self.stack.setCurrentIndex(0 if not self.summaries else 3)
-            return
+            return None
         kind, key = self.current
         if kind == "domain":
-            self.detail.show_domain(self.store, self.summaries[key])
-            self._show_checking(key)
-            self.stack.setCurrentIndex(1)
-            return
+            return start_task(self._show_domain_detail(key), banner=self.banner)
         found = found_ips if found_ips is not None else ips.list_ips(self.store)
         ip = next((i for i in found if i.address == key), None)
         if ip is not None:
             self.ip_panel.store = self.store
             self.ip_panel.show_ip(ip)
             self.stack.setCurrentIndex(2)
+
+    async def _show_domain_detail(self, name: str) -> None:
+        """Read the domain's records, report and history off the GUI thread, then show them."""
+        store, summary = self.store, self.summaries[name]
+        assert store is not None
+        checked = summary.last_checked_at is not None
+        detail = await asyncio.to_thread(domainview.domain_detail, store, name, checked=checked)
+        if self.current != ("domain", name) or name not in self.summaries:
+            return  # another domain was picked (or this one removed) while it was read
+        self.detail.show_domain(self.summaries[name], detail)
+        self._show_checking(name)
+        self.stack.setCurrentIndex(1)
 
     def show_domain(self, name: str) -> None:
         """Select one domain (other tabs' "Open Dedicated Domain And IP" come here)."""

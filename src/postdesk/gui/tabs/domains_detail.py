@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QMenu, QPushButton, QScrollArea, QToolButton, QWidget
 
-from postdesk.core import domains, domainview, recordgen
-from postdesk.core.domainview import DomainSummary
+from postdesk.core import domainview, recordgen
+from postdesk.core.domainview import DomainDetailData, DomainSummary
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
     SPACE_L,
@@ -30,9 +29,6 @@ from postdesk.gui.widgets.problem_list import ProblemList
 from postdesk.gui.widgets.records_table import ElidedLabel, RecordsTable
 from postdesk.gui.widgets.stats_panel import local_time
 from postdesk.gui.widgets.status_badge import State, StatusBadge
-
-if TYPE_CHECKING:
-    from postdesk.core.store import Store
 
 HISTORY_SHOWN = 5
 DOMAIN_STATES: dict[str, tuple[State, str]] = {
@@ -188,8 +184,12 @@ class DomainDetail(QWidget):
         layout.setContentsMargins(0, 0, SPACE_L, 0)  # room for the scroll bar
         self.setLayout(layout)
 
-    def show_domain(self, store: Store, summary: DomainSummary) -> None:
-        """Show ``summary``'s domain: status, records with their last results, problems, history."""
+    def show_domain(self, summary: DomainSummary, detail: DomainDetailData) -> None:
+        """Show ``summary``'s domain: status, records with their last results, problems, history.
+
+        ``detail`` was read off the GUI thread (``domainview.domain_detail``); this only fills
+        the widgets.
+        """
         name = summary.name
         self.name = name
         self.title.setText(summary.shown)
@@ -200,14 +200,12 @@ class DomainDetail(QWidget):
             else "No SMTP service chosen yet: choose one on Domain Settings."
         )
         self._show_broken(summary)
-        _, expected = domains.expected_records(store, name)
-        self.records_snippet = recordgen.zone_snippet(expected)
+        self.records_snippet = recordgen.zone_snippet(list(detail.expected))
         self.copy_all_button.setText("Copy all")
-        self.table.set_records(domainview.record_views(store, name))
+        self.table.set_records(list(detail.records))
         self.table.set_short_hosts(self.short_toggle.isChecked())
         self.tip_label.setText(SHORT_HOST_TIP.format(domain=name))
-        report = domainview.latest_report(store, name) if summary.last_checked_at else None
-        found = domainview.report_problems(report)
+        found = domainview.report_problems(detail.report)
         self.problems.set_problems(found)
         serious = sum(1 for _host, p in found if p.severity == "error")
         self.problem_note = (
@@ -218,10 +216,14 @@ class DomainDetail(QWidget):
         self.set_checked_text(summary)
         self.problems.set_empty_text(
             "No problems found: every required record is in place."
-            if report is not None
+            if detail.report is not None
             else "Not checked yet. Publish the records above, then press Verify Now."
         )
-        self._show_history(store, name)
+        lines = [
+            f"{local_time(c.checked_at)} — {CHECK_WORDS.get(c.status, c.status)}"
+            for c in detail.history[:HISTORY_SHOWN]
+        ]
+        self.history_label.setText("\n".join(lines) or "No checks yet.")
 
     def set_checked_text(self, summary: DomainSummary) -> None:
         checked = domainview.checked_ago(summary.last_checked_at).capitalize()
@@ -238,13 +240,6 @@ class DomainDetail(QWidget):
             )
         else:
             self.broke_banner.clear()
-
-    def _show_history(self, store: Store, name: str) -> None:
-        checks = domains.check_history(store, name, limit=HISTORY_SHOWN)
-        lines = [
-            f"{local_time(c.checked_at)} — {CHECK_WORDS.get(c.status, c.status)}" for c in checks
-        ]
-        self.history_label.setText("\n".join(lines) or "No checks yet.")
 
     def set_checking(self, checking: bool, text: str = "") -> None:
         """While Verify Now runs: the button waits, a status and Cancel show."""
