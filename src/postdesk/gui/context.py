@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from postdesk.core.events import ChangeEvent
     from postdesk.core.relay import RelayOptions
     from postdesk.core.store import Store
+    from postdesk.gui.alerts import AlertWatch
     from postdesk.gui.recheck import Recheck
     from postdesk.gui.relaycontrol import RelayControl
     from postdesk.gui.usagewatch import DesktopNotifier, UsageWatch
@@ -74,12 +75,14 @@ class AppContext(QObject):
         self.relay: RelayControl | None = None
         self.usage_watch: UsageWatch | None = None
         self.recheck: Recheck | None = None
+        self.alerts: AlertWatch | None = None
         self.notifier: DesktopNotifier | None = None
 
     def open_workspace(self, store: Store) -> None:
         """Build the services over the opened workspace; nothing starts until :meth:`start`."""
         if self.store is store:
             return
+        from postdesk.gui.alerts import AlertWatch
         from postdesk.gui.recheck import Recheck
         from postdesk.gui.relaycontrol import RelayControl
         from postdesk.gui.usagewatch import DesktopNotifier, UsageWatch
@@ -88,6 +91,7 @@ class AppContext(QObject):
         self.relay = RelayControl(store, self.relay_options, parent=self)
         self.usage_watch = UsageWatch(lambda: self.store, self)
         self.recheck = Recheck(lambda: self.store, parent=self)
+        self.alerts = AlertWatch(lambda: self.store, self)
         self.notifier = DesktopNotifier(self)  # one tray icon, shared by both
         self.changes.changed.connect(self._count_again)
 
@@ -102,10 +106,12 @@ class AppContext(QObject):
                 self.usage_watch.start()
             if self.recheck is not None:
                 self.recheck.start()
+            if self.alerts is not None:
+                self.alerts.start()
 
     async def close(self) -> None:
         """Stop everything: the watches, then the relay (the message being handed over ends)."""
-        for poller in (self.usage_watch, self.recheck):
+        for poller in (self.usage_watch, self.recheck, self.alerts):
             if poller is not None:
                 poller.stop()
         if self.relay is not None:

@@ -1,4 +1,4 @@
-"""The main window: a window-wide banner, the four tabs, and a status bar.
+"""The main window: a window-wide banner, the five tabs, and a status bar.
 
 The window receives the application context (the relay, the watches, change notifications)
 and shows what they report; pages are told about changes to the data they show.
@@ -21,6 +21,7 @@ from postdesk.gui.tabs import Tab
 from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
+    from postdesk.core.deliverability import DeliverabilityAlert
     from postdesk.core.events import ChangeEvent
     from postdesk.core.store import Store
     from postdesk.core.usagewatch import UsageAlert
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.settings_button.setEnabled(False)  # until the workspace is open
         self.settings_dialog: WorkspaceSettingsDialog | None = None
         self.statusBar().addPermanentWidget(self.settings_button)
+        self._build_mail_menu()
         self.statusBar().addPermanentWidget(muted(label(f"{APP_NAME} {__version__}", wrap=False)))
         self.store: Store | None = None
         # The relay's part of the status bar, once the workspace is open.
@@ -155,6 +157,8 @@ class MainWindow(QMainWindow):
         self.context.open_workspace(store)
         self._show_services()
         self.settings_button.setEnabled(True)
+        for action in self.mail_menu.actions():
+            action.setEnabled(True)
         await asyncio.gather(*(page.attach(store) for page in pages))
 
     def _show_services(self) -> None:
@@ -173,6 +177,8 @@ class MainWindow(QMainWindow):
             context.usage_watch.alert.connect(self._usage_alert)
         if context.recheck is not None:
             context.recheck.broke.connect(self.show_broken)
+        if context.alerts is not None:
+            context.alerts.alert.connect(self._deliverability_alert)
         for page in self.pages:
             self._connect_page(page)
 
@@ -212,6 +218,68 @@ class MainWindow(QMainWindow):
         show_in_banner(self.banner, alert, self.select_tab)
         if self.context.notifier is not None:
             self.context.notifier.notify(alert)
+
+    def _build_mail_menu(self) -> None:
+        """The Mail menu: Activity and the suppression list, each bound to a method and enabled
+        once the workspace is open."""
+        from PySide6.QtWidgets import QMenu
+
+        # A menu behind a status-bar button, beside Settings…: no menu bar for two entries.
+        self.mail_menu = QMenu("Mail", self)
+        entries = (
+            ("&Activity…", "Ctrl+Shift+A", lambda: self.open_activity()),
+            ("&Suppression list…", "Ctrl+Shift+S", lambda: self.open_suppression()),
+        )
+        for text, shortcut, slot in entries:
+            action = self.mail_menu.addAction(text)
+            action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            action.setEnabled(False)  # until the workspace is open
+            self.addAction(action)  # the shortcut works while the menu is closed
+        self.mail_button = QToolButton()
+        self.mail_button.setText("Mail")
+        self.mail_button.setToolTip("What became of the mail sent, and who gets none")
+        self.mail_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.mail_button.setMenu(self.mail_menu)
+        self.statusBar().addPermanentWidget(self.mail_button)
+        self.suppression_dialog: QWidget | None = None
+
+    def open_activity(
+        self, domain: str | None = None, message_id: int | None = None
+    ) -> QWidget | None:
+        """Open an Activity window (for one domain or message); None before a workspace."""
+        from postdesk.gui.dialogs.activity import open_activity
+
+        if self.store is None:
+            return None
+        return open_activity(
+            self, self.store, domain=domain, message_id=message_id, changes=self.context.changes
+        )
+
+    def open_suppression(self) -> QWidget | None:
+        """Open the suppression list (one window at a time); None before a workspace."""
+        from PySide6.QtCore import Qt
+
+        from postdesk.gui.dialogs.suppression import SuppressionDialog
+
+        if self.store is None:
+            return None
+        if self.suppression_dialog is not None:
+            self.suppression_dialog.raise_()
+            return self.suppression_dialog
+        dialog = SuppressionDialog(self.store, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_args: setattr(self, "suppression_dialog", None))
+        self.suppression_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _deliverability_alert(self, alert: DeliverabilityAlert) -> None:
+        from postdesk.gui.alerts import show_in_banner
+
+        show_in_banner(self.banner, alert, self.open_activity)
+        if self.context.notifier is not None:
+            self.context.notifier.notify(alert)  # type: ignore[arg-type]
 
     def show_broken(self, name: str) -> None:
         """Tell the user, in the banner and the tray, that a verified domain broke."""

@@ -490,6 +490,23 @@ class ActivityDialog(QDialog):
         self.action_status.setText(f"Saved {len(self.rows)} messages to {path.name}.")
 
 
+def open_activity(
+    parent: QWidget,
+    store: Store,
+    *,
+    domain: str | None = None,
+    message_id: int | None = None,
+    changes: ChangeBridge | None = None,
+) -> ActivityDialog:
+    """Show a new Activity window over ``parent`` (non-modal; it is deleted when closed)."""
+    dialog = ActivityDialog(
+        store, domain=domain, message_id=message_id, changes=changes, parent=parent
+    )
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    return dialog
+
+
 def _start_of(day: QDate) -> dt.datetime:
     """Local midnight of ``day``, in UTC (the dates the user picks are in their own time)."""
     local = dt.datetime(day.year(), day.month(), day.day()).astimezone()

@@ -1,0 +1,174 @@
+"""Deliverability in the window: the numbers table, the alerts in the banner and the tray, and
+the Mail menu's ways to Activity and the suppression list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from postdesk.core import activity, settings
+from postdesk.core.relay import queue
+from postdesk.core.store import Store
+from postdesk.core.store.models import DedicatedDomain, SmtpUser
+from postdesk.gui.dialogs.activity import ActivityDialog
+from postdesk.gui.dialogs.suppression import SuppressionDialog
+from postdesk.gui.mainwindow import MainWindow
+from postdesk.gui.widgets.deliverability import BOUNCE_RATE_COLUMN, DeliverabilityPanel
+from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
+from support.workspace import add_verified_domain
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def send(
+    store: Store,
+    outcomes: dict[str, tuple[str, str | None]],
+    *,
+    login: str | None = None,
+    at: dt.datetime = NOW,
+    critical: bool = False,
+    subject: str = "Hello",
+) -> int:
+    with store.session() as s:
+        domain = s.query(DedicatedDomain).filter_by(name="shop.example").one()
+        user_id = None
+        if login is not None:
+            user = s.query(SmtpUser).filter_by(login=login).one_or_none()
+            if user is None:
+                user = SmtpUser(domain_id=domain.id, login=login, password_hash="x")
+                s.add(user)
+                s.flush()
+            user_id = user.id
+        row = queue.enqueue(
+            s,
+            domain_id=domain.id,
+            smtp_user_id=user_id,
+            mail_from="a@shop.example",
+            rcpt_tos=list(outcomes),
+            raw=b"Subject: x\r\n\r\n",
+            subject=subject,
+            now=at,
+        )
+        row.critical = critical
+        s.flush()
+        activity.add_recipients(s, row.id, list(outcomes))
+        for address, (status, klass) in outcomes.items():
+            activity.set_recipient_status(
+                s, row.id, address, status, bounce_class=klass, reason="550 5.1.1 User unknown"
+            )
+        return row.id
+
+
+def many(n: int, status: str, klass: str | None = None, tag: str = "") -> dict:
+    return {f"{tag}{status}{i}@x.test": (status, klass) for i in range(n)}
+
+
+@pytest.fixture
+def shop(store: Store) -> Store:
+    add_verified_domain(store, "shop.example")
+    send(
+        store, {**many(18, "delivered"), **many(2, "bounced", "hard.unknown_user")}, login="orders"
+    )
+    send(store, many(10, "delivered", tag="w"), login="news", at=NOW - dt.timedelta(days=3))
+    return store
+
+
+def test_numbers_per_domain_and_user_with_the_period_and_the_threshold_marked(
+    qapp: QApplication, qtbot: Any, shop: Store
+) -> None:
+    panel = DeliverabilityPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 300)
+    panel.show()
+    run_on_qt_loop(qapp, panel.load(shop))
+    rows = panel.row_texts()
+    assert [r[0].strip() for r in rows] == ["shop.example", "news", "orders"]
+    assert rows[0][1:6] == ["30", "28", "2", "0", "6.7 %"]
+    assert rows[2][1:6] == ["20", "18", "2", "0", "10.0 %"]
+    past = panel.table.item(2, BOUNCE_RATE_COLUMN)
+    assert past.toolTip() == "Past the alert threshold set in Settings"
+    assert panel.table.item(1, BOUNCE_RATE_COLUMN).toolTip() == ""  # news: 0 %
+
+    async def last_day() -> None:
+        panel.period_combo.setCurrentIndex(panel.period_combo.findData(1))
+        await wait_for(lambda: panel.report is not None and panel.report.days == 1)
+
+    run_on_qt_loop(qapp, last_day())
+    assert [r[0].strip() for r in panel.row_texts()] == ["shop.example", "orders"]
+
+
+def test_a_bouncing_domain_and_a_failed_critical_message_reach_banner_and_tray(
+    qapp: QApplication, qtbot: Any, shop: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    monkeypatch.setattr(
+        QSystemTrayIcon, "showMessage", lambda _self, _title, text, *_args: shown.append(text)
+    )
+    window = MainWindow()
+    qtbot.addWidget(window)
+    run_on_qt_loop(qapp, window.attach_store(shop))
+    watch = window.context.alerts
+    assert watch is not None
+
+    [alert] = run_on_qt_loop(qapp, watch.poll())
+    assert alert.kind == "bounce_rate"
+    assert window.banner.message_label.text() == (
+        "shop.example: 10.0 % of the last day's mail bounced (2 of 20)."
+    )
+    assert run_on_qt_loop(qapp, watch.poll()) == [], "given once"
+
+    failed = send(
+        shop,
+        {"ceo@client.test": ("bounced", "hard.unknown_user")},
+        critical=True,
+        subject="Invoice 7",
+    )
+    [alert] = run_on_qt_loop(qapp, watch.poll())
+    assert window.banner.level == "error"
+    assert "A critical message was not delivered: “Invoice 7” to ceo@client.test" in (
+        window.banner.message_label.text()
+    )
+    assert len(shown) == 2 and shown[-1].startswith("A critical message was not delivered")
+
+    async def opened() -> None:
+        window.banner.action_button.click()  # Open Activity, on that message
+        await wait_for(lambda: any(d.detail_for == failed for d in dialogs_of(ActivityDialog)))
+
+    run_on_qt_loop(qapp, opened())
+    for dialog in dialogs_of(ActivityDialog):
+        dialog.close()
+
+
+def test_thresholds_come_from_the_settings(qapp: QApplication, shop: Store) -> None:
+    from postdesk.gui.alerts import AlertWatch
+
+    with shop.session() as s:
+        settings.change(s, "alert_bounce_rate_percent", 10)
+    watch = AlertWatch(lambda: shop)
+    assert run_on_qt_loop(qapp, watch.poll()) == []  # 10.0 % is not past 10 %
+
+
+def test_the_mail_menu_opens_activity_and_the_suppression_list(
+    qapp: QApplication, qtbot: Any, shop: Store
+) -> None:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    actions = {a.text(): a for a in window.mail_menu.actions()}
+    assert set(actions) == {"&Activity…", "&Suppression list…"}
+    assert not any(a.isEnabled() for a in actions.values()), "nothing to show before a workspace"
+    run_on_qt_loop(qapp, window.attach_store(shop))
+
+    async def listed() -> None:
+        actions["&Suppression list…"].trigger()
+        actions["&Suppression list…"].trigger()
+        assert len(dialogs_of(SuppressionDialog)) == 1, "one list window at a time"
+        actions["&Activity…"].trigger()
+        await wait_for(lambda: any(len(d.rows) == 2 for d in dialogs_of(ActivityDialog)))
+
+    run_on_qt_loop(qapp, listed())
+    for dialog in dialogs_of(ActivityDialog) + dialogs_of(SuppressionDialog):
+        dialog.close()
