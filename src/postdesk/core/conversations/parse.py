@@ -58,7 +58,8 @@ class ParsedMessage:
         return {address.lower() for _name, address in found if "@" in address}
 
 
-def _message(raw: bytes) -> EmailMessage:
+def message_object(raw: bytes) -> EmailMessage:
+    """``raw`` parsed with the standard library's modern policy (decoded headers)."""
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -149,7 +150,7 @@ def attachment_parts(msg: EmailMessage) -> list[EmailMessage]:
 def parse_message(raw: bytes) -> ParsedMessage:
     """Read ``raw`` once: headers, text body (from text/plain, else the HTML's text), HTML body
     and the attachment list."""
-    msg = _message(raw)
+    msg = message_object(raw)
     text = html_body = ""
     for part in _parts(msg):
         if _is_attachment(part) or _is_inline_related(part):

@@ -18,9 +18,11 @@ FTS_TABLE = "inbound_fts"
 PG_INDEX = "ix_inbound_messages_search"
 # The tsvector expression of the index; a query must repeat it exactly for PostgreSQL to use it.
 # 'simple': no stemming, so any language is found as written (mail arrives in every language).
+# The addresses appear twice: whole (an address is one token) and split at '@' (its domain is
+# then a token of its own, so a search for the sender's domain finds it too).
 PG_DOCUMENT = (
     "to_tsvector('simple'::regconfig, subject || ' ' || from_header || ' ' || to_header "
-    "|| ' ' || body_text)"
+    "|| ' ' || replace(from_header || ' ' || to_header, '@', ' ') || ' ' || body_text)"
 )
 
 SQLITE_DDL = [

@@ -21,7 +21,7 @@ _NEW = "new.id, new.subject, new.from_header, new.to_header, new.body_text"
 _OLD = "'delete', old.id, old.subject, old.from_header, old.to_header, old.body_text"
 _PG_DOCUMENT = (
     "to_tsvector('simple'::regconfig, subject || ' ' || from_header || ' ' || to_header "
-    "|| ' ' || body_text)"
+    "|| ' ' || replace(from_header || ' ' || to_header, '@', ' ') || ' ' || body_text)"
 )
 
 
