@@ -24,7 +24,13 @@ from postdesk.gui.tabs import Tab, tab_for_title
 from postdesk.resources_path import resource_path
 from support.qtloop import dialogs_of, run_on_qt_loop
 
-TABS = ["SMTP Service", "Dedicated Domain And IP", "Domain Settings", "SMTP Settings"]
+TABS = [
+    "SMTP Service",
+    "Dedicated Domain And IP",
+    "Domain Settings",
+    "SMTP Settings",
+    "Conversations",
+]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -58,7 +64,7 @@ def hooks(qapp: QApplication) -> Iterator[errors.ExceptionHooks]:
         dialog.close()
 
 
-def test_window_has_the_four_tabs_in_order(window: MainWindow) -> None:
+def test_window_has_the_five_tabs_in_order(window: MainWindow) -> None:
     assert window.windowTitle() == "Postdesk"
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == TABS
 
@@ -116,7 +122,7 @@ def test_unknown_tab_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert run_gui(screenshot=path, tab="Inbox") == 2
     assert capsys.readouterr().err.strip() == (
         "Unknown tab 'Inbox'. Choose one of: SMTP Service, Dedicated Domain And IP, "
-        "Domain Settings, SMTP Settings"
+        "Domain Settings, SMTP Settings, Conversations"
     )
     assert not path.exists()
 

@@ -35,6 +35,7 @@ PAGES = {
     "Dedicated Domain And IP": "postdesk.gui.tabs.domains",
     "Domain Settings": "postdesk.gui.tabs.domain_settings",
     "SMTP Settings": "postdesk.gui.tabs.smtp_settings",
+    "Conversations": "postdesk.gui.tabs.conversations",
 }
 
 

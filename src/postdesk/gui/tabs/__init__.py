@@ -22,6 +22,7 @@ class Tab(Enum):
     DOMAINS = ("Dedicated Domain And IP", "postdesk.gui.tabs.domains", "DomainsPage")
     DOMAIN_SETTINGS = ("Domain Settings", "postdesk.gui.tabs.domain_settings", "DomainSettingsPage")
     SMTP_SETTINGS = ("SMTP Settings", "postdesk.gui.tabs.smtp_settings", "SmtpSettingsPage")
+    CONVERSATIONS = ("Conversations", "postdesk.gui.tabs.conversations", "ConversationsPage")
 
     @property
     def title(self) -> str:

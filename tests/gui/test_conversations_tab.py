@@ -1,0 +1,310 @@
+"""The Conversations tab on a workspace filled through core: threads, reading, search, safe HTML,
+attachments, replies, and new mail showing up while the page is on screen."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from postdesk.core import conversations
+from postdesk.core.store import Store
+from postdesk.core.store.models import DedicatedDomain, QueuedMessage, SmtpService
+from postdesk.gui.tabs.conversations import ConversationsPage
+from postdesk.gui.tabs.conversations_message import MessageCard
+from postdesk.resources_path import resource_path
+from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
+from support.workspace import add_verified_domain
+
+DOMAIN = "example.com"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "inbound"
+# A real PNG (one of Postdesk's own icons) for the sender's web server to serve.
+PIXEL = resource_path("icons/empty-domain.png").read_bytes()
+
+
+# --- the workspace ------------------------------------------------------------------------------
+
+
+def receive(store: Store, raw: bytes, **verdicts: str) -> int:
+    """File a message as the inbound server does (its own transaction, committed)."""
+    with store.session() as s:
+        domain = s.query(DedicatedDomain).filter_by(name=DOMAIN).one()
+        return conversations.file_inbound(
+            s,
+            domain_id=domain.id,
+            raw=raw,
+            mail_from="sender@outside.example",
+            rcpt_tos=[f"support@{DOMAIN}"],
+            remote_ip="192.0.2.7",
+            helo="mail.outside.example",
+            verdicts={"spf": "pass", "dkim": "pass", "dmarc": "pass", **verdicts},
+            auth_results="mx.example.com; spf=pass",
+        )
+
+
+def mail(subject: str, text: str, *, sender: str = "Ann Lee <ann@outside.example>") -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = f"support@{DOMAIN}"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{abs(hash((subject, text)))}@outside.example>"
+    msg.set_content(text)
+    return msg
+
+
+def html_mail(image_url: str) -> bytes:
+    msg = mail("Newsletter", "Plain version")
+    msg.add_alternative(
+        "<html><body><p>Big <b>news</b></p>"
+        "<script>document.title = 'pwned'</script>"
+        f'<img src="{image_url}" alt="banner">'
+        "</body></html>",
+        subtype="html",
+    )
+    return msg.as_bytes(policy=SMTP)
+
+
+@pytest.fixture
+def domain(store: Store) -> str:
+    with store.session() as s:
+        service = SmtpService(name="Mailgun", host="smtp.mailgun.org", port=587, security="tls")
+        s.add(service)
+        s.flush()
+        service_id = service.id
+    add_verified_domain(store, DOMAIN, service_id=service_id)
+    with store.session() as s:
+        s.query(DedicatedDomain).filter_by(name=DOMAIN).one().reception = True
+    return DOMAIN
+
+
+@pytest.fixture
+def page(qtbot: Any) -> ConversationsPage:
+    widget = ConversationsPage()
+    qtbot.addWidget(widget)
+    widget.resize(900, 700)  # the narrow window the page must stay readable in
+    widget.show()
+    return widget
+
+
+def attach(qapp: QApplication, page: ConversationsPage, store: Store) -> ConversationsPage:
+    run_on_qt_loop(qapp, page.attach(store))
+    return page
+
+
+def act(qapp: QApplication, action: Any, until: Any) -> None:
+    """Do ``action`` on the running loop (its slots start tasks there), then wait for ``until``."""
+
+    async def go() -> None:
+        action()
+        await wait_for(until)
+
+    run_on_qt_loop(qapp, go())
+
+
+def subjects(page: ConversationsPage) -> list[str]:
+    return [row.subject_label.text() for row in page.thread_list.rows()]
+
+
+def open_thread(qapp: QApplication, page: ConversationsPage, index: int) -> None:
+    thread_id = page.thread_list.rows()[index].thread_id
+    act(
+        qapp,
+        lambda: page.thread_list.setCurrentRow(index),
+        lambda: page.thread_panel.thread_id == thread_id and bool(page.thread_panel.cards),
+    )
+
+
+@pytest.fixture
+def image_server() -> Iterator[tuple[str, list[str]]]:
+    """A real web server with one image; yields its address and the paths asked for."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(PIXEL)))
+            self.end_headers()
+            self.wfile.write(PIXEL)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/banner.png", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the tests ----------------------------------------------------------------------------------
+
+
+def test_without_reception_the_page_says_how_to_turn_it_on(qapp, page, store) -> None:
+    add_verified_domain(store, DOMAIN)  # verified, but its mail is not received
+    attach(qapp, page, store)
+    assert page.stack.currentWidget() is page.no_domains
+    assert "postdesk domain reception DOMAIN --on" in page.no_domains.text_label.text()
+
+
+def test_threads_newest_first_unread_bold_then_read_on_open(qapp, page, store, domain) -> None:
+    for name in ("list-1.eml", "list-2.eml", "list-3.eml"):
+        receive(store, (FIXTURES / name).read_bytes())
+    receive(store, mail("Invoice 1042", "Please find the invoice.").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    assert page.stack.currentIndex() == 1
+    assert page.domain_combo.currentData() == DOMAIN
+    assert subjects(page)[0] == "Invoice 1042", "the newest conversation is on top"
+    assert len(subjects(page)) == 2, "the mailing-list replies are one conversation"
+    rows = page.thread_list.rows()
+    assert all(row.unread for row in rows)
+    assert rows[0].subject_label.font().bold()
+    assert rows[0].sender_label.text() == "Ann Lee"
+    assert "invoice" in rows[0].snippet_label.text()
+
+    open_thread(qapp, page, 1)
+    panel = page.thread_panel
+    assert len(panel.cards) == 3
+    assert panel.count_label.text() == "3 messages"
+    assert not page.thread_list.rows()[1].subject_label.font().bold()
+    assert conversations.get_thread(store, panel.thread_id).unread_count == 0
+    assert page.thread_list.rows()[0].unread, "the other conversation stays unread"
+
+
+def test_verdicts_show_as_badges(qapp, page, store, domain) -> None:
+    receive(store, mail("Spoofed?", "Pay now").as_bytes(policy=SMTP), dkim="fail", dmarc="fail")
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    badges = page.thread_panel.cards[0].badges
+    assert badges["SPF"].text() == "SPF pass" and badges["SPF"].state == "ok"
+    assert badges["DKIM"].text() == "DKIM fail" and badges["DKIM"].state == "failed"
+    assert badges["DMARC"].state == "failed"
+
+
+def test_search_filters_the_list_after_typing_stops(qapp, page, store, domain) -> None:
+    receive(store, mail("Invoice 1042", "Please find the invoice.").as_bytes(policy=SMTP))
+    receive(
+        store, mail("Lunch", "Pizza on Friday?", sender="bo@else.example").as_bytes(policy=SMTP)
+    )
+    attach(qapp, page, store)
+    assert len(subjects(page)) == 2
+    act(qapp, lambda: page.search_edit.setText("pizza"), lambda: subjects(page) == ["Lunch"])
+    act(
+        qapp,
+        lambda: page.search_edit.setText("ann@outside.example"),
+        lambda: subjects(page) == ["Invoice 1042"],
+    )
+    act(
+        qapp,
+        lambda: page.search_edit.setText("nothingmatcheshere"),
+        lambda: page.list_stack.currentWidget() is page.no_threads,
+    )
+    assert "nothingmatcheshere" in page.no_threads.text_label.text()
+    act(qapp, page.search_edit.clear, lambda: len(subjects(page)) == 2)
+
+
+def test_script_never_runs_and_remote_images_wait_for_show_images(
+    qapp, page, store, domain, image_server
+) -> None:
+    url, asked = image_server
+    receive(store, html_mail(url))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    card = page.thread_panel.cards[0]
+    html = card.browser.toHtml()
+    assert "Big" in card.browser.toPlainText()
+    assert "script" not in html.lower() and "pwned" not in html
+    assert url not in html
+    assert asked == [], "nothing was fetched from the sender's server"
+    assert card.images_button.isVisible()
+
+    act(qapp, card.show_images, lambda: asked == ["/banner.png"] and card.images_button.isHidden())
+    assert url in card.browser.toHtml()
+    assert url in card.browser.remote_images, "the image was fetched, off the GUI thread"
+    assert card.browser.loadResource(2, QUrl(url)) is not None
+    assert not card.images_note.isVisible()
+
+
+def test_an_attachment_is_saved_where_the_user_chose(qapp, page, store, domain, tmp_path) -> None:
+    msg = mail("Contract", "Signed copy attached.")
+    msg.add_attachment(
+        b"%PDF-1.4 signed", maintype="application", subtype="pdf", filename="contract.pdf"
+    )
+    receive(store, msg.as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    card: MessageCard = page.thread_panel.cards[0]
+    assert [b.accessibleName() for b in card.save_buttons] == ["Save contract.pdf"]
+    attachment = card.message.attachments[0]
+    chooser = card.ask_where_to_save(attachment)
+    assert chooser in dialogs_of(QFileDialog), "a chooser opens; the file is not opened"
+    target = tmp_path / "saved.pdf"
+    act(qapp, lambda: chooser.fileSelected.emit(str(target)), target.exists)
+    assert target.read_bytes() == b"%PDF-1.4 signed"
+    assert str(target) in page.banner.message_label.text()
+    chooser.close()
+
+
+def test_a_reply_is_queued_and_shows_in_the_thread(qapp, page, store, domain) -> None:
+    receive(store, mail("Question", "Do you ship to Norway?").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    panel = page.thread_panel
+    assert panel.from_combo.currentText() == f"support@{DOMAIN}"
+    assert not panel.send_button.isEnabled(), "nothing to send yet"
+    panel.reply_edit.setPlainText("Yes, in 3 days.")
+    act(qapp, panel.send_button.click, lambda: len(panel.cards) == 2)
+    reply = panel.cards[1]
+    assert reply.message.direction == "out"
+    assert "Yes, in 3 days." in reply.browser.toPlainText()
+    assert "> Do you ship to Norway?" in reply.browser.toPlainText()
+    assert "queued" in page.banner.message_label.text()
+    with store.session() as s:
+        queued = s.query(QueuedMessage).filter_by(source="reply").one()
+        assert queued.rcpt_tos == ["ann@outside.example"]
+    assert panel.reply_edit.toPlainText() == ""
+
+
+def test_a_refused_reply_says_why_and_keeps_the_text(qapp, page, store, domain) -> None:
+    receive(store, mail("Question", "Do you ship to Norway?").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    panel = page.thread_panel
+    panel.from_combo.setEditText("me@not-ours.example")
+    panel.reply_edit.setPlainText("Yes.")
+    act(
+        qapp,
+        panel.send_button.click,
+        lambda: "is not on example.com" in page.banner.message_label.text(),
+    )
+    assert page.banner.level == "error"
+    assert panel.reply_edit.toPlainText() == "Yes."
+    assert len(panel.cards) == 1
+
+
+def test_new_mail_appears_while_the_page_is_on_screen(qapp, page, store, domain) -> None:
+    receive(store, mail("First", "one").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    first = page.thread_list.rows()[0].thread_id
+    receive(store, mail("Second", "two").as_bytes(policy=SMTP))
+
+    async def poll_once() -> None:
+        page.watch.poll_now()
+        await wait_for(lambda: subjects(page) == ["Second", "First"])
+
+    run_on_qt_loop(qapp, poll_once())
+    assert page.thread_panel.thread_id == first, "the open conversation stays open"
+    assert page.thread_list.current_thread() == first
