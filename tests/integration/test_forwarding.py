@@ -18,10 +18,10 @@ import dns.query
 import pytest
 from sqlalchemy import select
 
-from postdesk.core import audit, conversations, dkimkeys, forwarding, srs, usage
+from postdesk.core import audit, conversations, dkimkeys, forwarding, srs, suppression, usage
 from postdesk.core.errors import UserError
 from postdesk.core.relay import queue
-from postdesk.core.store.models import DkimKey, QueuedMessage
+from postdesk.core.store.models import DkimKey, MessageEvent, QueuedMessage
 from support.nsd import txt
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
@@ -244,3 +244,21 @@ async def test_rules_exact_address_wins_and_own_domains_are_refused(relay_world)
 
     assert forwarding.remove_rule(world.store, "example.com", "*") == 1
     assert [r.local_part for r in forwarding.list_rules(world.store)] == ["info"]
+
+
+async def test_a_suppressed_destination_gets_no_copy_and_copies_have_a_timeline(relay_world):
+    world = relay_world
+    key = await _sender_key(world)
+    forwarding.add_rule(world.store, "example.com", "info", "gone@inbox.test")
+    forwarding.add_rule(world.store, "example.com", "info", "kept@inbox.test")
+    with world.store.session() as s:
+        assert suppression.suppress(s, "gone@inbox.test", "hard_bounce", detail="550 no such user")
+    inbound_id = await asyncio.to_thread(_file, world, _received(_original(key)))
+    assert await forwarding.forward_message(world.store, inbound_id) == 1
+    (copy,) = queue.list_messages(world.store)
+    assert copy.rcpt_tos == ["kept@inbox.test"]
+    assert any("gone@inbox.test is on the suppression list" in r for r in _stopped_reasons(world))
+    with world.store.session() as s:
+        events = s.scalars(select(MessageEvent).where(MessageEvent.message_id == copy.id)).all()
+        assert [e.kind for e in events] == ["accepted"]
+        assert "Forwarded copy" in events[0].detail and "SRS0=" in events[0].detail

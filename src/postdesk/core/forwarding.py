@@ -412,7 +412,8 @@ def _queue(
             except UserError as exc:
                 log.warning("not forwarding message %d to %s: %s", plan.inbound_id, rcpt, exc)
                 notes.append(f"not forwarded to {rcpt}: {exc.message}")
-                break
+                if exc.code == "outgoing.daily_limit":
+                    break  # nor to anyone else today
         for note in notes:
             audit.record(s, "forward.stopped", f"inbound:{plan.inbound_id}", reason=note)
         message.pending = ""

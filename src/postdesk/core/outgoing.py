@@ -14,13 +14,19 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from postdesk.core import events, usage
+from postdesk.core import activity, events, suppression, usage
 from postdesk.core.errors import UserError
 from postdesk.core.relay import queue
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, utcnow
 
 SOURCES = ("reply", "forward", "confirm")
+# The first line of each message's activity, by where it came from.
+_ACCEPTED = {
+    "reply": "Written in Conversations as a reply",
+    "forward": "Forwarded copy of a message received for the domain",
+    "confirm": "Sender address confirmation code",
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,9 @@ def queue_message(
 ) -> Queued:
     """Queue and count one message of the domain in the caller's transaction.
 
-    Refused (``UserError``) when the domain has no service to send through or the day's limit
-    is reached; tracking is never applied to this mail.
+    Refused (``UserError``) when the domain has no service to send through, a recipient is on
+    the suppression list or the day's limit is reached; tracking is never applied to this mail.
+    The message's activity starts here, as it does for relayed mail.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
@@ -68,6 +75,14 @@ def queue_message(
             "Choose one in Domain Settings.",
         )
     now = now or utcnow()
+    for rcpt in rcpt_tos:
+        entry = suppression.is_suppressed(session, rcpt, domain.name)
+        if entry is not None:
+            raise UserError(
+                "outgoing.suppressed",
+                f"Not sent: {rcpt} is on the suppression list ({entry.describe()}).",
+                "Remove it from the suppression list to send to it again.",
+            )
     problem = limit_problem(session, now)
     if problem:
         raise UserError("outgoing.daily_limit", f"Not sent: {problem}.", "Try again tomorrow.")
@@ -83,6 +98,11 @@ def queue_message(
         now=now,
     )
     row.source = source
+    activity.add_recipients(session, row.id, list(rcpt_tos))
+    sender = f"MAIL FROM <{mail_from}>"
+    activity.record_event(
+        session, row.id, "accepted", detail=f"{_ACCEPTED[source]}: {sender}", at=now
+    )
     recorded = usage.count_sent(
         session,
         recipients=len(rcpt_tos),
