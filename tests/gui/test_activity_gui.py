@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from postdesk.core import activity
 from postdesk.core.relay import queue
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain
 from postdesk.gui.dialogs.activity import COLUMNS, ActivityDialog
-from support.qtloop import run_on_qt_loop, wait_for
+from postdesk.gui.dialogs.queue import QueueDialog
+from postdesk.gui.tabs.domains_detail import DomainActions, domain_menu
+from support.qtloop import dialogs_of, run_on_qt_loop, wait_for
 from support.workspace import add_verified_domain
 
 NOW = dt.datetime.now(dt.UTC)
@@ -207,3 +210,56 @@ def test_export_writes_the_listed_messages(qapp, window, tmp_path: Path) -> None
     assert lines[0].startswith("accepted_at,domain,from,to,subject,status")
     assert len(lines) == 4 and "gone@yahoo.test" in lines[1] and ",bounced," in lines[1]
     assert "Saved 3 messages" in window.action_status.text()
+
+
+def test_a_message_asked_for_by_number_shows_even_when_not_listed(qapp, qtbot, store, messages):
+    dialog = ActivityDialog(store, domain="shop.example", message_id=messages["old"])
+    qtbot.addWidget(dialog)
+
+    async def scenario() -> None:
+        dialog.show()
+        await shows(dialog, ["Order 1043", "Order 1042"])
+        await wait_for(lambda: dialog.detail_for == messages["old"])
+        dialog.reload()  # the next poll keeps it on screen
+        await asyncio.sleep(0.2)
+        await shows(dialog, ["Order 1043", "Order 1042"])
+
+    run_on_qt_loop(qapp, scenario())
+    assert dialog.detail.toPlainText().startswith("Subject: Newsletter")
+
+
+def test_the_queue_window_opens_the_selected_message_in_activity(qapp, qtbot, store, messages):
+    queue_window = QueueDialog(store)
+    qtbot.addWidget(queue_window)
+
+    async def scenario() -> None:
+        queue_window.show()
+        await wait_for(lambda: len(queue_window.messages) == 3)
+        assert not queue_window.activity_button.isEnabled()
+        queue_window.select_message(messages["bounce"])
+        queue_window.activity_button.click()
+        await wait_for(
+            lambda: any(d.detail_for == messages["bounce"] for d in dialogs_of(ActivityDialog))
+        )
+
+    run_on_qt_loop(qapp, scenario())
+    for dialog in [*dialogs_of(ActivityDialog), queue_window]:
+        dialog.close()
+
+
+def test_the_domain_menu_has_activity_for_that_domain(qtbot) -> None:
+    opened: list[str] = []
+    actions = DomainActions(
+        smtp_settings=print,
+        domain_settings=print,
+        verify=print,
+        cancel_verify=print,
+        remove=print,
+        activity=opened.append,
+    )
+    host = QWidget()
+    qtbot.addWidget(host)
+    button = domain_menu(host, actions, lambda: "shop.example")
+    (item,) = [a for a in button.menu().actions() if a.text() == "Activity"]
+    item.trigger()
+    assert opened == ["shop.example"]

@@ -237,6 +237,7 @@ def test_menu_opens_smtp_settings_for_the_domain(qapp, qtbot, page, store) -> No
     assert [a.text() for a in menu.actions() if a.text()] == [
         "SMTP Settings",
         "Domain Settings",
+        "Activity",
         "Verify Now",
         "Remove",
     ]

@@ -200,6 +200,7 @@ class ActivityDialog(QDialog):
         self.rows: list[ActivityRow] = []
         self.detail_for: int | None = None
         self._wanted_message = message_id
+        self._unlisted = False
         self._loading = False
         self.setWindowTitle("Activity")
         self.setModal(False)
@@ -403,10 +404,14 @@ class ActivityDialog(QDialog):
                 self.table.setColumnWidth(column, TEXT_COLUMN_MAX_WIDTH)
         self.table.clearSelection()
         ids = [r.id for r in rows]
+        wanted, self._wanted_message = self._wanted_message, None
         if chosen is not None and chosen in ids:
             self.table.selectRow(ids.index(chosen))
-            self._wanted_message = None
         self.table.blockSignals(False)
+        if wanted is not None and wanted not in ids:
+            # Asked for by its number (queue, alert) but older than the rows listed: show it.
+            start_task(self.show_detail(wanted, listed=False), banner=self.banner)
+            return
         self._selection_changed()
 
     def _fill_row(self, index: int, row: ActivityRow) -> None:
@@ -447,6 +452,8 @@ class ActivityDialog(QDialog):
 
     def _selection_changed(self) -> None:
         chosen = self.selected_id()
+        if chosen is None and self._unlisted:
+            return  # keep showing the message asked for by number until a row is chosen
         if chosen is None:
             self.detail_for = None
             self.detail.clear()
@@ -454,12 +461,13 @@ class ActivityDialog(QDialog):
         # Reading again also on a refresh: new events (an open, a bounce) show in the timeline.
         start_task(self.show_detail(chosen), banner=self.banner)
 
-    async def show_detail(self, message_id: int) -> None:
+    async def show_detail(self, message_id: int, *, listed: bool = True) -> None:
         """Read one message's headers and timeline and show them in the detail pane."""
         store = self.store
         detail = await run_blocking(lambda: activity.message_detail(store, message_id))
-        if self.selected_id() != message_id:
+        if listed and self.selected_id() != message_id:
             return  # another row was chosen meanwhile
+        self._unlisted = not listed
         text = describe(detail)
         if self.detail.toPlainText() != text:
             self.detail.setPlainText(text)

@@ -146,6 +146,9 @@ class QueueDialog(QDialog):
         self.retry_button.clicked.connect(lambda: start_task(self.retry_now(), banner=self.banner))
         self.delete_button = QPushButton("Delete…")
         self.delete_button.clicked.connect(self.confirm_delete)
+        self.activity_button = QPushButton("Activity…")
+        self.activity_button.setToolTip("The selected message's timeline, recipient by recipient")
+        self.activity_button.clicked.connect(self.open_activity)
         self.action_status = muted(label(wrap=False))
         self.table = self._build_table()
         self.detail = QPlainTextEdit()
@@ -170,6 +173,7 @@ class QueueDialog(QDialog):
         )
         filters.addStretch(1)
         filters.addWidget(self.action_status)
+        filters.addWidget(self.activity_button)
         filters.addWidget(self.retry_button)
         filters.addWidget(self.delete_button)
         intro = muted(
@@ -360,6 +364,16 @@ class QueueDialog(QDialog):
             message is not None and message.status in ("pending", "bounced")
         )
         self.delete_button.setEnabled(message is not None)
+        self.activity_button.setEnabled(message is not None)
+
+    def open_activity(self) -> QDialog | None:
+        """Show the selected message in the Activity window, its timeline open."""
+        from postdesk.gui.dialogs.activity import open_activity
+
+        message = self.selected()
+        if message is None:
+            return None
+        return open_activity(self, self.store, message_id=message.id)
 
     async def retry_now(self) -> None:
         """Put the selected pending or bounced message back in line to be sent now."""

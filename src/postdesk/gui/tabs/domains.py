@@ -69,6 +69,7 @@ class DomainsPage(Page):
             verify=self.verify,
             cancel_verify=self.cancel_verify,
             remove=self.confirm_remove,
+            activity=self.open_activity,
         )
         self.detail = DomainDetail(self.actions)
         self.ip_panel = IpPanel(self.banner)
@@ -268,6 +269,15 @@ class DomainsPage(Page):
             self.detail.set_checked_text(self.summaries[self.current[1]])
 
     # --- the ⋯ menu and Verify Now ------------------------------------------------------------
+
+    def open_activity(self, name: str) -> QWidget | None:
+        """Show the Activity window for one domain's messages."""
+        from postdesk.gui.dialogs.activity import open_activity
+
+        if self.store is None:
+            return None
+        changes = self.context.changes if self.context is not None else None
+        return open_activity(self, self.store, domain=name, changes=changes)
 
     def verify(self, name: str) -> None:
         """Verify Now in the background: the window stays usable and Cancel stops it."""

@@ -62,6 +62,7 @@ class DomainActions:
     verify: Callable[[str], object]
     cancel_verify: Callable[[str], object]
     remove: Callable[[str], object]
+    activity: Callable[[str], object] | None = None  # the domain's messages and what became of them
 
 
 def status_badge(status: str) -> StatusBadge:
@@ -73,7 +74,8 @@ def status_badge(status: str) -> StatusBadge:
 def domain_menu(
     parent: QWidget, actions: DomainActions, name: Callable[[], str | None]
 ) -> QToolButton:
-    """The ⋯ button: SMTP Settings, Domain Settings, Verify Now, Remove, for domain ``name()``."""
+    """The ⋯ button: SMTP Settings, Domain Settings, Activity, Verify Now, Remove, for domain
+    ``name()``."""
     button = QToolButton(parent)
     button.setText("⋯")
     button.setToolTip("More actions for this domain")
@@ -86,6 +88,7 @@ def domain_menu(
     items = (
         ("SMTP Settings", actions.smtp_settings),
         ("Domain Settings", actions.domain_settings),
+        *((("Activity", actions.activity),) if actions.activity is not None else ()),
         ("Verify Now", actions.verify),
         None,
         ("Remove", actions.remove),
