@@ -179,7 +179,9 @@ def test_search_filters_and_orders_newest_first(shop) -> None:
     assert ids(status="pending") == [c, a]
     assert ids(since=day + dt.timedelta(hours=1), until=day + dt.timedelta(days=2)) == [b]
     assert ids(domain="shop.test", limit=1, offset=1) == [b]
-    assert ids(domain="other.test") == []
+    with pytest.raises(UserError) as raised:
+        ids(domain="other.test")
+    assert raised.value.code == "activity.unknown_domain"
     with pytest.raises(UserError) as raised:
         ids(status="lost")
     assert "delivered" in raised.value.hint

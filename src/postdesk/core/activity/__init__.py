@@ -9,11 +9,13 @@ failure rolls the activity back with the rest.
 from __future__ import annotations
 
 import datetime as dt
+import secrets as _random
 from enum import StrEnum
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
+from postdesk.core import suppression
 from postdesk.core.activity.reading import (
     ActivityDetail,
     ActivityQuery,
@@ -23,7 +25,8 @@ from postdesk.core.activity.reading import (
     search,
 )
 from postdesk.core.activity.replies import provider_message_id
-from postdesk.core.bounces import parse_dsn
+from postdesk.core.bounces import classify_reply, parse_dsn
+from postdesk.core.store import Store
 from postdesk.core.store.models import MessageEvent, MessageRecipient, QueuedMessage, utcnow
 
 __all__ = [
@@ -38,7 +41,9 @@ __all__ = [
     "find_message",
     "message_detail",
     "provider_message_id",
+    "record_bounce",
     "record_event",
+    "record_test_send",
     "search",
     "set_recipient_status",
 ]
@@ -269,18 +274,82 @@ def record_bounce(
 
 def _after_bounce(db: Db, address: str, bounce_class: str, detail: str, message_id: int) -> None:
     # The suppression list decides whether this bounce puts the address on it.
-    try:
-        from postdesk.core import suppression
-    except ImportError:  # pragma: no cover - only while the suppression list is not built
-        return
-    after = getattr(suppression, "after_bounce", None)
-    if after is None:  # pragma: no cover
-        return
     if isinstance(db, Session):
-        after(db, address, bounce_class, detail=detail, message_id=message_id)
+        suppression.after_bounce(db, address, bounce_class, detail=detail, message_id=message_id)
         return
     # The relay's bookkeeping connection is already in its transaction: the session joins it
     # and leaves the commit to the relay.
     with Session(bind=db) as session:
-        after(session, address, bounce_class, detail=detail, message_id=message_id)
+        suppression.after_bounce(
+            session, address, bounce_class, detail=detail, message_id=message_id
+        )
         session.flush()
+
+
+def record_test_send(
+    store: Store,
+    *,
+    domain_id: int,
+    raw: bytes,
+    mail_from: str,
+    rcpt_to: str,
+    subject: str,
+    message_id_header: str,
+    service: str,
+    ok: bool,
+    reply_code: int | None,
+    reply: str,
+) -> int:
+    """Keep a test send in the activity (critical, never queued: its outcome is already known).
+
+    Returns its number in the activity list.
+    """
+    now = utcnow()
+    klass = None if ok else classify_reply(reply_code, reply).bounce_class.value
+    with store.session() as s:
+        row = QueuedMessage(
+            domain_id=domain_id,
+            smtp_user_id=None,
+            mail_from=mail_from,
+            rcpt_tos=[rcpt_to],
+            subject=subject[:300],
+            message_id_header=message_id_header[:300],
+            raw=raw,
+            size=len(raw),
+            accepted_at=now,
+            # Finished from the start, so the delivery worker never claims it.
+            status="sent" if ok else "bounced",
+            attempts=1,
+            next_attempt_at=now,
+            last_reply=reply,
+            sent_at=now if ok else None,
+            tracking_token=_random.token_urlsafe(18),
+            tracking_key=_random.token_hex(32),
+            source="test",
+            critical=True,
+            provider_message_id=provider_message_id(reply) if ok else None,
+            bounce_class=klass,
+        )
+        s.add(row)
+        s.flush()
+        add_recipients(s, row.id, [rcpt_to])
+        record_event(s, row.id, "accepted", detail=f"Test send through {service}", at=now)
+        if ok:
+            record_event(
+                s, row.id, "handed_over", recipient=rcpt_to, source="upstream", detail=reply, at=now
+            )
+            set_recipient_status(s, row.id, rcpt_to, "sent")
+        else:
+            reason = classify_reply(reply_code, reply).reason
+            record_event(
+                s,
+                row.id,
+                "bounced",
+                recipient=rcpt_to,
+                source="upstream",
+                detail=reply,
+                bounce_class=klass,
+                at=now,
+            )
+            set_recipient_status(s, row.id, rcpt_to, "bounced", bounce_class=klass, reason=reason)
+        return row.id

@@ -182,7 +182,13 @@ def _filters(session: Session, query: ActivityQuery) -> list[ColumnElement[bool]
     if query.domain:
         name = canonical(query.domain)
         domain_id = session.scalar(select(DedicatedDomain.id).where(DedicatedDomain.name == name))
-        where.append(q.domain_id == (domain_id if domain_id is not None else -1))
+        if domain_id is None:
+            raise UserError(
+                "activity.unknown_domain",
+                f"{query.domain.strip()[:60]!r} is not one of your dedicated domains.",
+                "'postdesk domain list' shows them.",
+            )
+        where.append(q.domain_id == domain_id)
     if query.recipient:
         where.append(
             q.id.in_(
