@@ -236,6 +236,14 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["settings", "tracking_delay_minutes", "--reset"]),
         ],
         ("relay",): [],  # run apart: it serves until stopped
+        ("conversations", "list"): [
+            Run(["conversations", "list"]),
+            Run(["conversations", "list", "--domain", "shop.test", "--unread"]),
+        ],
+        ("conversations", "show"): [Run(["conversations", "show", "999"], code=1)],
+        ("conversations", "search"): [
+            Run(["conversations", "search", "invoice", "--domain", "shop.test"])
+        ],
         ("smtp-user", "delete"): [
             Run(["smtp-user", "delete", "shop.test", "crm2"], json_too=False)
         ],

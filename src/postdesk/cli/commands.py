@@ -5,6 +5,7 @@ from __future__ import annotations
 from postdesk.cli import (
     analyze,
     check,
+    conversations,
     deliverability,
     dmarc,
     doctor,
@@ -43,5 +44,6 @@ REGISTRY = [
     senders.register,
     reply.register,
     dmarc.register,
+    conversations.register,
     settings.register,
 ]

@@ -94,10 +94,15 @@ class SearchHit:
     snippet: str
 
 
-def _domain(session: Session, name: str) -> DedicatedDomain:
+def _domains(session: Session, name: str | None) -> dict[int, str]:
+    """Domain ids with their shown names: the one named (a UserError if unknown), or all."""
     from postdesk.core.domains import get_domain
 
-    return get_domain(session, name)
+    if name is not None:
+        row = get_domain(session, name)
+        return {row.id: display_domain(row.name)}
+    rows = session.execute(select(DedicatedDomain.id, DedicatedDomain.name)).all()
+    return {row[0]: display_domain(row[1]) for row in rows}
 
 
 def _snippet(body: str) -> str:
@@ -107,20 +112,25 @@ def _snippet(body: str) -> str:
 
 def list_threads(
     store: Store,
-    domain: str,
+    domain: str | None,
     *,
     search: str | None = None,
     unread_only: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> list[ThreadSummary]:
-    """The domain's threads, newest activity first, optionally only those matching ``search``
-    (sender, recipients, subject, body) or with unread messages."""
+    """The domain's threads (every domain's when ``domain`` is None), newest activity first,
+    optionally only those matching ``search`` (sender, recipients, subject, body) or with unread
+    messages."""
     with store.session() as s:
-        row = _domain(s, domain)
-        query = select(InboundThread).where(InboundThread.domain_id == row.id)
+        domains = _domains(s, domain)
+        query = select(InboundThread).where(InboundThread.domain_id.in_(list(domains)))
         if search is not None and search.strip():
-            ids = fts.matching_ids(s, row.id, search, limit=MAX_SEARCH_HITS)
+            ids = [
+                i
+                for domain_id in domains
+                for i in fts.matching_ids(s, domain_id, search, limit=MAX_SEARCH_HITS)
+            ]
             if not ids:
                 return []
             thread_ids = select(InboundMessage.thread_id).where(InboundMessage.id.in_(ids))
@@ -133,11 +143,10 @@ def list_threads(
             .offset(offset)
         ).all()
         newest = _newest_messages(s, [t.id for t in threads])
-        shown = display_domain(row.name)
         return [
             ThreadSummary(
                 id=t.id,
-                domain=shown,
+                domain=domains[t.domain_id],
                 subject=t.subject,
                 last_at=t.last_at,
                 message_count=t.message_count,
@@ -280,11 +289,14 @@ def save_attachment(store: Store, message_id: int, index: int, path: Path | str)
     return attachments.write_attachment(info, data, Path(path))
 
 
-def search(store: Store, domain: str, text: str, *, limit: int = 50) -> list[SearchHit]:
-    """The domain's messages matching ``text`` (sender, recipients, subject, body), newest first."""
+def search(store: Store, domain: str | None, text: str, *, limit: int = 50) -> list[SearchHit]:
+    """The domain's messages (every domain's when ``domain`` is None) matching ``text`` (sender,
+    recipients, subject, body), newest first."""
     with store.session() as s:
-        row = _domain(s, domain)
-        ids = fts.matching_ids(s, row.id, text, limit=limit)
+        ids = sorted(
+            (i for d in _domains(s, domain) for i in fts.matching_ids(s, d, text, limit=limit)),
+            reverse=True,
+        )[:limit]
         if not ids:
             return []
         found = s.execute(
