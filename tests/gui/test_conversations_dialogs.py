@@ -255,3 +255,49 @@ def test_import_opens_a_file_chooser_without_blocking(qapp, qtbot, host, store, 
     chooser = dialog.ask_for_files()
     assert chooser.isVisible() and chooser in dialogs_of(QFileDialog)
     chooser.reject()
+
+
+# --- the keyboard -------------------------------------------------------------------------------
+
+
+def tab_chain(start: QWidget, limit: int = 60) -> list[QWidget]:
+    """The widgets Tab visits from ``start`` until it comes back round."""
+    from PySide6.QtTest import QTest
+
+    chain = [start]
+    start.setFocus()
+    for _ in range(limit):
+        QApplication.processEvents()
+        current = QApplication.focusWidget()
+        assert current is not None
+        QTest.keyClick(current, Qt.Key.Key_Tab)
+        following = QApplication.focusWidget()
+        if following is start or following is None:
+            break
+        chain.append(following)
+    return chain
+
+
+def test_tab_reaches_every_control_of_forwarding(qapp, qtbot, host, store, domain) -> None:
+    forwarding.add_rule(store, domain, "info", "team@elsewhere.example")
+    dialog = shown(qtbot, qapp, ForwardingDialog(store, domain, host))
+    dialog.table.selectRow(0)
+    dialog.local_edit.setText("sales")
+    dialog.destination_edit.setText("x@elsewhere.example")
+    chain = tab_chain(dialog.local_edit)
+    for widget in (
+        dialog.table,
+        dialog.remove_button,
+        dialog.catch_all,
+        dialog.destination_edit,
+        dialog.add_button,
+    ):
+        assert widget in chain, widget.accessibleName() or widget.text()
+
+
+def test_tab_reaches_every_control_of_sender_addresses(qapp, qtbot, host, store, domain) -> None:
+    dialog = shown(qtbot, qapp, SenderAddressesDialog(store, domain, host))
+    chain = tab_chain(dialog.address_edit)
+    for widget in (dialog.add_button, dialog.table):
+        assert widget in chain, widget.accessibleName() or widget.text()
+    assert dialog.any_radio in chain or dialog.listed_radio in chain

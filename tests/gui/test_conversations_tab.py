@@ -308,3 +308,39 @@ def test_new_mail_appears_while_the_page_is_on_screen(qapp, page, store, domain)
     run_on_qt_loop(qapp, poll_once())
     assert page.thread_panel.thread_id == first, "the open conversation stays open"
     assert page.thread_list.current_thread() == first
+
+
+def test_an_inline_image_of_the_message_itself_is_shown(qapp, page, store, domain) -> None:
+    msg = mail("Our new logo", "See the logo.")
+    msg.add_alternative('<p>Logo:</p><img src="cid:logo@shop.example">', subtype="html")
+    msg.get_payload()[1].add_related(
+        PIXEL, maintype="image", subtype="png", cid="<logo@shop.example>"
+    )
+    receive(store, msg.as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    panel = page.thread_panel
+
+    def inline_image_read() -> bool:
+        return bool(panel.cards) and "logo@shop.example" in panel.cards[0].browser.inline_parts
+
+    act(qapp, lambda: page.thread_list.setCurrentRow(0), inline_image_read)
+    card = panel.cards[0]
+    assert not card.images_button.isVisible(), "nothing remote to ask about"
+    assert card.browser.loadResource(2, QUrl("cid:logo@shop.example")) is not None
+    assert card.browser.remote_requests == []
+
+
+def test_tab_leaves_the_reply_and_reaches_send(qapp, qtbot, page, store, domain) -> None:
+    from PySide6.QtCore import Qt
+
+    receive(store, mail("Question", "Do you ship to Norway?").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    panel = page.thread_panel
+    panel.reply_edit.setPlainText("Yes.")
+    page.activateWindow()
+    qtbot.waitUntil(page.isActiveWindow)
+    panel.reply_edit.setFocus()
+    qtbot.keyClick(panel.reply_edit, Qt.Key.Key_Tab)
+    assert panel.reply_edit.toPlainText() == "Yes.", "Tab typed nothing into the reply"
+    assert panel.send_button.hasFocus()

@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFileDialog, QFrame, QGridLayout, QPushButton, QWidget
 
-from postdesk.gui.asyncutil import async_slot, run_blocking
+from postdesk.gui.asyncutil import async_slot, run_blocking, start_task
 from postdesk.gui.qtutils import SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.tabs.conversations_browser import (
+    MAX_IMAGE_BYTES,
     MessageBrowser,
     fetch_images,
     remote_image_urls,
@@ -32,6 +35,28 @@ VERDICT_HELP = {
     "DKIM": "Whether the message carries a valid signature of its domain",
     "DMARC": "Whether the From domain's policy passed (SPF or DKIM aligned with the From)",
 }
+
+
+def _inline_parts(store: Store, message_id: int, wanted: list[AttachmentInfo]) -> dict[str, bytes]:
+    """The bytes of the inline images by Content-ID (blocking: run it in a worker thread).
+
+    Read through ``save_attachment`` so the same size and archive checks apply as to a save;
+    the copies live in a folder removed at once.
+    """
+    from postdesk.core import conversations
+    from postdesk.core.errors import UserError
+
+    found: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="postdesk-inline-") as folder:
+        for attachment in wanted:
+            try:
+                path = conversations.save_attachment(
+                    store, message_id, attachment.index, Path(folder)
+                )
+            except UserError:
+                continue  # refused (too large): the image stays blank
+            found[attachment.content_id] = Path(path).read_bytes()
+    return found
 
 
 def verdict_state(result: str) -> State:
@@ -93,6 +118,8 @@ class MessageCard(QFrame):
             layout.addLayout(self._attachments(message.attachments))
         self.setLayout(layout)
         self._show_body()
+        if self.inline_images():
+            start_task(self.load_inline_images(), banner=banner)
 
     def _headers(self) -> QGridLayout:
         grid = QGridLayout()
@@ -145,10 +172,34 @@ class MessageCard(QFrame):
         return grid
 
     def _show_body(self, remote_images: dict[str, bytes] | None = None, html: str = "") -> None:
+        self._html = html
         if html or self.message.html:
             self.browser.show_html(html or self.message.html, remote_images=remote_images)
         else:
             self.browser.setPlainText(self.message.text)
+
+    # --- inline (cid:) images -----------------------------------------------------------------
+
+    def inline_images(self) -> list[AttachmentInfo]:
+        """The message's own images its HTML shows in place (``cid:``), small enough to show."""
+        if "cid:" not in self.message.html.lower():
+            return []
+        return [
+            a
+            for a in self.message.attachments
+            if a.content_id and a.content_type.startswith("image/") and a.size <= MAX_IMAGE_BYTES
+        ]
+
+    async def load_inline_images(self) -> None:
+        """Read the inline images (through core's size checks, off the GUI thread); re-show."""
+        store, message_id, wanted = self.store, self.message.id, self.inline_images()
+        parts = await asyncio.to_thread(_inline_parts, store, message_id, wanted)
+        with contextlib.suppress(RuntimeError):  # the card was closed meanwhile
+            self.browser.inline_parts = parts
+            self.browser.show_html(self.browser_html(), remote_images=self.browser.remote_images)
+
+    def browser_html(self) -> str:
+        return self._html or self.message.html
 
     # --- remote images ------------------------------------------------------------------------
 

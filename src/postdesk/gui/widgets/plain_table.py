@@ -23,6 +23,8 @@ class PlainTable(QTableWidget):
         self.setAlternatingRowColors(True)
         self.setShowGrid(False)
         self.setWordWrap(False)
+        # Tab moves on to the next control; the arrow keys move between rows.
+        self.setTabKeyNavigation(False)
         self.verticalHeader().hide()
         header = self.horizontalHeader()
         header.setDefaultAlignment(LEFT)
