@@ -235,6 +235,13 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["settings", "tracking_delay_minutes", "20"]),
             Run(["settings", "tracking_delay_minutes", "--reset"]),
         ],
+        ("webhooks", "secret"): [
+            Run(["webhooks", "secret", "mailgun", "--stdin"], stdin="key-mailgun-1\n",
+                json_too=False),
+            Run(["webhooks", "secret", "ses", "--stdin"], stdin="not-an-arn\n", code=1,
+                json_too=False),
+        ],
+        ("webhooks",): [Run(["webhooks"]), Run(["webhooks", "--domain", "shop.test"])],
         ("relay",): [],  # run apart: it serves until stopped
         ("conversations", "list"): [
             Run(["conversations", "list"]),

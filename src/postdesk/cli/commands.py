@@ -23,6 +23,7 @@ from postdesk.cli import (
     testsend,
     tracking,
     usage,
+    webhooks,
 )
 
 REGISTRY = [
@@ -46,4 +47,5 @@ REGISTRY = [
     dmarc.register,
     conversations.register,
     settings.register,
+    webhooks.register,
 ]

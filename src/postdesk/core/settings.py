@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "inbound_max_message_mb": 25,
     "orphan_secret_refs": [],
     "blocklists": ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
+    # Provider webhook events taken in, per provider: {"received": n, "unmatched": n}.
+    "webhook_counts": {},
     # A domain is announced (banner and tray) when the last day's rates pass these (percent).
     "alert_bounce_rate_percent": 5.0,
     "alert_complaint_rate_percent": 0.1,

@@ -81,6 +81,10 @@ def make_app(store: Store) -> web.Application:
     app = web.Application()
     app.router.add_get("/o/{token}.gif", pixel)
     app.router.add_get("/c/{token}", click)
+    # Providers' event webhooks share the endpoint (the same public name, one port to open).
+    from postdesk.core.webhooks.receive import add_routes
+
+    add_routes(app, store)
     return app
 
 
