@@ -172,3 +172,30 @@ def test_the_mail_menu_opens_activity_and_the_suppression_list(
     run_on_qt_loop(qapp, listed())
     for dialog in dialogs_of(ActivityDialog) + dialogs_of(SuppressionDialog):
         dialog.close()
+
+
+def test_smtp_settings_shows_the_domains_numbers_and_opens_its_activity(
+    qapp: QApplication, qtbot: Any, shop: Store
+) -> None:
+    from postdesk.gui.tabs.smtp_settings import SmtpSettingsPage
+
+    page = SmtpSettingsPage()
+    qtbot.addWidget(page)
+    page.resize(900, 760)
+    page.show()
+
+    async def scenario() -> None:
+        await page.attach(shop)
+        await wait_for(lambda: page.deliverability.report is not None)
+        page.activity_button.click()
+        await wait_for(lambda: any(len(d.rows) == 2 for d in dialogs_of(ActivityDialog)))
+
+    run_on_qt_loop(qapp, scenario())
+    assert [r[0].strip() for r in page.deliverability.row_texts()] == [
+        "shop.example",
+        "news",
+        "orders",
+    ]
+    (dialog,) = dialogs_of(ActivityDialog)
+    assert dialog.domain_filter.currentData() == "shop.example"
+    dialog.close()

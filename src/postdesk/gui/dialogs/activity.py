@@ -311,7 +311,8 @@ class ActivityDialog(QDialog):
         header = table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        # The last column takes the room left (also when the rows are shown for the first time).
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         table.itemSelectionChanged.connect(self._selection_changed)
         return table
 
@@ -398,8 +399,8 @@ class ActivityDialog(QDialog):
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):
             self._fill_row(index, row)
-        self.table.resizeColumnsToContents()
         for column in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(column)
             if self.table.columnWidth(column) > TEXT_COLUMN_MAX_WIDTH:
                 self.table.setColumnWidth(column, TEXT_COLUMN_MAX_WIDTH)
         self.table.clearSelection()

@@ -148,7 +148,8 @@ class SuppressionDialog(QDialog):
         header = table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        # The last column takes the room left (also when the rows are shown for the first time).
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         table.itemSelectionChanged.connect(self._update_buttons)
         return table
 
@@ -205,8 +206,8 @@ class SuppressionDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(row, column, item)
-        self.table.resizeColumnsToContents()
         for column in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(column)
             if self.table.columnWidth(column) > TEXT_COLUMN_MAX_WIDTH:
                 self.table.setColumnWidth(column, TEXT_COLUMN_MAX_WIDTH)
         self.table.clearSelection()

@@ -33,6 +33,7 @@ from postdesk.gui.dialogs.test_send import TestSendDialog
 from postdesk.gui.qtutils import SPACE_L, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
+from postdesk.gui.widgets.deliverability import DeliverabilityPanel
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.stats_panel import StatsPanel, local_time
 
@@ -101,11 +102,15 @@ class SmtpSettingsPage(Page):
         self.create_button.clicked.connect(self._open_create)
         self.test_send_button = QPushButton("Send test email")
         self.test_send_button.clicked.connect(self._open_test_send)
+        self.activity_button = QPushButton("Activity…")
+        self.activity_button.setToolTip("What became of this domain's messages, one by one")
+        self.activity_button.clicked.connect(self._open_activity)
         self.count_label = muted(label(wrap=False))
         self.status_label = muted(label(wrap=False))
         toolbar = hbox(self.create_button, self.test_send_button, self.count_label, spacing=SPACE_M)
         toolbar.addStretch(1)
         toolbar.addWidget(self.status_label)
+        toolbar.addWidget(self.activity_button)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -149,8 +154,9 @@ class SmtpSettingsPage(Page):
         scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroller.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
+        self.deliverability = DeliverabilityPanel()
         left = QWidget()
-        left.setLayout(vbox(toolbar, self.users_stack, spacing=SPACE_S))
+        left.setLayout(vbox(toolbar, self.users_stack, self.deliverability, spacing=SPACE_S))
         view = QWidget()
         row = hbox(left, scroller, spacing=SPACE_L)
         row.setStretch(0, TABLE_STRETCH)
@@ -218,6 +224,7 @@ class SmtpSettingsPage(Page):
             return
         self.domain_stack.setCurrentIndex(0)
         self._load_users()
+        start_task(self.deliverability.load(self.store, name), banner=self.banner)
 
     def _load_users(self) -> None:
         name = self.current_domain()
@@ -301,6 +308,15 @@ class SmtpSettingsPage(Page):
         dialog = NewSmtpUserDialog(name, [u.login for u in self._users], self)
         dialog.accepted.connect(lambda: self.create_user(name, dialog.login(), dialog.password()))
         self.keep_open(dialog)
+
+    def _open_activity(self) -> None:
+        from postdesk.gui.dialogs.activity import open_activity
+
+        name = self.current_domain()
+        if self.store is None or name is None:
+            return
+        changes = self.context.changes if self.context is not None else None
+        open_activity(self, self.store, domain=name, changes=changes)
 
     def _open_reset(self, domain: str, login: str) -> None:
         dialog = ResetPasswordDialog(login, credentials.username(login, domain), self)

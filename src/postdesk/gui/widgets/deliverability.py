@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHeaderView,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -93,6 +94,8 @@ class DeliverabilityPanel(QWidget):
         top.addStretch(1)
         top.addWidget(self.period_combo)
         self.setLayout(vbox(top, self.note, self.table, spacing=SPACE_S))
+        # As tall as its rows: the room left over belongs to whatever sits above it.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
     @property
     def days(self) -> int:
