@@ -213,6 +213,11 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["suppress", "remove", "fan@client.test", "--domain", "shop.test"]),
             Run(["suppress", "remove", "nobody@client.test"], code=1),
         ],
+        ("smtp-user", "edit"): [
+            Run(["smtp-user", "edit", "shop.test", "crm", "--service", "SendGrid"]),
+            Run(["smtp-user", "edit", "shop.test", "crm", "--service-default"]),
+            Run(["smtp-user", "edit", "shop.test", "crm", "--service", "Nope"], code=1),
+        ],
         ("tracking",): [
             Run(["tracking", "shop.test"]),
             Run(["tracking", "shop.test", "--open", "off", "--click", "on"]),

@@ -19,8 +19,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the password given on standard input instead of a generated one",
     )
+    create.add_argument(
+        "--service", metavar="NAME", help="send through this service instead of the domain's"
+    )
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=run_create)
+
+    edit = sub.add_parser("edit", help="choose the service a login sends through")
+    edit.add_argument("domain")
+    edit.add_argument("login")
+    sends = edit.add_mutually_exclusive_group(required=True)
+    sends.add_argument("--service", metavar="NAME", help="send through this service")
+    sends.add_argument(
+        "--service-default", action="store_true", help="send through the domain's service again"
+    )
+    edit.add_argument("--json", action="store_true")
+    edit.set_defaults(handler=run_edit)
 
     listing = sub.add_parser("list", help="list a domain's SMTP users")
     listing.add_argument("domain")
@@ -72,8 +86,37 @@ def run_create(args: argparse.Namespace) -> int:
     from postdesk.core import credentials
 
     password = read_password_stdin() if args.password_stdin else None
-    made = credentials.create_smtp_user(_store(), args.domain, args.login, password)
+    made = credentials.create_smtp_user(
+        _store(), args.domain, args.login, password, service=args.service
+    )
     _show_new(made, args, "Created")
+    return 0
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    from postdesk.core import routing
+
+    change = routing.set_user_service(
+        _store(), args.domain, args.login, None if args.service_default else args.service
+    )
+    if args.json:
+        print_json(
+            {
+                "username": change.username,
+                "service": change.service,
+                "spf_include": change.spf_include,
+            }
+        )
+        return 0
+    if change.service is None:
+        print(f"{change.username} sends through the domain's service.")
+        return 0
+    print(f"{change.username} sends through {change.service}.")
+    if change.spf_include:
+        print(
+            f"The domain's SPF record must include {change.spf_include} too: see "
+            f"postdesk domain records {args.domain}, then postdesk domain verify {args.domain}."
+        )
     return 0
 
 
@@ -98,6 +141,7 @@ def run_list(args: argparse.Namespace) -> int:
             "username": credentials.username(u.login, name),
             "created_at": u.created_at.isoformat(),
             "last_used_at": u.last_used_at.isoformat() if u.last_used_at else None,
+            "service": u.service,
         }
         for u in users
     ]
@@ -110,13 +154,14 @@ def run_list(args: argparse.Namespace) -> int:
         )
         return 0
     print_table(
-        ["LOGIN", "USERNAME", "CREATED", "LAST USED"],
+        ["LOGIN", "USERNAME", "CREATED", "LAST USED", "SENDS THROUGH"],
         [
             [
                 r["login"],
                 r["username"],
                 str(r["created_at"])[:16].replace("T", " "),
                 str(r["last_used_at"] or "never")[:16].replace("T", " "),
+                r["service"] or "the domain's service",
             ]
             for r in rows
         ],

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
-from postdesk.core import audit, secrets, settings
+from postdesk.core import audit, routing, secrets, settings
 from postdesk.core.domains import get_domain
 from postdesk.core.errors import UserError
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
+from postdesk.core.store.models import DedicatedDomain, SmtpService, SmtpUser, utcnow
 from postdesk.core.validation import check_field, quote_input
 from postdesk.core.views import SmtpUserView
 
@@ -156,7 +156,11 @@ def list_smtp_users(store: Store, domain_name: str) -> list[SmtpUserView]:
     """The live SMTP users of a domain, oldest first."""
     with store.session() as s:
         domain = get_domain(s, domain_name)
-        return [SmtpUserView.from_row(u, domain.name) for u in _live_users(s, domain)]
+        names = {i: n for i, n in s.execute(select(SmtpService.id, SmtpService.name))}
+        return [
+            SmtpUserView.from_row(u, domain.name, names.get(u.service_id) if u.service_id else None)
+            for u in _live_users(s, domain)
+        ]
 
 
 def can_create(store: Store, domain_name: str) -> str | None:
@@ -186,9 +190,17 @@ def username(login: str, domain: str) -> str:
 
 
 def create_smtp_user(
-    store: Store, domain_name: str, login: str, password: str | None = None
+    store: Store,
+    domain_name: str,
+    login: str,
+    password: str | None = None,
+    *,
+    service: str | None = None,
 ) -> NewCredentials:
-    """Create a login for a verified domain; the password is returned once, here."""
+    """Create a login for a verified domain; the password is returned once, here.
+
+    ``service`` names a service the login sends through instead of the domain's.
+    """
     login = check_login(login)
     if password is None:
         password = generate_password()
@@ -200,6 +212,7 @@ def create_smtp_user(
         _require_verified(domain)
         users = _live_users(s, domain)
         _check_room(users, domain.name)
+        routing.resolve_service(s, service)  # an unknown name stops here too
         if any(u.login == login for u in users):
             raise UserError(
                 "smtp_user.exists",
@@ -212,14 +225,20 @@ def create_smtp_user(
         with store.session() as s:
             domain = get_domain(s, domain_name)
             _check_room(_live_users(s, domain), domain.name)  # re-checked inside the transaction
+            routed = routing.resolve_service(s, service)
+            if routed is not None and routed.id == domain.service_id:
+                routed = None  # the domain's own service: nothing to override
             s.add(
                 SmtpUser(
                     domain_id=domain.id,
                     login=login,
                     password_hash=hash_password(password),
                     secret_ref=ref,
+                    service_id=routed.id if routed is not None else None,
                 )
             )
+            if routed is not None:
+                routing.cover_in_spf(s, domain, routed)
             audit.record(s, "smtp_user.created", username(login, domain.name))
             full = username(login, domain.name)
     except BaseException:

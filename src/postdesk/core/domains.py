@@ -26,6 +26,7 @@ from postdesk.core.store.models import (
     DnsCheck,
     DomainRecord,
     SmtpService,
+    SmtpUser,
     utcnow,
 )
 from postdesk.core.validation import quote_input
@@ -63,6 +64,8 @@ class _VerifyJob:
     key_selector: str | None
     key_ref: str | None
     key_public: str | None
+    # (include, service, logins) of the services some SMTP users send through instead.
+    user_includes: tuple[tuple[str, str, str], ...] = ()
 
 
 def lookup_name(text: str) -> str:
@@ -270,7 +273,11 @@ async def verify_domain(store: Store, name: str) -> VerifyOutcome:
     job = await asyncio.to_thread(_verify_job, store, name)
     key_problem = await asyncio.to_thread(_signing_key_problem, job)
     report = await verify_records(
-        job.name, job.expected, spf_include=job.spf_include, service=job.service
+        job.name,
+        job.expected,
+        spf_include=job.spf_include,
+        service=job.service,
+        user_includes=job.user_includes,
     )
     if key_problem is not None:
         _add_key_problem(report, job, key_problem)
@@ -295,7 +302,28 @@ def _verify_job(store: Store, name: str) -> _VerifyJob:
             active.selector if active else None,
             active.secret_ref if active else None,
             active.public_key if active else None,
+            _user_includes(s, domain),
         )
+
+
+def _user_includes(session: Session, domain: DedicatedDomain) -> tuple[tuple[str, str, str], ...]:
+    """(include, service, logins) of the other services the domain's live SMTP users send
+    through (``smtp-user edit --service``): the domain's SPF record must include them too."""
+    rows = session.execute(
+        select(SmtpService.spf_include, SmtpService.name, SmtpUser.login)
+        .join(SmtpUser, SmtpUser.service_id == SmtpService.id)
+        .where(
+            SmtpUser.domain_id == domain.id,
+            SmtpUser.deleted_at.is_(None),
+            SmtpService.spf_include.is_not(None),
+            SmtpService.id != (domain.service_id or 0),
+        )
+        .order_by(SmtpService.name, SmtpUser.login)
+    ).all()
+    found: dict[tuple[str, str], list[str]] = {}
+    for include, service, login in rows:
+        found.setdefault((include or "", service), []).append(login)
+    return tuple((inc, svc, ", ".join(logins)) for (inc, svc), logins in found.items())
 
 
 def _signing_key_problem(job: _VerifyJob) -> Problem | None:

@@ -117,10 +117,12 @@ class SmtpUserView:
     username: str  # login@domain, what an app types
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+    service: str | None = None  # the service it sends through instead of its domain's
 
     @classmethod
-    def from_row(cls, row: SmtpUser, domain: str) -> SmtpUserView:
-        """Snapshot a user row; ``domain`` is its domain's stored name."""
+    def from_row(cls, row: SmtpUser, domain: str, service: str | None = None) -> SmtpUserView:
+        """Snapshot a user row; ``domain`` is its domain's stored name, ``service`` the name of
+        the service it sends through when that is not its domain's."""
         return cls(
             id=row.id,
             domain_id=row.domain_id,
@@ -129,6 +131,7 @@ class SmtpUserView:
             username=f"{row.login}@{domain}",
             created_at=row.created_at,
             last_used_at=row.last_used_at,
+            service=service,
         )
 
 

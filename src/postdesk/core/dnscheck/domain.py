@@ -94,13 +94,19 @@ async def _check(
     expected: ExpectedRecord,
     spf_include: str | None,
     service: str | None,
+    user_includes: Sequence[tuple[str, str, str]] = (),
 ) -> RecordResult:
     kind = expected.kind
     if kind == "ownership":
         return await check_ownership(client, expected)
     if kind == "spf":
         return await check_spf(
-            client, domain, include=spf_include, expected=expected, service=service
+            client,
+            domain,
+            include=spf_include,
+            expected=expected,
+            service=service,
+            user_includes=user_includes,
         )
     if kind == "dkim":
         return await check_dkim(client, expected.host, domain=domain, expected=expected)
@@ -119,18 +125,23 @@ async def verify_records(
     service: str | None = None,
     resolver: Resolver = None,
     https: HttpsOptions | None = None,
+    user_includes: Sequence[tuple[str, str, str]] = (),
 ) -> DomainReport:
     """Check every expected record of ``domain`` at once (verified: ownership, SPF, DKIM).
 
     The SPF published at the apex is judged even when no SPF record is expected (the service
     names no include): two records, a broken syntax, too many lookups or ``+all`` still fail.
-    ``service`` is the name of the service the domain sends through, for advice on its include.
+    ``service`` is the name of the service the domain sends through, for advice on its include;
+    ``user_includes`` are (include, service, logins) of the services its SMTP users send through
+    instead, which the SPF record must include as well.
     """
     domain = domainname.to_a_label(domain)
     client = as_client(resolver)
-    checks = [_check(client, domain, e, spf_include, service) for e in expected]
+    checks = [_check(client, domain, e, spf_include, service, user_includes) for e in expected]
     if not any(e.kind == "spf" for e in expected):
-        checks.append(check_spf(client, domain, required=False, service=service))
+        checks.append(
+            check_spf(client, domain, required=False, service=service, user_includes=user_includes)
+        )
     results, notes, published = await asyncio.gather(
         asyncio.gather(*checks),
         _propagation(client, domain, expected, spf_include),

@@ -68,6 +68,14 @@ _PROBLEMS: dict[str, tuple[Severity, str, str]] = {
         "The SPF record of {domain} does not include {include}, so mail sent through it can fail.",
         "Add include:{include} to the SPF record, before the all at the end.",
     ),
+    "spf.user_include_missing": (
+        "error",
+        "The SPF record of {domain} does not include {include}, which the SMTP service "
+        "{service} needs: the SMTP users {logins} of {domain} send through it.",
+        "Add include:{include} to the SPF record, before the all at the end (or let those users "
+        "send through the domain's service: postdesk smtp-user edit {domain} LOGIN "
+        "--service-default).",
+    ),
     "spf.include_broken": (
         "error",
         "The SPF record includes {include}, which {state}. Receivers treat that as an error.",

@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from postdesk.core.dnscheck.messages import dns_problem, problem
@@ -234,6 +235,7 @@ async def check_spf(
     expected: ExpectedRecord | None = None,
     required: bool = True,
     service: str | None = None,
+    user_includes: Sequence[tuple[str, str, str]] = (),
 ) -> RecordResult:
     """Check what ``domain`` publishes as SPF: one record, syntax, limits, ``all``, the include.
 
@@ -241,8 +243,12 @@ async def check_spf(
     that needs no SPF record yet (its service names no include): having none is then fine, but
     whatever is published is judged all the same. ``service`` names the service the domain
     sends through; when ``include`` is unknown, a warning says how to set it.
+    ``user_includes`` are (include, service, logins) of the other services the domain's SMTP
+    users send through: each must be included too.
     """
-    result = await _check_spf(client, domain, include=include, expected=expected)
+    result = await _check_spf(
+        client, domain, include=include, expected=expected, user_includes=user_includes
+    )
     if not required and result.status == "missing":
         result.status, result.required = "ok", False
         result.problems = [problem("spf.none", domain=domain)]
@@ -259,7 +265,12 @@ async def check_spf(
 
 
 async def _check_spf(
-    client: DnsClient, domain: str, *, include: str | None, expected: ExpectedRecord | None
+    client: DnsClient,
+    domain: str,
+    *,
+    include: str | None,
+    expected: ExpectedRecord | None,
+    user_includes: Sequence[tuple[str, str, str]] = (),
 ) -> RecordResult:
     want = expected.value if expected else "v=spf1 ~all"
     result = new_result("spf", "TXT", domain, expected)
@@ -281,6 +292,17 @@ async def _check_spf(
         return result
     walk = await walk_spf(client, domain, record)
     result.problems = _record_problems(domain, record, walk, include)
+    for other, service, logins in user_includes:
+        if other.lower().rstrip(".") not in walk.included:
+            result.problems.append(
+                problem(
+                    "spf.user_include_missing",
+                    domain=domain,
+                    include=other,
+                    service=service,
+                    logins=logins,
+                )
+            )
     if any(p.severity == "error" for p in result.problems):
         result.status = "mismatch"
     elif walk.failed:

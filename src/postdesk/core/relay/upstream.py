@@ -28,7 +28,7 @@ from postdesk.core import secrets, tracking
 from postdesk.core.errors import UserError
 from postdesk.core.relay import dkimsign
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, QueuedMessage
+from postdesk.core.store.models import DedicatedDomain, QueuedMessage, SmtpService
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +89,18 @@ def forget_keys() -> None:
     dkimsign.forget_keys()
 
 
-def load_upstream(store: Store, domain_id: int) -> Upstream:
+def load_upstream(store: Store, domain_id: int, service_id: int | None = None) -> Upstream:
     """The domain's service, its DKIM key and tracking address (keyring on a cache miss).
 
-    Raises ``Held`` when the DKIM key cannot be read: the mail waits rather than go unsigned.
+    ``service_id`` is the service an SMTP user sends through instead of the domain's (its
+    removal falls back to the domain's). Raises ``Held`` when the DKIM key cannot be read: the
+    mail waits rather than go unsigned.
     """
     with store.session() as s:
         domain = s.get(DedicatedDomain, domain_id, options=[joinedload(DedicatedDomain.service)])
         if domain is None:
             raise PermanentFailure("The domain was removed from Postdesk.")
-        service = domain.service
+        service = (s.get(SmtpService, service_id) if service_id else None) or domain.service
         if service is None:
             raise Held(
                 f"{domain.name} has no SMTP service to send through; choose one in Domain Settings."

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
+from postdesk.core import routing
 from postdesk.core.relay import queue
 from postdesk.core.relay.options import RelayOptions
 from postdesk.core.relay.queue import Outcome, RetryPolicy
@@ -238,9 +239,26 @@ class Worker:
             log.exception("could not renew the relay's claims")
 
     async def _dispatch(self, claim: queue.Claim) -> None:
-        """Read a domain's claimed messages and put them in line for its service's lanes."""
+        """Split a domain's claimed messages by the service each goes through: the domain's,
+        or the one its SMTP user sends through instead."""
         try:
-            upstream = await self._call(load_upstream, self.store, claim.domain_id)
+            services = await self._call(routing.message_services, self.store, claim.ids)
+        except Exception as exc:
+            log.exception("could not read which service messages go through")
+            await self._settle_all(claim.ids, "retry", f"Postdesk could not send it: {exc}")
+            return
+        routes: dict[int | None, list[tuple[int, int]]] = {}
+        sizes = claim.sizes or (0,) * len(claim.ids)
+        for message_id, size in zip(claim.ids, sizes, strict=True):
+            routes.setdefault(services.get(message_id), []).append((message_id, size))
+        for service_id, run in routes.items():
+            part = queue.Claim(claim.domain_id, [i for i, _ in run], tuple(n for _, n in run))
+            await self._dispatch_via(part, service_id)
+
+    async def _dispatch_via(self, claim: queue.Claim, service_id: int | None) -> None:
+        """Read claimed messages and put them in line for their service's lanes."""
+        try:
+            upstream = await self._call(load_upstream, self.store, claim.domain_id, service_id)
             found = await self._call(queue.load_many, self.store, claim.ids, self.options.worker_id)
         except PermanentFailure as exc:
             await self._settle_all(claim.ids, "bounced", str(exc))
