@@ -45,6 +45,18 @@ def _queued(store, message_id: str = MID, to: str = TO) -> int:  # type: ignore[
         return row.id
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request, postdesk_home, monkeypatch):  # type: ignore[no-untyped-def]
+    """The workspace on SQLite and on PostgreSQL (a shared workspace takes events too)."""
+    from postdesk.core.store import open_store
+
+    if request.param == "postgres":
+        monkeypatch.setenv("POSTDESK_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    opened = open_store()
+    yield opened
+    opened.close()
+
+
 @pytest.fixture
 def sent(store) -> int:  # type: ignore[no-untyped-def]
     add_verified_domain(store)

@@ -79,6 +79,7 @@ def test_postmark_records():
         "pm-1",
     )
     assert bounce.event_id == "Bounce:4323372036854775807"
+    assert bounce.smtp_code == 550  # from "smtp;550 5.1.1 …"
     soft = {**json.loads(body), "Type": "SoftBounce", "Details": ""}
     (deferred,) = postmark.parse(json.dumps(soft).encode())
     assert (deferred.kind, deferred.bounce_class) == ("deferred", "soft.other")

@@ -130,7 +130,11 @@ def smtp_code(value: object) -> int | None:
     if isinstance(value, int):
         return value if 200 <= value <= 599 else None
     if isinstance(value, str):
-        head = value.strip()[:3]
-        if head.isdigit() and 200 <= int(head) <= 599:
+        # Providers pass the reply on as "550 5.1.1 …" or in DSN style, "smtp; 550 5.1.1 …".
+        text = value.strip()
+        if text[:5].lower() == "smtp;":
+            text = text[5:].strip()
+        head = text[:3]
+        if head.isdigit() and 200 <= int(head) <= 599 and text[3:4] in ("", " ", "-"):
             return int(head)
     return None

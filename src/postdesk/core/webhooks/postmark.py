@@ -113,5 +113,6 @@ def _event_id(record: str, data: dict[str, Any], recipient: str | None, when: st
     if record in ("Bounce", "SpamComplaint") and data.get("ID") not in (None, ""):
         return f"{record}:{ev.text(data.get('ID'), 100)}"
     # Deliveries, opens and clicks have no id: the record's own facts make one.
-    facts = "|".join((record, ev.text(data.get("MessageID")), recipient or "", when))
+    link = ev.text(data.get("OriginalLink"))
+    facts = "|".join((record, ev.text(data.get("MessageID")), recipient or "", when, link))
     return f"{record}:{hashlib.sha256(facts.encode()).hexdigest()[:40]}"
