@@ -199,3 +199,43 @@ def test_smtp_settings_shows_the_domains_numbers_and_opens_its_activity(
     (dialog,) = dialogs_of(ActivityDialog)
     assert dialog.domain_filter.currentData() == "shop.example"
     dialog.close()
+
+
+def test_domain_settings_shows_each_providers_webhook_url_and_what_arrived(
+    qapp: QApplication, qtbot: Any, shop: Store, secret_service: str
+) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    from postdesk.core.store.models import WebhookEvent
+    from postdesk.core.webhooks import urls
+    from postdesk.gui.tabs.domain_settings import DomainSettingsPage
+
+    with shop.session() as s:
+        settings.change(s, "tracking_target", "track.postdesk.example")
+        s.add(WebhookEvent(provider="sendgrid", event_id="test-1", received_at=NOW))
+        settings.put(s, urls.COUNTS_KEY, {"sendgrid": {"received": 1, "unmatched": 1}})
+    urls.set_secret("mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    page = DomainSettingsPage()
+    qtbot.addWidget(page)
+    page.resize(900, 900)
+    page.show()
+
+    async def scenario() -> None:
+        await page.attach(shop)
+        await wait_for(lambda: page.webhooks.urls["sendgrid"].value() != "")
+
+    run_on_qt_loop(qapp, scenario())
+    hooks = page.webhooks
+    sendgrid = hooks.urls["sendgrid"].value()
+    assert sendgrid.startswith("http://track.postdesk.example") and sendgrid.endswith(
+        "/hooks/sendgrid"
+    )
+    assert "/hooks/postmark/" in hooks.urls["postmark"].value()  # its secret path
+    assert hooks.state_text("sendgrid").startswith("✓ Test event received")
+    assert "1 about mail Postdesk did not send" in hooks.state_text("sendgrid")
+    assert hooks.state_text("mailgun") == "No event received yet: send the provider's test event."
+    assert (
+        hooks.state_text("postmark") == "No verification key stored yet: events would be refused."
+    )
+    hooks.urls["mailgun"].copy_button.click()
+    assert QGuiApplication.clipboard().text() == hooks.urls["mailgun"].value()

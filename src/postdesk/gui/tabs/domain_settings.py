@@ -113,7 +113,7 @@ class DomainSettingsPage(Page):
 
         left = vbox(self._build_tracking(), self._build_sending(), spacing=SPACE_L)
         left.addStretch(1)
-        right = vbox(self._build_dkim(), spacing=SPACE_L)
+        right = vbox(self._build_dkim(), self._build_webhooks(), spacing=SPACE_L)
         right.addStretch(1)
         columns = hbox(left, right, spacing=SPACE_L)
         columns.setStretch(0, 1)
@@ -189,6 +189,27 @@ class DomainSettingsPage(Page):
         buttons.addStretch(1)
         return group("DKIM keys", self.key_table, buttons, muted(label(DKIM_HELP)))
 
+    def _build_webhooks(self) -> QGroupBox:
+        from postdesk.gui.widgets.provider_webhooks import ProviderWebhooks
+
+        self.webhooks = ProviderWebhooks()
+        return group("Provider webhooks", self.webhooks)
+
+    async def load_webhooks(self, name: str) -> None:
+        """Read each provider's URL and its events (the keyring is asked: off the GUI thread)."""
+        from postdesk.core.webhooks.urls import webhook_status
+        from postdesk.gui.asyncutil import run_blocking
+
+        store = self.store
+        assert store is not None
+        try:
+            found = await run_blocking(lambda: webhook_status(store, name))
+        except UserError as error:  # no keyring: the window's banner already says so
+            self.webhooks.show_problem(f"{error.message} {error.hint}".strip())
+            return
+        if name == self.domain:
+            self.webhooks.show_status(found)
+
     # --- loading ------------------------------------------------------------------------------
 
     @property
@@ -258,6 +279,9 @@ class DomainSettingsPage(Page):
         self._states, self._not_applied, keys = details
         self.render_tracking()
         self.show_keys(keys)
+        from postdesk.gui.asyncutil import start_task
+
+        start_task(self.load_webhooks(name), banner=self.banner)
 
     # --- tracking -----------------------------------------------------------------------------
 

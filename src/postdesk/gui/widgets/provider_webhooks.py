@@ -1,0 +1,92 @@
+"""Provider webhooks: the URL to paste into each provider, a Copy button, and whether a (test)
+event has arrived, so a user sees the setup worked before the first real bounce."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from postdesk.core.webhooks.urls import WebhookInfo
+from postdesk.gui.qtutils import SPACE_M, SPACE_S, label, muted, vbox
+from postdesk.gui.widgets.copyfield import CopyField
+from postdesk.gui.widgets.stats_panel import local_time
+
+PROVIDER_NAMES = {
+    "sendgrid": "SendGrid",
+    "mailgun": "Mailgun",
+    "postmark": "Postmark",
+    "ses": "Amazon SES (SNS)",
+}
+RECEIVED_COLOUR = "#1d6b2c"
+WAITING_COLOUR = "#a15c00"
+NO_HOST = (
+    "Set the tracking host in Settings… (or verify this domain's tracking address): the "
+    "providers post their events to it."
+)
+HELP = (
+    "Paste a URL into the provider's event webhook settings and send its test event. Bounces, "
+    "complaints and unsubscribes then reach Activity and the suppression list. Each key is set "
+    "with 'postdesk webhooks'."
+)
+
+
+def indicator(info: WebhookInfo) -> tuple[str, str]:
+    """The state line under a provider's URL and its colour."""
+    if info.last_event_at is not None:
+        unmatched = (
+            f", {info.unmatched:,} about mail Postdesk did not send" if info.unmatched else ""
+        )
+        text = (
+            f"✓ Test event received — last event {local_time(info.last_event_at)}; "
+            f"{info.received:,} in all{unmatched}"
+        )
+        return text, RECEIVED_COLOUR
+    if not info.has_secret:
+        return "No verification key stored yet: events would be refused.", WAITING_COLOUR
+    return "No event received yet: send the provider's test event.", WAITING_COLOUR
+
+
+class ProviderWebhooks(QWidget):
+    """One row per provider: its name, its URL with Copy, and the "test event received" line."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.no_host = muted(label(NO_HOST))
+        self.no_host.hide()
+        self.urls: dict[str, CopyField] = {}
+        self.states: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(SPACE_M)
+        grid.setVerticalSpacing(SPACE_S)
+        for row, (provider, name) in enumerate(PROVIDER_NAMES.items()):
+            field = CopyField(name=f"{name} webhook URL", monospace=True)
+            field.field.setPlaceholderText("the address appears once the tracking host is known")
+            state = label(selectable=True)
+            self.urls[provider], self.states[provider] = field, state
+            grid.addWidget(label(name, wrap=False), 2 * row, 0)
+            grid.addWidget(field, 2 * row, 1)
+            grid.addWidget(state, 2 * row + 1, 1)
+        grid.setColumnStretch(1, 1)
+        self.setLayout(vbox(muted(label(HELP)), self.no_host, grid, spacing=SPACE_S))
+
+    def show_status(self, found: list[WebhookInfo]) -> None:
+        """Show each provider's URL (or why there is none) and what arrived."""
+        by_provider = {info.provider: info for info in found}
+        self.no_host.setText(NO_HOST)
+        self.no_host.setVisible(any(info.url is None for info in found))
+        for provider, field in self.urls.items():
+            info = by_provider.get(provider)
+            if info is None:
+                continue
+            field.set_value(info.url or "")
+            field.copy_button.setEnabled(info.url is not None)
+            text, colour = indicator(info)
+            self.states[provider].setText(text)
+            self.states[provider].setStyleSheet(f"color: {colour};")
+
+    def show_problem(self, text: str) -> None:
+        """Say why the URLs cannot be shown (Postmark's secret path lives in the keyring)."""
+        self.no_host.setText(text)
+        self.no_host.show()
+
+    def state_text(self, provider: str) -> str:
+        return self.states[provider].text()
