@@ -344,3 +344,39 @@ def test_tab_leaves_the_reply_and_reaches_send(qapp, qtbot, page, store, domain)
     qtbot.keyClick(panel.reply_edit, Qt.Key.Key_Tab)
     assert panel.reply_edit.toPlainText() == "Yes.", "Tab typed nothing into the reply"
     assert panel.send_button.hasFocus()
+
+
+def test_the_domain_menu_opens_the_domain_here(qapp, qtbot, store, domain) -> None:
+    from postdesk.gui.mainwindow import MainWindow
+    from postdesk.gui.tabs import Tab
+    from postdesk.gui.tabs.domains import DomainsPage
+
+    add_verified_domain(store, "other.example")  # verified, but its mail is not received
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    run_on_qt_loop(qapp, window.attach_store(store))
+    domains_page = window.page(Tab.DOMAINS)
+    assert isinstance(domains_page, DomainsPage)
+    page = window.page(Tab.CONVERSATIONS)
+    assert isinstance(page, ConversationsPage)
+
+    async def open_from_menu(name: str, until: Any) -> None:
+        domains_page.actions.conversations(name)
+        await wait_for(lambda: window.current_page() is page and until())
+
+    run_on_qt_loop(qapp, open_from_menu(DOMAIN, lambda: page.domain == DOMAIN))
+    assert not page.banner.isVisible()
+    run_on_qt_loop(qapp, open_from_menu("other.example", page.banner.isVisible))
+    assert page.domain == DOMAIN, "the receiving domain stays on screen"
+    assert "does not receive mail for other.example" in page.banner.message_label.text()
+
+    async def forwarding_from_menu() -> Any:
+        dialog = domains_page.actions.forwarding(DOMAIN)
+        await wait_for(lambda: dialog.stack.currentWidget() is dialog.empty)
+        return dialog
+
+    dialog = run_on_qt_loop(qapp, forwarding_from_menu())
+    assert dialog.isVisible() and dialog.domain == DOMAIN
+    dialog.close()
+    window.close()

@@ -238,6 +238,9 @@ def test_menu_opens_smtp_settings_for_the_domain(qapp, qtbot, page, store) -> No
         "SMTP Settings",
         "Domain Settings",
         "Activity",
+        "Conversations",
+        "Forwarding…",
+        "Sender addresses…",
         "Verify Now",
         "Remove",
     ]

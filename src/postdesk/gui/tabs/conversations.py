@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QLineEdit,
     QPushButton,
     QSplitter,
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
     from postdesk.core.conversations import ThreadSummary
     from postdesk.core.store import Store
     from postdesk.core.views import DomainView
+    from postdesk.gui.dialogs.dmarc_sources import DmarcSourcesDialog
+    from postdesk.gui.dialogs.forwarding import ForwardingDialog
+    from postdesk.gui.dialogs.sender_addresses import SenderAddressesDialog
+
+    DomainDialog = ForwardingDialog | SenderAddressesDialog | DmarcSourcesDialog
 
 DOMAINS_TAB = Tab.DOMAINS.title
 # Typing pauses this long before the search runs, so a word is searched once, not per letter.
@@ -183,11 +189,19 @@ class ConversationsPage(Page):
         found = await asyncio.to_thread(_read_domains, self.store)
         self._domains = {d.name: d for d in found}
         if not found:
+            self._wanted = None
             self.stack.setCurrentWidget(self.no_domains)
             return
-        candidates = (self._wanted, self.domain, found[0].name)
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and wanted not in self._domains:
+            self.banner.show_message(
+                "info",
+                f"Postdesk does not receive mail for {wanted} yet.",
+                f"Turn reception on with `postdesk domain reception {wanted} --on` and publish "
+                f"the MX record it adds on {DOMAINS_TAB}.",
+            )
+        candidates = (wanted, self.domain, found[0].name)
         choice = next(c for c in candidates if c in self._domains)
-        self._wanted = None
         self.domain_combo.blockSignals(True)
         self.domain_combo.clear()
         for domain in found:
@@ -281,20 +295,26 @@ class ConversationsPage(Page):
 
     # --- dialogs ------------------------------------------------------------------------------
 
-    def open_forwarding(self) -> None:
+    def open_forwarding(self) -> QDialog | None:
         from postdesk.gui.dialogs.forwarding import ForwardingDialog
 
-        if self.store is not None and self.domain is not None:
-            self.keep_open(ForwardingDialog(self.store, self.domain, self)).load()
+        return self._open(ForwardingDialog)
 
-    def open_sender_addresses(self) -> None:
+    def open_sender_addresses(self) -> QDialog | None:
         from postdesk.gui.dialogs.sender_addresses import SenderAddressesDialog
 
-        if self.store is not None and self.domain is not None:
-            self.keep_open(SenderAddressesDialog(self.store, self.domain, self)).load()
+        return self._open(SenderAddressesDialog)
 
-    def open_dmarc_sources(self) -> None:
+    def open_dmarc_sources(self) -> QDialog | None:
         from postdesk.gui.dialogs.dmarc_sources import DmarcSourcesDialog
 
-        if self.store is not None and self.domain is not None:
-            self.keep_open(DmarcSourcesDialog(self.store, self.domain, self)).load()
+        return self._open(DmarcSourcesDialog)
+
+    def _open(self, kind: type[DomainDialog]) -> QDialog | None:
+        """Open one of the domain's dialogs (non-modal) and let it read its data."""
+        if self.store is None or self.domain is None:
+            return None
+        dialog = kind(self.store, self.domain, self)
+        self.keep_open(dialog)
+        dialog.load()
+        return dialog

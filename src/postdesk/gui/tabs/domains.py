@@ -70,6 +70,9 @@ class DomainsPage(Page):
             cancel_verify=self.cancel_verify,
             remove=self.confirm_remove,
             activity=self.open_activity,
+            conversations=lambda name: self.navigate.emit(Tab.CONVERSATIONS, name),
+            forwarding=self.open_forwarding,
+            sender_addresses=self.open_sender_addresses,
         )
         self.detail = DomainDetail(self.actions)
         self.ip_panel = IpPanel(self.banner)
@@ -278,6 +281,28 @@ class DomainsPage(Page):
             return None
         changes = self.context.changes if self.context is not None else None
         return open_activity(self, self.store, domain=name, changes=changes)
+
+    def open_forwarding(self, name: str) -> QWidget | None:
+        """The domain's forwarding rules."""
+        from postdesk.gui.dialogs.forwarding import ForwardingDialog
+
+        if self.store is None:
+            return None
+        dialog = ForwardingDialog(self.store, name, self)
+        self.keep_open(dialog)
+        dialog.load()
+        return dialog
+
+    def open_sender_addresses(self, name: str) -> QWidget | None:
+        """The From addresses the domain's SMTP users may send as."""
+        from postdesk.gui.dialogs.sender_addresses import SenderAddressesDialog
+
+        if self.store is None:
+            return None
+        dialog = SenderAddressesDialog(self.store, name, self)
+        self.keep_open(dialog)
+        dialog.load()
+        return dialog
 
     def verify(self, name: str) -> None:
         """Verify Now in the background: the window stays usable and Cancel stops it."""

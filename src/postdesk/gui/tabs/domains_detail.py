@@ -63,6 +63,9 @@ class DomainActions:
     cancel_verify: Callable[[str], object]
     remove: Callable[[str], object]
     activity: Callable[[str], object] | None = None  # the domain's messages and what became of them
+    conversations: Callable[[str], object] | None = None  # the mail it received
+    forwarding: Callable[[str], object] | None = None
+    sender_addresses: Callable[[str], object] | None = None
 
 
 def status_badge(status: str) -> StatusBadge:
@@ -74,8 +77,8 @@ def status_badge(status: str) -> StatusBadge:
 def domain_menu(
     parent: QWidget, actions: DomainActions, name: Callable[[], str | None]
 ) -> QToolButton:
-    """The ⋯ button: SMTP Settings, Domain Settings, Activity, Verify Now, Remove, for domain
-    ``name()``."""
+    """The ⋯ button: SMTP Settings, Domain Settings, Activity, Conversations, Forwarding…,
+    Sender addresses…, Verify Now, Remove, for domain ``name()``."""
     button = QToolButton(parent)
     button.setText("⋯")
     button.setToolTip("More actions for this domain")
@@ -89,6 +92,15 @@ def domain_menu(
         ("SMTP Settings", actions.smtp_settings),
         ("Domain Settings", actions.domain_settings),
         *((("Activity", actions.activity),) if actions.activity is not None else ()),
+        *(
+            (text, run)
+            for text, run in (
+                ("Conversations", actions.conversations),
+                ("Forwarding…", actions.forwarding),
+                ("Sender addresses…", actions.sender_addresses),
+            )
+            if run is not None
+        ),
         ("Verify Now", actions.verify),
         None,
         ("Remove", actions.remove),
