@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import aiohttp
 import pytest
 
 from fixtures.webhooks.signing import TOPIC, SendGridSigner, SnsSigner, mailgun_body, sample
-from postdesk.core import activity, suppression
+from postdesk.core import activity, settings, suppression
 from postdesk.core.webhooks import receive, sns
 from postdesk.core.webhooks.events import MAX_BODY_BYTES
 from postdesk.core.webhooks.urls import postmark_path, set_secret, webhook_status
@@ -177,3 +180,51 @@ async def test_postmark_needs_its_secret_path_and_counts_other_mail(relay_world)
     ]
     assert (info.received, info.unmatched) == (2, 2)
     assert _suppressed(world.store, "x@client.test") is None
+
+
+def _postdesk(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "postdesk", *args],
+        input=stdin,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_cli_gives_each_url_and_stores_keys_without_echoing_them(
+    store, secret_service, verified_domain
+):
+    with store.session() as s:
+        settings.change(s, "tracking_target", "track.mailer.test")
+    signer = SendGridSigner()
+    stored = _postdesk("webhooks", "secret", "sendgrid", "--stdin", stdin=signer.public_b64 + "\n")
+    assert stored.returncode == 0, stored.stderr
+    assert signer.public_b64 not in stored.stdout + stored.stderr
+    refused = _postdesk("webhooks", "secret", "sendgrid", "--stdin", stdin="SG.not-a-key\n")
+    assert refused.returncode == 1 and "not a SendGrid verification key" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    listed = _postdesk("webhooks", "--json")
+    assert listed.returncode == 0, listed.stderr
+    by_provider = {item["provider"]: item for item in json.loads(listed.stdout)}
+    base = "http://track.mailer.test:2580/hooks/"
+    assert by_provider["sendgrid"]["url"] == base + "sendgrid"
+    assert by_provider["sendgrid"]["has_secret"] is True
+    assert by_provider["mailgun"] == {
+        "provider": "mailgun",
+        "url": base + "mailgun",
+        "has_secret": False,
+        "last_event_at": None,
+        "received": 0,
+        "unmatched": 0,
+    }
+    assert by_provider["ses"]["url"] == base + "ses"
+    path = postmark_path(create=False)
+    assert path and by_provider["postmark"]["url"] == f"{base}postmark/{path}"
+    # The same URLs again: the Postmark path is made once.
+    again = json.loads(_postdesk("webhooks", "--json", "--domain", verified_domain).stdout)
+    assert [item["url"] for item in again] == [item["url"] for item in by_provider.values()]
+    table = _postdesk("webhooks")
+    assert table.returncode == 0 and "never" in table.stdout
