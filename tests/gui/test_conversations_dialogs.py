@@ -231,7 +231,7 @@ def test_import_reports_then_sources_by_ip_and_by_day(
     assert dialog.sources.texts(3) == ["0 (0 %)"], "SPF and DKIM both failed: no DMARC pass"
     assert dialog.sources.texts(7) == ["Outlook.com"]
     assert dialog.daily.texts(1) == ["Outlook.com"]
-    assert "1 messages from 1 sources in 1 reports" in dialog.summary_label.text()
+    assert "1 message from 1 source in 1 report" in dialog.summary_label.text()
 
 
 def test_old_reports_show_under_all_reports(qapp, qtbot, host, store, domain) -> None:

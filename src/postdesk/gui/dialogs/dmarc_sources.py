@@ -57,6 +57,10 @@ DAILY_COLUMNS = ("Day", "Reporter", "Source IP", "Messages", "DMARC pass", "Poli
 REPORT_FILES = "DMARC reports (*.xml *.gz *.zip *.eml);;All files (*)"
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def percent(part: int, whole: int) -> str:
     return f"{part} ({round(100 * part / whole)} %)" if whole else "0"
 
@@ -194,7 +198,8 @@ class DmarcSourcesDialog(QDialog):
             numeric=(3,),
         )
         self.summary_label.setText(
-            f"{view.messages} messages from {len(view.sources)} sources in {view.reports} reports"
+            f"{plural(view.messages, 'message')} from {plural(len(view.sources), 'source')} "
+            f"in {plural(view.reports, 'report')}"
         )
         self.stack.setCurrentIndex(0 if view.sources else 1)
         self.names_button.setEnabled(any(s.ptr is None for s in view.sources))

@@ -105,7 +105,9 @@ class ForwardingDialog(QDialog):
             self.add_message,
             spacing=SPACE_XS,
         )
-        table_buttons = hbox(muted(label("A rule for an address wins over the catch-all.")))
+        table_buttons = hbox(
+            muted(label("A rule for an address wins over the catch-all.", wrap=False))
+        )
         table_buttons.addStretch(1)
         table_buttons.addWidget(self.remove_button)
         self.setLayout(

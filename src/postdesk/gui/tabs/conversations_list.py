@@ -28,6 +28,8 @@ SNIPPET_CHARS = 120
 
 def short_time(at: dt.datetime, now: dt.datetime | None = None) -> str:
     """Today's time as 14:05, this year's days as 3 Nov, older ones with the year."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)  # stored times are UTC
     local = at.astimezone()
     now = (now or dt.datetime.now(dt.UTC)).astimezone()
     if local.date() == now.date():
