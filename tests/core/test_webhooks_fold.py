@@ -164,3 +164,25 @@ def test_events_about_other_mail_are_counted_not_applied(store, sent, secret_ser
     (info,) = [i for i in webhook_status(store) if i.provider == "postmark"]
     assert (info.received, info.unmatched) == (1, 1)
     assert info.last_event_at is not None
+
+
+def test_the_same_request_delivered_at_once_is_taken_in_once(store, sent):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from postdesk.core.webhooks.receive import _fold as fold_request
+
+    body = json.dumps(sample("sendgrid_events.json", to=TO, message_id=MID)).encode()
+
+    def deliver(_: int) -> object:
+        try:
+            return fold_request(store, "sendgrid", sendgrid.parse(body), None)
+        except Refused as refused:
+            return refused.status
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(deliver, range(4)))
+    taken = [o for o in outcomes if not isinstance(o, int)]
+    assert len(taken) == 1
+    assert all(o in (409, 503) for o in outcomes if isinstance(o, int))
+    steps = [t for t in activity.message_detail(store, sent).timeline if t.source == "sendgrid"]
+    assert len(steps) == 3

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from postdesk.core import activity, settings, suppression
 from postdesk.core.bounces import REASONS, BounceClass
-from postdesk.core.store.models import QueuedMessage, WebhookEvent
+from postdesk.core.store.models import QueuedMessage, Setting, WebhookEvent
 from postdesk.core.webhooks import events as ev
 from postdesk.core.webhooks.events import ProviderEvent, Refused
 from postdesk.core.webhooks.urls import COUNTS_KEY
@@ -141,7 +141,10 @@ def _apply(session: Session, message_id: int, event: ProviderEvent) -> None:
 
 
 def _count(session: Session, provider: str, received: int, unmatched: int) -> None:
-    counts = {k: dict(v) for k, v in (settings.get(session, COUNTS_KEY) or {}).items()}
+    # The row is locked so two relays sharing PostgreSQL do not lose each other's counts.
+    row = session.get(Setting, COUNTS_KEY, with_for_update=True)
+    stored = row.value if row is not None and isinstance(row.value, dict) else {}
+    counts = {k: dict(v) for k, v in stored.items()}
     mine = counts.setdefault(provider, {"received": 0, "unmatched": 0})
     mine["received"] = int(mine.get("received", 0)) + received
     mine["unmatched"] = int(mine.get("unmatched", 0)) + unmatched

@@ -106,8 +106,14 @@ def _fold(store: Store, provider: str, events: list[ProviderEvent], once: str | 
         with store.session() as session:
             return fold(session, provider, events, once=once)
     except IntegrityError:
-        # The same event arrived twice at once and the other delivery committed first.
-        raise Refused(409, "these events were received before") from None
+        # Another delivery of the same event (or another request's first count) committed
+        # first. Not a 4xx: some providers never retry those; the retry then answers 409 if
+        # the events really were taken in.
+        raise Refused(503, "busy, try again") from None
+    except UserError as exc:
+        if exc.code == "store.busy":  # SQLite: another writer held the database
+            raise Refused(503, "busy, try again") from None
+        raise
 
 
 async def receive(
