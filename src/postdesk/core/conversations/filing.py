@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from postdesk.core.conversations import threads
-from postdesk.core.conversations.parse import parse_message
+from postdesk.core.conversations.parse import clean_text, parse_message
 from postdesk.core.store.models import DedicatedDomain, InboundMessage, InboundThread, utcnow
 
 VERDICTS = ("spf", "dkim", "dmarc")
@@ -62,10 +62,10 @@ def file_inbound(
         direction=direction,
         kind="message",
         received_at=now,
-        remote_ip=remote_ip[:64],
-        helo=helo[:255],
-        mail_from=mail_from[:320],
-        rcpt_tos=list(rcpt_tos),
+        remote_ip=clean_text(remote_ip)[:64],
+        helo=clean_text(helo)[:255],
+        mail_from=clean_text(mail_from)[:320],
+        rcpt_tos=[clean_text(r) for r in rcpt_tos],
         from_header=_cut(parsed.from_header, 400),
         to_header=recipients,
         subject=_cut(parsed.subject, 300),
@@ -78,7 +78,7 @@ def file_inbound(
         spf=(verdicts.get("spf") or "none")[:12],
         dkim=(verdicts.get("dkim") or "none")[:12],
         dmarc=(verdicts.get("dmarc") or "none")[:12],
-        auth_results=auth_results,
+        auth_results=clean_text(auth_results),
         unread=unread,
     )
     session.add(message)

@@ -13,6 +13,7 @@ import email.policy
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
@@ -77,8 +78,22 @@ def header(msg: Message, name: str) -> str:
                 break
     if value is None:
         return ""
-    text = " ".join(str(value).split())
+    text = " ".join(clean_text(str(value)).split())
     return text[:MAX_HEADER_CHARS]
+
+
+def clean_text(text: str) -> str:
+    """``text`` as a database takes it: no NUL characters (PostgreSQL refuses them) and no lone
+    surrogates (what undecodable header bytes become), each replaced by "?"."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _quietly(read: Callable[[], str | None]) -> str:
+    """A value read from a part, or "" when the part's header is too broken to read."""
+    try:
+        return read() or ""
+    except Exception:  # malformed MIME must never lose the message; the raw bytes keep it
+        return ""
 
 
 def _parts(msg: EmailMessage) -> list[EmailMessage]:
@@ -91,29 +106,41 @@ def _parts(msg: EmailMessage) -> list[EmailMessage]:
     return parts
 
 
+def _filename(part: Message) -> str:
+    return _quietly(part.get_filename)
+
+
+def _content_id(part: Message) -> str:
+    return _quietly(lambda: str(part.get("Content-ID") or ""))
+
+
 def _is_attachment(part: Message) -> bool:
-    disposition = (part.get_content_disposition() or "").lower()
+    disposition = _quietly(part.get_content_disposition).lower()
     if disposition == "attachment":
         return True
-    if part.get_filename():
+    if _filename(part):
         return True
-    return part.get_content_maintype() not in ("text", "multipart") and disposition != ""
+    return _quietly(part.get_content_maintype) not in ("text", "multipart") and disposition != ""
 
 
 def _is_inline_related(part: Message) -> bool:
     """An image referred to from the HTML by ``cid:``: shown in place, but also listed."""
-    return bool(part.get("Content-ID")) and part.get_content_maintype() == "image"
+    return bool(_content_id(part)) and _quietly(part.get_content_maintype) == "image"
 
 
 def _decoded_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # a broken transfer encoding: the text is what can be read of it
+        payload = None
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
+    charset = _quietly(part.get_content_charset) or "utf-8"
     try:
-        return payload.decode(charset, errors="replace")
-    except LookupError:  # an unknown charset name
-        return payload.decode("utf-8", errors="replace")
+        text = payload.decode(charset, errors="replace")
+    except (LookupError, ValueError):  # an unknown or unusable charset name
+        text = payload.decode("utf-8", errors="replace")
+    return clean_text(text)
 
 
 def encoded_size(part: Message) -> int:
@@ -121,7 +148,7 @@ def encoded_size(part: Message) -> int:
     payload = part.get_payload(decode=False)
     if not isinstance(payload, str):
         return 0
-    cte = (part.get("Content-Transfer-Encoding") or "").strip().lower()
+    cte = _quietly(lambda: str(part.get("Content-Transfer-Encoding") or "")).strip().lower()
     if cte == "base64":
         return len(re.sub(r"[^A-Za-z0-9+/]", "", payload)) * 3 // 4
     return len(payload)
@@ -155,7 +182,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     for part in _parts(msg):
         if _is_attachment(part) or _is_inline_related(part):
             continue
-        ctype = part.get_content_type()
+        ctype = _quietly(part.get_content_type)
         if ctype == "text/plain" and not text:
             text = _decoded_text(part)
         elif ctype == "text/html" and not html_body:
@@ -165,10 +192,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
     attachments = tuple(
         AttachmentInfo(
             index=i,
-            filename=safe_filename(part.get_filename() or "", i),
-            content_type=part.get_content_type(),
+            filename=safe_filename(_filename(part), i),
+            content_type=_quietly(part.get_content_type) or "application/octet-stream",
             size=encoded_size(part),
-            content_id=(part.get("Content-ID") or "").strip().strip("<>"),
+            content_id=_content_id(part).strip().strip("<>"),
         )
         for i, part in enumerate(attachment_parts(msg))
     )

@@ -126,14 +126,16 @@ def list_threads(
         domains = _domains(s, domain)
         query = select(InboundThread).where(InboundThread.domain_id.in_(list(domains)))
         if search is not None and search.strip():
-            ids = [
+            thread_ids = {
                 i
                 for domain_id in domains
-                for i in fts.matching_ids(s, domain_id, search, limit=MAX_SEARCH_HITS)
-            ]
-            if not ids:
+                for i in fts.matching_ids(
+                    s, domain_id, search, limit=MAX_SEARCH_HITS, column="thread_id"
+                )
+                if i is not None
+            }
+            if not thread_ids:
                 return []
-            thread_ids = select(InboundMessage.thread_id).where(InboundMessage.id.in_(ids))
             query = query.where(InboundThread.id.in_(thread_ids))
         if unread_only:
             query = query.where(InboundThread.unread_count > 0)

@@ -48,17 +48,30 @@ def pg_tsquery(query: str) -> str:
 
 
 def matching_ids(
-    session: Session, domain_id: int, query: str, *, limit: int = 200, offset: int = 0
+    session: Session,
+    domain_id: int,
+    query: str,
+    *,
+    limit: int = 200,
+    offset: int = 0,
+    column: str = "id",
 ) -> list[int]:
-    """The ids of the domain's messages matching ``query``, newest first."""
+    """The ids of the domain's messages matching ``query``, newest first (with
+    ``column="thread_id"``: the thread of each of those messages instead)."""
+    if column not in ("id", "thread_id"):
+        raise ValueError(column)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         tsquery = pg_tsquery(query)
         if not tsquery:
             return []
+        # The matches are collected from the GIN index first (MATERIALIZED), then the newest
+        # kept: left to itself the planner may walk the primary key backwards and work out
+        # every message's tsvector until enough match, seconds for a rare word.
         sql = text(
-            f"SELECT id FROM inbound_messages WHERE domain_id = :domain AND {PG_DOCUMENT} "
-            "@@ to_tsquery('simple'::regconfig, :q) ORDER BY id DESC LIMIT :limit OFFSET :offset"
+            f"WITH hits AS MATERIALIZED (SELECT id, thread_id FROM inbound_messages "
+            f"WHERE domain_id = :domain AND {PG_DOCUMENT} @@ to_tsquery('simple'::regconfig, :q)) "
+            f"SELECT {column} FROM hits ORDER BY id DESC LIMIT :limit OFFSET :offset"
         )
         params = {"domain": domain_id, "q": tsquery, "limit": limit, "offset": offset}
     else:
@@ -66,7 +79,8 @@ def matching_ids(
         if not match:
             return []
         sql = text(
-            f"SELECT m.id FROM {FTS_TABLE} JOIN inbound_messages AS m ON m.id = {FTS_TABLE}.rowid "
+            f"SELECT m.{column} FROM {FTS_TABLE} "
+            f"JOIN inbound_messages AS m ON m.id = {FTS_TABLE}.rowid "
             f"WHERE {FTS_TABLE} MATCH :q AND m.domain_id = :domain "
             f"ORDER BY {FTS_TABLE}.rowid DESC LIMIT :limit OFFSET :offset"
         )
