@@ -380,3 +380,13 @@ def test_the_domain_menu_opens_the_domain_here(qapp, qtbot, store, domain) -> No
     assert dialog.isVisible() and dialog.domain == DOMAIN
     dialog.close()
     window.close()
+
+
+def test_mail_received_while_the_tab_was_hidden_shows_when_it_is_shown(
+    qapp, page, store, domain
+) -> None:
+    receive(store, mail("First", "one").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    page.hide()
+    receive(store, mail("Second", "two").as_bytes(policy=SMTP))
+    act(qapp, page.show, lambda: subjects(page) == ["Second", "First"])

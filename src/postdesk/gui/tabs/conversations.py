@@ -176,9 +176,10 @@ class ConversationsPage(Page):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if self.store is not None:
-            # Shown again (the tab was chosen): the window reloads stale pages itself, so the
-            # poll only resumes its rounds.
+            # Shown again (the tab was chosen): mail may have come in while it was hidden, maybe
+            # to a relay in another process that no change notification reaches.
             self.watch.timer.start()
+            QTimer.singleShot(0, self.watch.poll_now)
 
     def hideEvent(self, event: object) -> None:
         self.watch.stop()
