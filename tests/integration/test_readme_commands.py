@@ -231,6 +231,15 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["test-send", "--smtp-user", "shop.test/shop", "--from", "shop@shop.test",
                  "--to", "owner@client.test"], code=1),
         ],
+        ("activity",): [
+            Run(["activity"]),
+            Run(["activity", "--to", "customer@client.test", "--since", "2020-01-01"]),
+            Run(["activity", "--status", "lost"], code=2, json_too=False),
+        ],
+        ("activity", "show"): [
+            Run(["activity", "show", "1"]),
+            Run(["activity", "show", "<nothing@shop.test>"], code=1),
+        ],
         ("usage",): [Run(["usage"]), Run(["usage", "--days", "30"]), Run(["usage", "--csv"],
                                                                           json_too=False)],
         ("stats",): [Run(["stats"]), Run(["stats", "--domain", "shop.test", "--days", "1"])],

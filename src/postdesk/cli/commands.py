@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from postdesk.cli import (
+    activity,
     analyze,
     check,
     conversations,
@@ -35,6 +36,7 @@ REGISTRY = [
     tracking.register,
     usage.register,
     deliverability.register,
+    activity.register,
     testsend.register,
     domain.register,
     check.register,

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import email.policy
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from sqlalchemy import select
 
@@ -113,6 +115,8 @@ async def send_through_service(
     signer = await asyncio.to_thread(dkim_signer, store, domain_id) if domain_id else None
     result = await run_test(_endpoint(service, password), message, on_line=on_line, signer=signer)
     services.record_test(store, service_name, result.ok, result.category, _summary(result))
+    if domain_id is not None:
+        await asyncio.to_thread(_record_activity, store, domain_id, message, service, result)
     if result.ok:
         from postdesk.core import usage
 
@@ -120,6 +124,39 @@ async def send_through_service(
             usage.record_sent, store, recipients=1, service_id=service.id, domain_id=domain_id
         )
     return result
+
+
+def final_reply(result: TestResult) -> tuple[int | None, str]:
+    """The server's last word on the message (its reply to the data, or the refusal)."""
+    if result.reply_code is not None:
+        return result.reply_code, f"{result.reply_code} {result.reply_text or ''}".strip()
+    for line in reversed(result.transcript):
+        text = line.text.strip()
+        if line.direction == "server" and text[:3].isdigit() and not text.startswith("221"):
+            return int(text[:3]), text
+    return None, result.advice
+
+
+def _record_activity(
+    store: Store, domain_id: int, message: EmailMessage, service: ServiceView, result: TestResult
+) -> None:
+    """A test send from one of the user's domains shows in its activity, marked critical."""
+    from postdesk.core import activity
+
+    code, reply = final_reply(result)
+    activity.record_test_send(
+        store,
+        domain_id=domain_id,
+        raw=message.as_bytes(policy=email.policy.SMTP),
+        mail_from=str(message["From"].addresses[0].addr_spec),
+        rcpt_to=str(message["To"].addresses[0].addr_spec),
+        subject=str(message["Subject"]),
+        message_id_header=str(message["Message-ID"]),
+        service=service.name,
+        ok=result.ok,
+        reply_code=code,
+        reply=reply,
+    )
 
 
 def dkim_signer(store: Store, domain_id: int) -> MessageSigner | None:

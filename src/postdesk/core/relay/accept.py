@@ -16,6 +16,7 @@ disk flush for the group) and counted, before any of them is answered 250.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import logging
@@ -354,10 +355,32 @@ def _sender_refusal(s: Session, request: _Request) -> str | None:
     return senders.refusal(s, domain, [request.mail_from, *froms])
 
 
+CRITICAL_HEADER = "x-postdesk-critical"
+
+
+def take_critical(block: headers.HeaderBlock) -> tuple[headers.HeaderBlock, bool]:
+    """The header block without ``X-Postdesk-Critical`` (an instruction to Postdesk, never sent
+    on), and whether it marked the message critical (``1``)."""
+    values = block.all(CRITICAL_HEADER)
+    if not values:
+        return block, False
+    kept: list[bytes] = []
+    dropping = False
+    for line in block.lines:
+        if line[:1] not in (b" ", b"\t"):  # a new field; folded lines follow their field
+            dropping = line.partition(b":")[0].strip().lower() == CRITICAL_HEADER.encode()
+        if not dropping:
+            kept.append(line)
+    fields = tuple(f for f in block.fields if f.name != CRITICAL_HEADER)
+    critical = any(v.strip().lower() in ("1", "yes", "true") for v in values)
+    return dataclasses.replace(block, lines=tuple(kept), fields=fields), critical
+
+
 def _enqueue(s: Session, request: _Request) -> int:
     login = request.login
     domain = s.get(DedicatedDomain, login.domain_id)
-    data = complete_headers(request.block, login, domain.reply_to if domain else None)
+    block, critical = take_critical(request.block)
+    data = complete_headers(block, login, domain.reply_to if domain else None)
     row = queue.enqueue(
         s,
         domain_id=login.domain_id,
@@ -369,10 +392,27 @@ def _enqueue(s: Session, request: _Request) -> int:
         message_id=_decoded(headers.read(data).first("Message-ID")),
         track_open=tracking.in_effect(s, login.domain_id, "open", request.now),
         track_click=tracking.in_effect(s, login.domain_id, "click", request.now),
+        critical=critical,
         now=request.now,
     )
+    _record_accepted(s, row.id, request, critical)
     _record_suppressed(s, row.id, request.suppressed)
     return row.id
+
+
+def _record_accepted(s: Session, message_id: int, request: _Request, critical: bool) -> None:
+    """The first step of the message's activity: who sent it, from where, to whom."""
+    from postdesk.core import activity
+
+    count = len(request.rcpt_tos)
+    detail = (
+        f"Accepted from SMTP user {request.login.login}: MAIL FROM <{request.mail_from}>, "
+        f"{count} recipient{'s' if count != 1 else ''}"
+    )
+    if critical:
+        detail += "; marked critical"
+    activity.add_recipients(s, message_id, request.rcpt_tos)
+    activity.record_event(s, message_id, "accepted", detail=detail, at=request.now)
 
 
 def _record_suppressed(s: Session, message_id: int, refused: tuple[tuple[str, str], ...]) -> None:

@@ -26,6 +26,7 @@ from typing import Literal
 from sqlalchemy import Connection, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from postdesk.core.activity import delivery as activity_delivery
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, QueuedMessage, TrackingEvent, utcnow
 
@@ -118,6 +119,8 @@ def enqueue(
     message_id: str = "",
     track_open: bool = False,
     track_click: bool = False,
+    critical: bool = False,
+    source: str = "relay",
     now: dt.datetime | None = None,
 ) -> QueuedMessage:
     """Add an accepted message in the caller's transaction (durable once that commits)."""
@@ -137,6 +140,8 @@ def enqueue(
         next_attempt_at=now,
         track_open=track_open,
         track_click=track_click,
+        critical=critical,
+        source=source,
         tracking_token=_random.token_urlsafe(18),
         tracking_key=_random.token_hex(32),
     )
@@ -319,6 +324,14 @@ class Outcome:
     message_id: int
     result: Literal["sent", "bounced", "retry"]
     reply: str
+    # For the message's activity: the upstream's reply code, whether Postdesk itself held the
+    # message, the recipients the upstream refused (address, code, text), the DKIM selector
+    # it was signed with and the tracking applied.
+    code: int | None = None
+    local: bool = False
+    refused: tuple[tuple[str, int, str], ...] = ()
+    signed: str | None = None
+    tracking: str = ""
 
 
 def _retry_values(
@@ -360,12 +373,13 @@ def record_outcomes(
         rows = {
             row.id: row
             for row in s.execute(
-                select(t.c.id, t.c.attempts, t.c.accepted_at).where(
+                select(t.c.id, t.c.attempts, t.c.accepted_at, t.c.rcpt_tos).where(
                     t.c.id.in_([o.message_id for o in outcomes]), held
                 )
             ).all()
         }
         params: list[dict[str, object]] = []
+        attempts_seen: list[activity_delivery.Attempt] = []
         for outcome in outcomes:
             row = rows.get(outcome.message_id)
             if row is None:
@@ -387,6 +401,7 @@ def record_outcomes(
                     "b_sent": now if status == "sent" else None,
                 }
             )
+            attempts_seen.append(_attempt(outcome, status, row.rcpt_tos, first=row.attempts == 0))
         if params:
             s.execute(
                 update(t)
@@ -402,7 +417,26 @@ def record_outcomes(
                 ),
                 params,
             )
+            activity_delivery.record_attempts(s, attempts_seen, now)
     return {p["b_id"]: str(p["b_status"]) for p in params}  # type: ignore[misc]
+
+
+def _attempt(
+    outcome: Outcome, status: str, rcpt_tos: list[str], *, first: bool
+) -> activity_delivery.Attempt:
+    return activity_delivery.Attempt(
+        message_id=outcome.message_id,
+        result=outcome.result,
+        status=status,
+        reply=outcome.reply,
+        rcpt_tos=tuple(rcpt_tos or ()),
+        first=first,
+        code=outcome.code,
+        local=outcome.local,
+        refused=outcome.refused,
+        signed=outcome.signed,
+        tracking=outcome.tracking,
+    )
 
 
 def release(store: Store, ids: list[int], worker: str) -> None:
@@ -437,7 +471,8 @@ def retry_now(store: Store, message_id: int) -> bool:
     """Send a waiting or bounced message at the next chance; False when there is no such one."""
     with store.session() as s:
         row = s.get(QueuedMessage, message_id)
-        if row is None or row.status not in ("pending", "bounced"):
+        # A test send is only a record of what happened: the worker never sends it again.
+        if row is None or row.status not in ("pending", "bounced") or row.source == "test":
             return False
         row.status, row.next_attempt_at = "pending", utcnow()
         return True

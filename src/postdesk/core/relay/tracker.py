@@ -15,9 +15,10 @@ import logging
 from aiohttp import web
 from sqlalchemy import select
 
+from postdesk.core import activity
 from postdesk.core.relay.rewrite import url_signature
 from postdesk.core.store import Store
-from postdesk.core.store.models import QueuedMessage, TrackingEvent
+from postdesk.core.store.models import QueuedMessage, TrackingEvent, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ def record_open(store: Store, token: str, remote: str | None) -> bool:
         message_id = s.scalar(select(QueuedMessage.id).where(QueuedMessage.tracking_token == token))
         if message_id is None:
             return False
-        s.add(TrackingEvent(message_id=message_id, kind="open", remote=remote))
+        now = utcnow()
+        s.add(TrackingEvent(message_id=message_id, kind="open", remote=remote, at=now))
+        activity.record_event(s, message_id, "opened", source="tracking", at=now)
         return True
 
 
@@ -48,7 +51,9 @@ def record_click(store: Store, token: str, url: str, signature: str, remote: str
         ).first()
         if row is None or not hmac.compare_digest(url_signature(row[1], url), signature):
             return False
-        s.add(TrackingEvent(message_id=row[0], kind="click", url=url[:4000], remote=remote))
+        now = utcnow()
+        s.add(TrackingEvent(message_id=row[0], kind="click", url=url[:4000], remote=remote, at=now))
+        activity.record_event(s, row[0], "clicked", source="tracking", detail=url, at=now)
         return True
 
 

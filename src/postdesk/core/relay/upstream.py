@@ -37,7 +37,19 @@ IDLE_CLOSE = 30.0  # seconds an unused connection stays open (servers drop idle 
 CHECK_AFTER = 2.0  # a connection idle this long is checked with NOOP before it is used again
 
 
-class TemporaryFailure(Exception):
+Refused = tuple[tuple[str, int, str], ...]  # (recipient, code, text) the upstream refused
+
+
+class _Refusal(Exception):
+    """A failure with, when the upstream answered, its reply code and refused recipients."""
+
+    def __init__(self, text: str = "", *, code: int | None = None, refused: Refused = ()):
+        super().__init__(text)
+        self.code = code
+        self.refused = refused
+
+
+class TemporaryFailure(_Refusal):
     """Try again later: the reply (or what went wrong) is kept on the message."""
 
 
@@ -49,7 +61,7 @@ class Held(TemporaryFailure):
     """A local problem the user must fix (a missing secret): the domain's mail waits for it."""
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(_Refusal):
     """The upstream refused the message for good: it bounces."""
 
 
@@ -213,7 +225,15 @@ async def close(smtp: aiosmtplib.SMTP | None) -> None:
         smtp.close()
 
 
-async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -> str:
+@dataclass(frozen=True)
+class Handed:
+    """The upstream took the message: its reply, and the recipients it refused (if any)."""
+
+    reply: str
+    refused: Refused = ()
+
+
+async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -> Handed:
     """Hand one message over; returns the reply, or raises Temporary/PermanentFailure."""
     # 8-bit content is announced as such (RFC 6152) when the service offers it, as the app
     # announced it to the relay; a 7-bit message needs no parameter.
@@ -226,24 +246,26 @@ async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         text = "; ".join(f"<{r.recipient}>: {r.code} {r.message}" for r in exc.recipients)
+        every = tuple((r.recipient, r.code, r.message) for r in exc.recipients)
         if any(400 <= c < 500 for c in codes):
-            raise TemporaryFailure(text) from None
-        raise PermanentFailure(text) from None
+            raise TemporaryFailure(text, refused=every) from None
+        raise PermanentFailure(text, refused=every) from None
     except aiosmtplib.SMTPServerDisconnected as exc:
         raise ConnectionLost(f"The connection to the SMTP service failed: {exc}") from None
     except aiosmtplib.SMTPResponseException as exc:
         text = f"{exc.code} {exc.message}"
         if 500 <= exc.code < 600:
-            raise PermanentFailure(text) from None
-        raise TemporaryFailure(text) from None
+            raise PermanentFailure(text, code=exc.code) from None
+        raise TemporaryFailure(text, code=exc.code) from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         raise ConnectionLost(f"The connection to the SMTP service failed: {exc}") from None
-    text = str(reply)
+    # aiosmtplib hands back the text of the 250 that ended DATA; the activity shows it whole.
+    text = f"250 {reply}"
     if refused:
         # Some recipients were refused: the others got it, which is what "sent" means here.
         text += " (refused: " + "; ".join(f"<{r}>: {v[0]} {v[1]}" for r, v in refused.items())
         text += ")"
-    return text
+    return Handed(text, tuple((r, v[0], v[1]) for r, v in refused.items()))
 
 
 @dataclass

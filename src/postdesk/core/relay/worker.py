@@ -38,6 +38,7 @@ from postdesk.core.relay.signer import Job, Signers
 from postdesk.core.relay.upstream import (
     ConnectionLost,
     Endpoint,
+    Handed,
     Held,
     PermanentFailure,
     Pool,
@@ -92,6 +93,18 @@ class _Item:
     message: QueuedMessage
     upstream: Upstream
     data: asyncio.Future[bytes]
+    tracking: str = ""  # what tracking the signed bytes carry ("open, click"), for the activity
+
+    def outcome(self, result: Any, reply: str, exc: Exception | None = None, **kw: Any) -> Outcome:
+        """An attempt's outcome once the message was signed (what the activity shows)."""
+        key = self.upstream.key
+        values: dict[str, Any] = {
+            "code": getattr(exc, "code", None),
+            "refused": getattr(exc, "refused", ()),
+            "signed": key.selector if key is not None else None,
+            "tracking": self.tracking,
+        }
+        return Outcome(self.message.id, result, reply, **{**values, **kw})
 
 
 class Worker:
@@ -264,11 +277,12 @@ class Worker:
             await self._settle_all(claim.ids, "bounced", str(exc))
             return
         except TemporaryFailure as exc:  # Held: a missing secret; the messages wait
-            await self._settle_all(claim.ids, "retry", str(exc))
+            await self._settle_all(claim.ids, "retry", str(exc), local=True)
             return
         except Exception as exc:
             log.exception("could not prepare messages for delivery")
-            await self._settle_all(claim.ids, "retry", f"Postdesk could not send it: {exc}")
+            reply = f"Postdesk could not send it: {exc}"
+            await self._settle_all(claim.ids, "retry", reply, local=True)
             return
         base = None
         if self.tracking_base is not None and upstream.tracking_host:
@@ -282,11 +296,14 @@ class Worker:
             try:
                 job = prepare(message, upstream, base)
             except Held as exc:
-                await self._settle_all([message_id], "retry", exc.args[0])
+                await self._settle_all([message_id], "retry", exc.args[0], local=True)
                 continue
             assert upstream.key is not None  # prepare checked
             data = self._signers.sign(job, upstream.key, backlog=len(box))
-            box.append(_Item(message, upstream, data))
+            tracked = [k for k, on in (("open", job.track_open), ("click", job.track_click)) if on]
+            box.append(
+                _Item(message, upstream, data, ", ".join(tracked) if job.tracking_base else "")
+            )
         self._start_lanes(upstream.endpoint)
 
     # --- sending ------------------------------------------------------------------------------
@@ -322,7 +339,7 @@ class Worker:
                         if isinstance(exc, Held)
                         else f"Postdesk could not prepare it: {exc}"
                     )
-                    await self._settle(Outcome(message_id, "retry", reason))
+                    await self._settle(Outcome(message_id, "retry", reason, local=True))
                     continue
                 try:
                     if smtp is None:
@@ -331,23 +348,24 @@ class Worker:
                         except TemporaryFailure as exc:
                             await self._cannot_connect(endpoint, item, exc)
                             return
-                    smtp, reply = await self._send(item.upstream, smtp, reused, item, data)
+                    smtp, handed = await self._send(item.upstream, smtp, reused, item, data)
                     reused = True
-                    outcome = Outcome(message_id, "sent", reply)
+                    outcome = item.outcome("sent", handed.reply, refused=handed.refused)
                 except PermanentFailure as exc:
                     reused = True  # the server answered: the connection is fine
-                    outcome = Outcome(message_id, "bounced", str(exc))
+                    outcome = item.outcome("bounced", str(exc), exc)
                 except ConnectionLost as exc:
                     await close(smtp)
                     smtp = None
-                    outcome = Outcome(message_id, "retry", str(exc))
+                    outcome = item.outcome("retry", str(exc), exc)
                 except TemporaryFailure as exc:  # a 4xx for this message: only it waits
-                    outcome = Outcome(message_id, "retry", str(exc))
+                    outcome = item.outcome("retry", str(exc), exc, local=isinstance(exc, Held))
                 except Exception as exc:
                     log.exception("delivery failed unexpectedly")
                     await close(smtp)
                     smtp = None
-                    outcome = Outcome(message_id, "retry", f"Postdesk could not send it: {exc}")
+                    reply = f"Postdesk could not send it: {exc}"
+                    outcome = item.outcome("retry", reply, local=True)
                 if smtp is not None and not smtp.is_connected:
                     await close(smtp)  # replaced or dropped while sending
                     smtp = None
@@ -376,7 +394,9 @@ class Worker:
             box.clear()
         for waiting in items:
             waiting.data.add_done_callback(_discard)
-        await self._settle_all([i.message.id for i in items], "retry", str(exc))
+        await self._settle_all(
+            [i.message.id for i in items], "retry", str(exc), local=isinstance(exc, Held)
+        )
 
     async def _send(
         self,
@@ -385,7 +405,7 @@ class Worker:
         reused: bool,
         item: _Item,
         data: bytes,
-    ) -> tuple[aiosmtplib.SMTP, str]:
+    ) -> tuple[aiosmtplib.SMTP, Handed]:
         """Send on the connection; if one that worked before broke, once more on a new one."""
         try:
             return smtp, await send_one(smtp, item.message, data)
@@ -409,8 +429,10 @@ class Worker:
         """Record one outcome; returns once it is committed (with whatever else was ready)."""
         await self._settle_many([outcome])
 
-    async def _settle_all(self, ids: list[int], result: Any, reply: str) -> None:
-        await self._settle_many([Outcome(i, result, reply) for i in ids])
+    async def _settle_all(
+        self, ids: list[int], result: Any, reply: str, *, local: bool = False
+    ) -> None:
+        await self._settle_many([Outcome(i, result, reply, local=local) for i in ids])
 
     async def _settle_many(self, outcomes: list[Outcome]) -> None:
         loop = asyncio.get_running_loop()
