@@ -247,3 +247,39 @@ def test_a_notification_about_mail_postdesk_did_not_send_changes_nothing(shop) -
             activity.apply_dsn(s, b"From: a@b\r\nSubject: hello\r\n\r\nnot a bounce\r\n") is False
         )
     assert [e.kind for e in activity.message_detail(shop, mid).timeline] == ["accepted"]
+
+
+def test_an_open_and_a_click_show_once_in_the_timeline(shop) -> None:
+    from postdesk.core.relay import tracker
+    from postdesk.core.relay.rewrite import url_signature
+
+    mid = _message(shop, ["ann@client.test"])
+    with shop.session() as s:
+        row = s.get(QueuedMessage, mid)
+        token, key = row.tracking_token, row.tracking_key
+    assert tracker.record_open(shop, token, "192.0.2.7")
+    url = "https://shop.test/orders/1001"
+    assert tracker.record_click(shop, token, url, url_signature(key, url), "192.0.2.7")
+    timeline = activity.message_detail(shop, mid).timeline
+    assert [(e.kind, e.source) for e in timeline] == [
+        ("accepted", "relay"),
+        ("opened", "tracking"),
+        ("clicked", "tracking"),
+    ]
+    assert timeline[-1].detail == url
+    assert [r.id for r in activity.search(shop, ActivityQuery(status="clicked"))] == [mid]
+
+
+def test_the_critical_mark_is_taken_out_of_the_message_folded_or_not() -> None:
+    from postdesk.core.relay import headers
+    from postdesk.core.relay.accept import take_critical
+
+    raw = (
+        b"From: shop@shop.test\r\nX-Postdesk-Critical:\r\n 1\r\nSubject: Your order\r\n"
+        b"\r\nHello\r\n"
+    )
+    block, critical = take_critical(headers.read(raw))
+    assert critical
+    assert block.head_crlf() == b"From: shop@shop.test\r\nSubject: Your order\r\n"
+    plain, critical = take_critical(headers.read(b"From: shop@shop.test\r\n\r\nHello\r\n"))
+    assert not critical and plain.head_crlf() == b"From: shop@shop.test\r\n"
