@@ -10,6 +10,8 @@ answered by visiting its SubscribeURL, again only on an SNS host.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 import re
@@ -100,11 +102,9 @@ async def verify(
         raise Refused(403, "the signature version is not supported")
     key = await _signing_key(message["SigningCertURL"], fetch)
     try:
-        import base64
-
         signature = base64.b64decode(message["Signature"], validate=True)
         key.verify(signature, canonical(message), padding.PKCS1v15(), algorithm())
-    except (ValueError, InvalidSignature):
+    except (ValueError, binascii.Error, InvalidSignature):
         raise Refused(403, "the signature does not match") from None
     ev.check_fresh(ev.from_iso(message["Timestamp"]), now, WINDOW)
 
