@@ -263,3 +263,25 @@ def test_the_domain_menu_has_activity_for_that_domain(qtbot) -> None:
     (item,) = [a for a in button.menu().actions() if a.text() == "Activity"]
     item.trigger()
     assert opened == ["shop.example"]
+
+
+def test_tab_reaches_the_search_the_filters_the_list_and_export(qapp, window) -> None:
+    from gui.test_keyboard import tab_chain
+
+    async def scenario() -> None:
+        window.show()
+        await shows(window, ALL_THREE)
+
+    run_on_qt_loop(qapp, scenario())
+    chain = tab_chain(window.field_combo)
+    for widget in (
+        window.search_edit,
+        window.search_button,
+        window.status_filter,
+        window.domain_filter,
+        window.since_edit,
+        window.until_edit,
+        window.export_button,
+        window.table,
+    ):
+        assert widget in chain, [type(w).__name__ for w in chain]

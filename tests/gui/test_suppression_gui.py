@@ -151,3 +151,29 @@ def test_export_then_import_into_another_list(qapp, window, listed, tmp_path: Pa
     assert len(exported.read_text().splitlines()) == 4
     assert window.action_status.text() == "Imported 1; 1 were already on the list."
     assert "1 line(s) of mine.csv were not imported" in window.banner.message_label.text()
+
+
+def test_tab_reaches_every_control_of_the_list_and_of_add(qapp, qtbot, window) -> None:
+    from gui.test_keyboard import tab_chain
+
+    async def scenario() -> None:
+        window.show()
+        await wait_for(lambda: len(rows(window)) == 3)
+
+    run_on_qt_loop(qapp, scenario())
+    chain = tab_chain(window.search_edit)
+    for widget in (
+        window.reason_filter,
+        window.add_button,
+        window.import_button,
+        window.export_button,
+        window.table,
+    ):
+        assert widget in chain
+    dialog = window.open_add()
+    qtbot.waitExposed(dialog)
+    dialog.address_edit.setText("someone@example.net")
+    chain = tab_chain(dialog.address_edit)
+    for widget in (dialog.reason_combo, dialog.domain_combo, dialog.note_edit, dialog.add_button):
+        assert widget in chain
+    dialog.reject()
