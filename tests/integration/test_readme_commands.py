@@ -170,6 +170,12 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["domain", "verify", "shop.test"]),
             Run(["domain", "verify", "fail.test"], code=1),
         ],
+        ("domain", "unsubscribe"): [
+            Run(["domain", "unsubscribe", "shop.test", "--on"]),
+            Run(["domain", "unsubscribe", "shop.test"]),
+            Run(["domain", "unsubscribe", "shop.test", "--off"]),
+            Run(["domain", "unsubscribe", "nowhere.test", "--on"], code=1),
+        ],
         ("check",): [
             Run(["check", "fail.test"], code=1),
             Run(["check", "fail.test", "--dkim-selector", "s1", "--dkim-selector", "s2"], code=1),

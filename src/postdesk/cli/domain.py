@@ -31,6 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=run_verify)
 
+    one_click = sub.add_parser(
+        "unsubscribe", help="one-click unsubscribe headers (RFC 8058) on the domain's mail"
+    )
+    one_click.add_argument("domain")
+    switch = one_click.add_mutually_exclusive_group()
+    switch.add_argument("--on", dest="on", action="store_const", const=True, help="add them")
+    switch.add_argument("--off", dest="on", action="store_const", const=False, help="stop")
+    one_click.add_argument("--json", action="store_true")
+    one_click.set_defaults(handler=run_unsubscribe)
+
     remove = sub.add_parser("remove", help="remove a domain, its keys and SMTP users")
     remove.add_argument("domain")
     remove.set_defaults(handler=run_remove)
@@ -133,6 +143,29 @@ def print_report(report, *, title: str) -> None:  # type: ignore[no-untyped-def]
     from postdesk.core.reporttext import domain_report_text
 
     print(domain_report_text(report.as_dict(), title=title), end="")
+
+
+def run_unsubscribe(args: argparse.Namespace) -> int:
+    from postdesk.core import domains, unsubscribe
+
+    store = _store()
+    if args.on is None:
+        on = unsubscribe.one_click_on(store, args.domain)
+    else:
+        on = unsubscribe.set_one_click(store, args.domain, args.on)
+    name = domains.lookup_name(args.domain)
+    if args.json:
+        print_json({"domain": name, "one_click_unsubscribe": on})
+        return 0
+    if on:
+        print(
+            f"Mail from {domains.shown_name(name)} to a single recipient carries one-click "
+            "unsubscribe headers, signed with DKIM; they need the domain's tracking CNAME "
+            "verified (the link points there)."
+        )
+    else:
+        print(f"Mail from {domains.shown_name(name)} carries no one-click unsubscribe headers.")
+    return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:

@@ -40,6 +40,9 @@ SIGNED_HEADERS = (
     "mime-version",
     "content-type",
     "reply-to",
+    # RFC 8058: receivers honour one-click unsubscribe only when both are signed.
+    "list-unsubscribe",
+    "list-unsubscribe-post",
 )
 KEY_TTL = 300.0  # seconds a loaded key is reused before it is read from the keyring again
 _PREHASHED = Prehashed(hashes.SHA256())

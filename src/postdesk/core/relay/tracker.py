@@ -15,7 +15,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import select
 
-from postdesk.core import activity
+from postdesk.core import activity, unsubscribe
 from postdesk.core.relay.rewrite import url_signature
 from postdesk.core.store import Store
 from postdesk.core.store.models import QueuedMessage, TrackingEvent, utcnow
@@ -57,6 +57,11 @@ def record_click(store: Store, token: str, url: str, signature: str, remote: str
         return True
 
 
+def _not_found() -> web.Response:
+    """The same answer for every token that is not genuine: it tells a prober nothing."""
+    return web.Response(status=404, text="This link is not valid.", headers=_NO_CACHE)
+
+
 def make_app(store: Store) -> web.Application:
     """The aiohttp application serving both routes."""
 
@@ -83,9 +88,34 @@ def make_app(store: Store) -> web.Application:
             )
         raise web.HTTPFound(location=url, headers=_NO_CACHE)
 
+    async def unsubscribe_page(request: web.Request) -> web.Response:
+        # A GET never unsubscribes: link scanners and previews follow GETs.
+        token = request.match_info["token"]
+        target = await asyncio.to_thread(unsubscribe.find_target, store, token)
+        if target is None:
+            return _not_found()
+        return web.Response(
+            text=unsubscribe.confirm_page(target), content_type="text/html", headers=_NO_CACHE
+        )
+
+    async def unsubscribe_post(request: web.Request) -> web.Response:
+        form = await request.post() if request.can_read_body else {}
+        if form.get("List-Unsubscribe") != "One-Click":
+            return web.Response(status=400, text=f"Send {unsubscribe.POST_VALUE} to unsubscribe.")
+        target = await asyncio.to_thread(
+            unsubscribe.unsubscribe, store, request.match_info["token"]
+        )
+        if target is None:
+            return _not_found()
+        return web.Response(
+            text=unsubscribe.done_page(target), content_type="text/html", headers=_NO_CACHE
+        )
+
     app = web.Application()
     app.router.add_get("/o/{token}.gif", pixel)
     app.router.add_get("/c/{token}", click)
+    app.router.add_get("/u/{token}", unsubscribe_page)
+    app.router.add_post("/u/{token}", unsubscribe_post)
     # Providers' event webhooks share the endpoint (the same public name, one port to open).
     from postdesk.core.webhooks.receive import add_routes
 

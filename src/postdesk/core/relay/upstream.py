@@ -82,6 +82,7 @@ class Upstream:
     service_name: str
     tracking_host: str | None = None  # the domain's verified public tracking name, if any
     key: dkimsign.SigningKey | None = None  # always set once load_upstream returns
+    one_click_unsubscribe: bool = False  # the domain's mail carries RFC 8058 headers
 
     @property
     def endpoint(self) -> Endpoint:
@@ -129,6 +130,7 @@ def load_upstream(store: Store, domain_id: int, service_id: int | None = None) -
             pinned_sha256=service.pinned_sha256,
             service_name=service.name,
             tracking_host=None if address is None else address.host,
+            one_click_unsubscribe=bool(domain.one_click_unsubscribe),
         )
     try:
         upstream.key = dkimsign.domain_key(key_ref, upstream.domain)

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from postdesk.core import routing
+from postdesk.core import routing, unsubscribe
 from postdesk.core.relay import queue
 from postdesk.core.relay.options import RelayOptions
 from postdesk.core.relay.queue import Outcome, RetryPolicy
@@ -63,8 +63,8 @@ COMMIT_TRIES = 3  # a commit that fails (database busy) is tried again before gi
 
 
 def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | None) -> Job:
-    """What making the message ready takes: tracking (when the domain has a public tracking
-    address), then the DKIM signature over the final bytes.
+    """What making the message ready takes: one-click unsubscribe headers and tracking (when
+    the domain has a public tracking address), then the DKIM signature over the final bytes.
 
     ``tracking_base`` is used only when it names a public host: tracked links that point at
     this computer or a private network would be dead for every recipient.
@@ -73,8 +73,11 @@ def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | Non
         raise Held(f"Postdesk is holding {upstream.domain}'s mail: its DKIM key is not loaded.")
     public = tracking_base is not None and is_public_host(urlsplit(tracking_base).hostname or "")
     tracked = public and (message.track_open or message.track_click)
+    raw = message.raw
+    if public and upstream.one_click_unsubscribe and tracking_base is not None:
+        raw = unsubscribe.add_headers(raw, tracking_base, message)  # before the signature
     return Job(
-        raw=message.raw,
+        raw=raw,
         domain=upstream.key.domain,
         selector=upstream.key.selector,
         private_pem=upstream.key.private_pem,
