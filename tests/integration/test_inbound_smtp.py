@@ -263,3 +263,71 @@ async def test_messages_on_many_connections_at_once_are_all_kept(
     rows = inbound_world.stored()
     assert sorted(r.subject for r in rows) == sorted(f"burst {n}" for n in range(12))
     assert {r.dkim for r in rows} == {"pass"}
+
+
+async def test_reception_makes_the_mx_record_required_and_verified_like_the_others(
+    store, nsd
+) -> None:
+    from postdesk.core import domains, settings
+    from postdesk.core.dnscheck import verify_records
+    from postdesk.core.errors import UserError
+    from postdesk.core.inbound.reception import set_reception
+
+    add_receiving_domain(store, reception=False)
+    with pytest.raises(UserError) as refused:
+        set_reception(store, RECEIVING, True)  # nowhere to point the MX at yet
+    assert refused.value.code == "reception.no_mx_target"
+    with store.session() as s:
+        settings.change(s, "mx_target", "mx.postdesk-relay.test")
+    view = set_reception(store, RECEIVING, True)
+    assert view.mx is not None and view.mx.required
+    assert (view.mx.type, view.mx.host, view.mx.value) == (
+        "MX",
+        RECEIVING,
+        "10 mx.postdesk-relay.test",
+    )
+    _, expected = domains.expected_records(store, RECEIVING)
+    mx = [r for r in expected if r.kind == "mx"]
+    assert [r.required for r in mx] == [True]
+
+    nsd.serve({RECEIVING: "www IN A 192.0.2.80"})
+    missing = await verify_records(RECEIVING, mx, spf_include=None)
+    nsd.serve({RECEIVING: "@ IN MX 10 mx.postdesk-relay.test."})
+    published = await verify_records(RECEIVING, mx, spf_include=None)
+    assert [r.status for r in missing.records if r.kind == "mx"] == ["missing"]
+    assert missing.status != "verified"
+    assert [r.status for r in published.records if r.kind == "mx"] == ["ok"]
+
+    view = set_reception(store, RECEIVING, False)
+    assert view.mx is not None and not view.mx.required
+    _, expected = domains.expected_records(store, RECEIVING)
+    assert [r.required for r in expected if r.kind == "mx"] == [False]
+
+
+async def test_the_workspace_setting_turns_reception_on_for_an_embedded_relay(store, nsd) -> None:
+    from postdesk.core import settings
+    from postdesk.core.errors import UserError
+    from postdesk.core.relay import Relay, RelayOptions
+    from support.reception import InboundWorld, sender_zones
+    from support.services import free_port
+
+    nsd.serve(sender_zones())
+    domain_id = add_receiving_domain(store)
+    with store.session() as s, pytest.raises(UserError):
+        settings.change(s, "inbound_listen", "not an address")
+    port = free_port()
+    with store.session() as s:
+        settings.change(s, "inbound_listen", f"127.0.0.1:{port}")
+    # What the window's embedded relay is given: no inbound options of its own.
+    relay = Relay(store, RelayOptions(listen_port=free_port(), tracking_port=None))
+    await relay.start()
+    try:
+        assert relay.status.inbound_address == f"127.0.0.1:{port}"
+        world = InboundWorld(store, nsd, relay, port, domain_id)
+        code, _ = await asyncio.to_thread(
+            world.deliver, mail("via the setting").as_bytes(), mail_from="alice@sender.test"
+        )
+        assert code == 250
+        assert [r.subject for r in world.stored()] == ["via the setting"]
+    finally:
+        await relay.stop()

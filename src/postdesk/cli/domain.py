@@ -31,6 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=run_verify)
 
+    reception = sub.add_parser(
+        "reception", help="receive the domain's mail into Conversations (its MX becomes required)"
+    )
+    reception.add_argument("domain")
+    state = reception.add_mutually_exclusive_group(required=True)
+    state.add_argument("--on", dest="on", action="store_true", help="receive mail")
+    state.add_argument("--off", dest="on", action="store_false", help="stop receiving mail")
+    reception.add_argument("--json", action="store_true")
+    reception.set_defaults(handler=run_reception)
+
     one_click = sub.add_parser(
         "unsubscribe", help="one-click unsubscribe headers (RFC 8058) on the domain's mail"
     )
@@ -143,6 +153,25 @@ def print_report(report, *, title: str) -> None:  # type: ignore[no-untyped-def]
     from postdesk.core.reporttext import domain_report_text
 
     print(domain_report_text(report.as_dict(), title=title), end="")
+
+
+def run_reception(args: argparse.Namespace) -> int:
+    from postdesk.core import domains
+    from postdesk.core.inbound.reception import set_reception
+
+    view = set_reception(_store(), args.domain, args.on)
+    if args.json:
+        print_json(view.as_dict())
+        return 0
+    shown = domains.shown_name(view.domain)
+    if not view.reception:
+        print(f"{shown} no longer receives mail; its MX record is optional again.")
+        return 0
+    print(f"{shown} receives mail into Conversations once its MX record is verified:")
+    if view.mx is not None:
+        print(f"  {view.mx.host}  MX  {view.mx.value}")
+    print(f"Publish it, then run: postdesk domain verify {view.domain}")
+    return 0
 
 
 def run_unsubscribe(args: argparse.Namespace) -> int:

@@ -94,12 +94,16 @@ def build_expected_records(
             )
         )
     if mx_target:
-        records.append(
-            ExpectedRecord(
-                "mx", "MX", domain, f"{MX_PREFERENCE} {canonical(mx_target)}", required=False
-            )
-        )
+        records.append(mx_record(domain, mx_target, required=False))
     return records
+
+
+def mx_record(domain: str, target: str, *, required: bool) -> ExpectedRecord:
+    """The MX record that brings the domain's mail to the relay; required while the domain
+    receives mail into Conversations, optional otherwise."""
+    return ExpectedRecord(
+        "mx", "MX", canonical(domain), f"{MX_PREFERENCE} {canonical(target)}", required=required
+    )
 
 
 # --- SPF --------------------------------------------------------------------------------------

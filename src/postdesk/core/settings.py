@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     # port 25 on a server); None: it does not. The size limit for received messages.
     "inbound_listen": None,
     "inbound_max_message_mb": 25,
+    # Per remote address: inbound connections open at once, and messages per minute (one big
+    # provider sends from few addresses; a flood from one address waits).
+    "inbound_connections_per_ip": 20,
+    "inbound_messages_per_minute": 600,
     "orphan_secret_refs": [],
     "blocklists": ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
     # Provider webhook events taken in, per provider: {"received": n, "unmatched": n}.
@@ -69,6 +73,8 @@ EDITABLE: dict[str, Any] = {
     "relay_max_message_mb": Number(1, MAX_NUMBER, "a size in MB"),
     "inbound_listen": str,
     "inbound_max_message_mb": Number(1, MAX_NUMBER, "a size in MB"),
+    "inbound_connections_per_ip": Number(1, 10_000, "a number of connections"),
+    "inbound_messages_per_minute": Number(1, MAX_NUMBER, "a number of messages"),
     "return_path_target": str,
     "tracking_target": str,
     "mx_target": str,

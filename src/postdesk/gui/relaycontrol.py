@@ -130,7 +130,9 @@ class RelayControl(QObject):
         if self.state == RelayState.RUNNING and self.relay is not None:
             waiting = self.queued()
             queue = f"{waiting} queued" if waiting else "queue empty"
-            return f"Relay: listening on {self.relay.status.smtp_address} · {queue}"
+            text = f"Relay: listening on {self.relay.status.smtp_address} · {queue}"
+            inbound = self.relay.status.inbound_address  # the inbound_listen setting
+            return f"{text} · receiving mail on {inbound}" if inbound else text
         if self.state == RelayState.FAILED:
             if self.error is not None and self.error.code == "relay.port_in_use":
                 return f"Relay could not start: port {self.port} is in use"

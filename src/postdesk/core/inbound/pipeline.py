@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -21,19 +23,39 @@ from postdesk.core.store import Store
 from postdesk.core.store.models import InboundMessage
 
 log = logging.getLogger(__name__)
+# A part whose type (or file name) is a report's; the reader itself decides what it really is.
+_REPORT_HINT = re.compile(
+    rb"content-type:[ \t]*(?:application/(?:[\w.+-]*(?:zip|gzip|xml|octet-stream))|text/xml)"
+    rb"|filename\*?=[^\r\n]*\.(?:xml|gz|zip)",
+    re.IGNORECASE,
+)
 
 
-async def process(store: Store, inbound_id: int) -> str:
-    """Dispatch one committed inbound message; returns what it turned out to be
-    (``dsn``, ``dmarc_report``, ``sender_code`` or ``message``)."""
+@dataclass(frozen=True)
+class Processed:
+    """What a received message turned out to be, and how many forwarded copies it queued."""
+
+    kind: str  # dsn | dmarc_report | sender_code | message
+    forwarded: int = 0
+
+
+async def process(store: Store, inbound_id: int) -> Processed:
+    """Dispatch one committed inbound message to the parts of Postdesk that read mail."""
     kind = await asyncio.to_thread(_classify, store, inbound_id)
+    forwarded = 0
     # A bounce of a forwarded copy comes back as a DSN to an SRS address: forwarding decides.
     if kind in ("message", "dsn"):
         try:
-            await forwarding.forward_message(store, inbound_id)
+            forwarded = await forwarding.forward_message(store, inbound_id)
         except Exception:
             log.exception("forwarding a received message failed")
-    return kind
+    return Processed(kind, forwarded)
+
+
+def _may_carry_report(raw: bytes) -> bool:
+    """Whether a message could carry a DMARC aggregate report (an XML, gzip or zip file), so
+    that ordinary mail is not unpacked for nothing."""
+    return _REPORT_HINT.search(raw) is not None
 
 
 def _classify(store: Store, inbound_id: int) -> str:
@@ -50,7 +72,7 @@ def _classify(store: Store, inbound_id: int) -> str:
     if dsn:
         _mark(store, inbound_id, "dsn")
         return "dsn"
-    report = _step(
+    report = _may_carry_report(raw) and _step(
         store, "a DMARC report", lambda s: dmarcreports.import_report_message(s, raw) is not None
     )
     if report:

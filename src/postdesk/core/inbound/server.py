@@ -17,7 +17,8 @@ import re
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
 
@@ -32,6 +33,7 @@ from postdesk.core.store import Store
 log = logging.getLogger(__name__)
 
 RELAYING_DENIED = "550 5.7.1 relaying denied"
+T = TypeVar("T")
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
 
@@ -47,6 +49,7 @@ class InboundHandler:
         limits: PeerLimits,
         max_recipients: int = 100,
         after_commit: Callable[[int], Awaitable[None]] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.server_name = server_name
@@ -55,6 +58,9 @@ class InboundHandler:
         self.max_recipients = max_recipients
         self.after_commit = after_commit
         self.domains = ReceivingDomains(store)
+        # Threads of its own for the database work: senders waiting for a group commit must not
+        # hold every thread of the loop's default pool (the GUI's, when embedded).
+        self.executor = executor
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle_EHLO(
@@ -85,7 +91,7 @@ class InboundHandler:
         _, at, host = address.rpartition("@")
         domain_id = None
         if at and not envelope_problem(address, "Recipient"):
-            domain_id = await asyncio.to_thread(self.domains.lookup, lookup_name(host))
+            domain_id = await self._blocking(self.domains.lookup, lookup_name(host))
         if domain_id is None:
             return RELAYING_DENIED
         current = getattr(envelope, "inbound_domain_id", None)
@@ -124,7 +130,7 @@ class InboundHandler:
             verdicts.as_dict(),
             verdicts.header.partition(": ")[2],
         )
-        await asyncio.to_thread(file_received, self.store, message)
+        await self._blocking(file_received, self.store, message)
         if message.failed or message.inbound_id is None:
             return "451 4.3.0 Postdesk could not store the message; please try again shortly"
         if self.after_commit is not None:
@@ -132,6 +138,9 @@ class InboundHandler:
             self._background.add(task)  # a reference, so the task is not collected mid-way
             task.add_done_callback(self._background.discard)
         return f"250 2.0.0 Received as {message.inbound_id}"
+
+    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
 
     async def drain(self) -> None:
         """Wait for the after-commit work already started (at stop)."""

@@ -7,6 +7,7 @@ import logging
 import ssl
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from postdesk.core import settings
@@ -19,6 +20,7 @@ from postdesk.core.relay.options import DEFAULT_MAX_MESSAGE_BYTES, RelayOptions,
 from postdesk.core.store import Store
 
 log = logging.getLogger(__name__)
+INBOUND_THREADS = 8  # senders waiting for one group commit at once, at most
 
 
 class Inbound:
@@ -31,6 +33,8 @@ class Inbound:
         self.handler: InboundHandler | None = None
         self._server: asyncio.Server | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.limits = PeerLimits(connections=20, messages_per_minute=600)  # until start() reads
+        self._executor = ThreadPoolExecutor(INBOUND_THREADS, thread_name_prefix="postdesk-inbound")
 
     @property
     def port(self) -> int | None:
@@ -39,11 +43,18 @@ class Inbound:
         return int(self._server.sockets[0].getsockname()[1])
 
     def _where(self) -> tuple[str, int, int] | None:
-        """(host, port, size limit) from the options, else the workspace settings; None: off."""
+        """(host, port, size limit) from the options, else the workspace settings; None: off.
+        Also fills in the per-address limits the options leave to the settings."""
         opts = self.options
         with self.store.session() as s:
             listen = settings.get(s, "inbound_listen")
             size_mb = settings.get(s, "inbound_max_message_mb")
+            connections = int(settings.get(s, "inbound_connections_per_ip"))
+            per_minute = int(settings.get(s, "inbound_messages_per_minute"))
+        self.limits = PeerLimits(
+            connections=opts.inbound_connections_per_ip or connections,
+            messages_per_minute=opts.inbound_messages_per_minute or per_minute,
+        )
         max_bytes = opts.inbound_max_message_bytes or (
             int(float(size_mb) * 1024 * 1024) if size_mb else DEFAULT_MAX_MESSAGE_BYTES
         )
@@ -73,12 +84,10 @@ class Inbound:
             self.store,
             server_name=server_name,
             dns=dns.fresh,
-            limits=PeerLimits(
-                connections=opts.inbound_connections_per_ip,
-                messages_per_minute=opts.inbound_messages_per_minute,
-            ),
+            limits=self.limits,
             max_recipients=min(opts.max_recipients, 100),
             after_commit=self._after_commit,
+            executor=self._executor,
         )
         try:
             self._server = await start_inbound_server(
@@ -102,10 +111,12 @@ class Inbound:
 
     async def _after_commit(self, inbound_id: int) -> None:
         try:
-            await pipeline.process(self.store, inbound_id)
+            processed = await pipeline.process(self.store, inbound_id)
         except Exception:
             log.exception("processing received message %d failed", inbound_id)
-        self.on_queued()  # forwarded copies wait in the queue
+            return
+        if processed.forwarded:
+            self.on_queued()  # forwarded copies wait in the queue
 
     async def stop(self) -> None:
         """Stop listening; a sender mid-DATA gets no 250 and sends again later."""
@@ -117,3 +128,4 @@ class Inbound:
             self._server = None
         if self.handler is not None:
             await self.handler.drain()
+        self._executor.shutdown(wait=False)

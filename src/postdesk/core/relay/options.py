@@ -57,9 +57,10 @@ class RelayOptions:
     inbound_host: str = "0.0.0.0"
     inbound_port: int | None = None
     inbound_max_message_bytes: int | None = None  # None: ``inbound_max_message_mb`` or 25 MB
-    # Per remote address: connections open at once, and messages per minute.
-    inbound_connections_per_ip: int = 20
-    inbound_messages_per_minute: int = 600
+    # Per remote address: connections open at once, and messages per minute (None: the
+    # ``inbound_connections_per_ip`` and ``inbound_messages_per_minute`` settings).
+    inbound_connections_per_ip: int | None = None
+    inbound_messages_per_minute: int | None = None
     worker_id: str = field(default_factory=default_worker_id)
 
 
