@@ -446,7 +446,11 @@ class InboundThread(Base):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_inbound_threads_domain_last", "domain_id", "last_at"),)
+    __table_args__ = (
+        Index("ix_inbound_threads_domain_last", "domain_id", "last_at"),
+        # Threading's subject fallback looks a thread up by its (stripped) subject.
+        Index("ix_inbound_threads_domain_subject", "domain_id", "subject"),
+    )
 
 
 class InboundMessage(Base):
@@ -491,6 +495,8 @@ class InboundMessage(Base):
         Index("ix_inbound_messages_domain_received", "domain_id", "received_at"),
         Index("ix_inbound_messages_thread", "thread_id", "received_at"),
         Index("ix_inbound_messages_message_id", "message_id_header"),
+        # Threading: a message that arrives after a reply to it finds that reply's thread.
+        Index("ix_inbound_messages_in_reply_to", "domain_id", "in_reply_to"),
     )
 
 

@@ -26,6 +26,15 @@ _PG_DOCUMENT = (
 
 
 def upgrade() -> None:
+    # Threading's lookups: a thread by its subject, a message by the one it replies to.
+    with op.batch_alter_table("inbound_threads", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_inbound_threads_domain_subject", ["domain_id", "subject"], unique=False
+        )
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_inbound_messages_in_reply_to", ["domain_id", "in_reply_to"], unique=False
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE INDEX ix_inbound_messages_search ON inbound_messages "
@@ -55,7 +64,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_inbound_messages_search")
-        return
-    for trigger in ("inbound_fts_ai", "inbound_fts_ad", "inbound_fts_au"):
-        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    op.execute("DROP TABLE IF EXISTS inbound_fts")
+    else:
+        for trigger in ("inbound_fts_ai", "inbound_fts_ad", "inbound_fts_au"):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS inbound_fts")
+    op.drop_index("ix_inbound_messages_in_reply_to", table_name="inbound_messages")
+    op.drop_index("ix_inbound_threads_domain_subject", table_name="inbound_threads")
