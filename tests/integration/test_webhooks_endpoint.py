@@ -61,7 +61,7 @@ def _suppressed(store, address: str):  # type: ignore[no-untyped-def]
 async def test_sendgrid_events_reach_the_timeline_and_a_complaint_stops_mail(relay_world):
     world = relay_world
     signer = SendGridSigner()
-    await asyncio.to_thread(set_secret, "sendgrid", signer.public_b64)
+    await asyncio.to_thread(set_secret, world.store, "sendgrid", signer.public_b64)
     relay = await world.start_relay()
     port = relay.options.tracking_port
     to = "reader@client.test"
@@ -104,7 +104,7 @@ async def test_sendgrid_events_reach_the_timeline_and_a_complaint_stops_mail(rel
 
 async def test_mailgun_hard_bounce_over_http_and_refusals(relay_world):
     world = relay_world
-    await asyncio.to_thread(set_secret, "mailgun", MAILGUN_KEY)
+    await asyncio.to_thread(set_secret, world.store, "mailgun", MAILGUN_KEY)
     relay = await world.start_relay()
     port = relay.options.tracking_port
     to = "gone@client.test"
@@ -139,7 +139,7 @@ async def test_ses_subscription_and_complaint_through_sns(relay_world, monkeypat
     # No topic named yet: nothing is confirmed.
     assert (await _post(port, "/hooks/ses", subscription))[0] == 403
     assert signer.fetched == []
-    await asyncio.to_thread(set_secret, "ses", TOPIC)
+    await asyncio.to_thread(set_secret, world.store, "ses", TOPIC)
     assert (await _post(port, "/hooks/ses", subscription))[0] == 200
     assert any("Action=ConfirmSubscription" in url for url in signer.fetched)
 
@@ -165,12 +165,12 @@ async def test_postmark_needs_its_secret_path_and_counts_other_mail(relay_world)
     (info,) = [
         i for i in await asyncio.to_thread(webhook_status, world.store) if i.provider == "postmark"
     ]
-    path = await asyncio.to_thread(postmark_path, create=False)
+    path = await asyncio.to_thread(postmark_path, world.store, create=False)
     assert path and info.url is None  # no tracking host set: no URL to paste yet
     body = json.dumps(sample("postmark_bounce.json", to="x@client.test", provider_id="pm-9"))
     assert (await _post(port, "/hooks/postmark/guess", body.encode()))[0] == 404
     assert (await _post(port, f"/hooks/postmark/{path}", body.encode()))[0] == 200
-    await asyncio.to_thread(set_secret, "postmark", "hooks:pw-1")
+    await asyncio.to_thread(set_secret, world.store, "postmark", "hooks:pw-1")
     again = body.replace("4323372036854775807", "4323372036854775808").encode()
     assert (await _post(port, f"/hooks/postmark/{path}", again))[0] == 401
     basic = {"Authorization": "Basic " + base64.b64encode(b"hooks:pw-1").decode()}
@@ -221,7 +221,7 @@ def test_the_cli_gives_each_url_and_stores_keys_without_echoing_them(
         "unmatched": 0,
     }
     assert by_provider["ses"]["url"] == base + "ses"
-    path = postmark_path(create=False)
+    path = postmark_path(store, create=False)
     assert path and by_provider["postmark"]["url"] == f"{base}postmark/{path}"
     # The same URLs again: the Postmark path is made once.
     again = json.loads(_postdesk("webhooks", "--json", "--domain", verified_domain).stdout)

@@ -54,8 +54,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_secret(args: argparse.Namespace) -> int:
     from postdesk.cli.output import read_password_stdin
+    from postdesk.core.store import open_store
     from postdesk.core.webhooks.urls import set_secret
 
-    set_secret(args.provider, read_password_stdin())
+    set_secret(open_store(), args.provider, read_password_stdin())
     print(f"The {args.provider} webhook key is stored in the keyring.")
     return 0

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "blocklists": ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
     # Provider webhook events taken in, per provider: {"received": n, "unmatched": n}.
     "webhook_counts": {},
+    # The keyring names (never the values) of the providers' webhook keys, per workspace.
+    "webhook_secret_refs": {},
     # A domain is announced (banner and tray) when the last day's rates pass these (percent).
     "alert_bounce_rate_percent": 5.0,
     "alert_complaint_rate_percent": 0.1,

@@ -53,9 +53,9 @@ async def fetch_https(url: str) -> bytes:
 fetcher = fetch_https
 
 
-async def _secret(provider: str) -> str:
+async def _secret(store: Store, provider: str) -> str:
     try:
-        value = await asyncio.to_thread(read_secret, provider)
+        value = await asyncio.to_thread(read_secret, store, provider)
     except UserError:
         raise Refused(503, "the keyring is not available") from None
     if value is None:
@@ -64,6 +64,7 @@ async def _secret(provider: str) -> str:
 
 
 async def verified_events(
+    store: Store,
     provider: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -74,23 +75,23 @@ async def verified_events(
     """A request's events once its provider's signature checks out, and its one-time token."""
     now = now or dt.datetime.now(dt.UTC)
     if provider == "sendgrid":
-        sendgrid.verify(body, headers, await _secret("sendgrid"), now)
+        sendgrid.verify(body, headers, await _secret(store, "sendgrid"), now)
         return sendgrid.parse(body), None
     if provider == "mailgun":
         payload = parse_json(body)
-        token = mailgun.verify(payload, await _secret("mailgun"), now)
+        token = mailgun.verify(payload, await _secret(store, "mailgun"), now)
         return mailgun.parse(payload), token
     if provider == "postmark":
         try:
-            expected = await asyncio.to_thread(postmark_path, create=False)
-            basic = await asyncio.to_thread(read_secret, "postmark")
+            expected = await asyncio.to_thread(postmark_path, store, create=False)
+            basic = await asyncio.to_thread(read_secret, store, "postmark")
         except UserError:
             raise Refused(503, "the keyring is not available") from None
         postmark.check_access(path_secret, expected or "", headers.get("Authorization", ""), basic)
         return postmark.parse(body), None
     if provider == "ses":
         message = sns.parse_message(body)
-        topics = (await _secret("ses")).split()
+        topics = (await _secret(store, "ses")).split()
         await sns.verify(message, topics, fetcher, now)
         if message["Type"] == "SubscriptionConfirmation":
             await sns.confirm_subscription(message, fetcher)
@@ -121,7 +122,9 @@ async def receive(
 ) -> Answer:
     """Handle one webhook request end to end."""
     try:
-        events, once = await verified_events(provider, body, headers, path_secret=path_secret)
+        events, once = await verified_events(
+            store, provider, body, headers, path_secret=path_secret
+        )
         if not events and once is None:
             return Answer(200, "ok")
         result = await asyncio.to_thread(_fold, store, provider, events, once)

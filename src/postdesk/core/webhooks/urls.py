@@ -1,6 +1,7 @@
 """Where each provider posts its events, the key it is verified with, and what arrived so far.
 
-Keys live in the OS keyring through the secrets gateway, under fixed names (one per provider).
+Keys live in the OS keyring through the secrets gateway; the workspace's settings keep only the
+meaningless names they are stored under.
 Postmark signs nothing, so its URL carries a random path segment made on first use. The URL's
 host is the workspace's tracking host (or a domain's verified ``track.<domain>`` CNAME, which
 points there): the same endpoint that serves open pixels and click redirects.
@@ -23,9 +24,9 @@ from postdesk.core.store import Store
 from postdesk.core.store.models import WebhookEvent
 from postdesk.core.webhooks.events import PROVIDERS
 
-SECRET_NAMES = {provider: f"webhook-{provider}" for provider in PROVIDERS}
-POSTMARK_PATH_NAME = "webhook-postmark-path"
+POSTMARK_PATH = "postmark-path"
 COUNTS_KEY = "webhook_counts"
+REFS_KEY = "webhook_secret_refs"  # provider → the keyring name of its key (never the key)
 
 #: What each provider's secret is, in the words of its own settings page.
 SECRET_WORDS = {
@@ -89,25 +90,46 @@ def check_secret(provider: str, value: str) -> str:
     return value
 
 
-def set_secret(provider: str, value: str) -> None:
+def _ref(session: Any, name: str, *, create: bool) -> str | None:
+    """The keyring name this workspace keeps ``name`` under (made and recorded if asked)."""
+    refs = dict(settings.get(session, REFS_KEY) or {})
+    ref = refs.get(name)
+    if ref is None and create:
+        ref = refs[name] = secrets.new_secret_ref("webhook")
+        settings.put(session, REFS_KEY, refs)
+    return ref
+
+
+def set_secret(store: Store, provider: str, value: str) -> None:
     """Store a provider's verification key (checked first) in the keyring."""
     stored = check_secret(provider, value)
     secrets.require_storage()
-    secrets.store_secret(SECRET_NAMES[provider], stored)
+    with store.session() as s:
+        ref = _ref(s, provider, create=True)
+        assert ref is not None
+        # Inside the transaction: a keyring failure leaves no reference to a missing key.
+        secrets.store_secret(ref, stored)
 
 
-def read_secret(provider: str) -> str | None:
+def read_secret(store: Store, provider: str) -> str | None:
     """A provider's verification key, None when none was stored."""
-    return secrets.read_secret(SECRET_NAMES[provider])
+    with store.session() as s:
+        ref = _ref(s, provider, create=False)
+    return None if ref is None else secrets.read_secret(ref)
 
 
-def postmark_path(*, create: bool) -> str | None:
+def postmark_path(store: Store, *, create: bool) -> str | None:
     """The random path segment of Postmark's URL (made and stored when ``create``)."""
-    found = secrets.read_secret(POSTMARK_PATH_NAME)
+    with store.session() as s:
+        ref = _ref(s, POSTMARK_PATH, create=False)
+    found = None if ref is None else secrets.read_secret(ref)
     if found is None and create:
         secrets.require_storage()
         found = _random.token_urlsafe(24)
-        secrets.store_secret(POSTMARK_PATH_NAME, found)
+        with store.session() as s:
+            ref = _ref(s, POSTMARK_PATH, create=True)
+            assert ref is not None
+            secrets.store_secret(ref, found)
     return found
 
 
@@ -129,7 +151,7 @@ def webhook_status(
 ) -> list[WebhookInfo]:
     """Each provider's URL, whether its key is stored, and what arrived (reads the keyring:
     call it off the GUI thread). ``base`` overrides the endpoint address (a running relay's)."""
-    path = postmark_path(create=True)
+    path = postmark_path(store, create=True)
     with store.session() as s:
         base = (base or base_url(s, domain) or "").rstrip("/") or None
         counts = settings.get(s, COUNTS_KEY) or {}
@@ -148,7 +170,7 @@ def webhook_status(
             WebhookInfo(
                 provider=provider,
                 url=None if base is None else f"{base}/hooks/{suffix}",
-                has_secret=read_secret(provider) is not None,
+                has_secret=read_secret(store, provider) is not None,
                 last_event_at=last.get(provider),
                 received=int(count.get("received", 0)),
                 unmatched=int(count.get("unmatched", 0)),
