@@ -11,6 +11,7 @@ from postdesk.core import activity
 from postdesk.core.activity import ActivityQuery
 from postdesk.core.errors import UserError
 from postdesk.core.relay import queue
+from postdesk.core.store import open_store
 from postdesk.core.store.models import DedicatedDomain, QueuedMessage, utcnow
 from support.workspace import add_verified_domain
 
@@ -50,10 +51,15 @@ def _message(
         return row.id
 
 
-@pytest.fixture
-def shop(store):  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["sqlite", "postgres"])
+def shop(request, postdesk_home, monkeypatch):  # type: ignore[no-untyped-def]
+    """A workspace with a verified domain, on SQLite and on a real PostgreSQL server."""
+    if request.param == "postgres":
+        monkeypatch.setenv("POSTDESK_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    store = open_store()
     add_verified_domain(store, "shop.test")
-    return store
+    yield store
+    store.close()
 
 
 # Acceptance replies as providers word them, and the id each names.

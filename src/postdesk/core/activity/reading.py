@@ -13,7 +13,17 @@ import email.parser
 import email.policy
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from postdesk.core.domainname import canonical, display_domain
@@ -176,19 +186,11 @@ def check_status(text: str) -> str:
     return wanted
 
 
-def _filters(session: Session, query: ActivityQuery) -> list[ColumnElement[bool]]:
+def _filters(query: ActivityQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     q = QueuedMessage
     if query.domain:
-        name = canonical(query.domain)
-        domain_id = session.scalar(select(DedicatedDomain.id).where(DedicatedDomain.name == name))
-        if domain_id is None:
-            raise UserError(
-                "activity.unknown_domain",
-                f"{query.domain.strip()[:60]!r} is not one of your dedicated domains.",
-                "'postdesk domain list' shows them.",
-            )
-        where.append(q.domain_id == domain_id)
+        where.append(DedicatedDomain.name == canonical(query.domain))
     if query.recipient:
         where.append(
             q.id.in_(
@@ -237,44 +239,18 @@ def _summary(recipients: list[RecipientView]) -> str:
     return "/".join(seen) or "pending"
 
 
-def _rows(session: Session, messages: list[tuple]) -> list[ActivityRow]:  # type: ignore[type-arg]
-    ids = [m[0] for m in messages]
-    by_message: dict[int, list[RecipientView]] = {i: [] for i in ids}
-    if ids:
-        found = session.execute(
-            select(
-                MessageRecipient.message_id,
-                MessageRecipient.address,
-                MessageRecipient.status,
-                MessageRecipient.bounce_class,
-                MessageRecipient.reason,
-            )
-            .where(MessageRecipient.message_id.in_(ids))
-            .order_by(MessageRecipient.id)
-        )
-        for message_id, address, status, klass, reason in found:
-            by_message[message_id].append(RecipientView(address, status, klass, reason or ""))
-    rows = []
-    for mid, accepted, domain, mail_from, rcpts, subject, header, klass, source, crit in messages:
-        recipients = by_message[mid] or [
-            RecipientView(a.lower(), "pending", None, "") for a in rcpts
-        ]
-        rows.append(
-            ActivityRow(
-                id=mid,
-                accepted_at=accepted,
-                status=_summary(recipients),
-                domain=display_domain(domain),
-                mail_from=mail_from,
-                recipients=tuple(recipients),
-                subject=subject or "",
-                message_id_header=header or "",
-                bounce_class=klass,
-                source=source,
-                critical=bool(crit),
-            )
-        )
-    return rows
+_MESSAGE_COLUMNS = (
+    "id",
+    "accepted_at",
+    "domain",
+    "mail_from",
+    "rcpt_tos",
+    "subject",
+    "message_id_header",
+    "bounce_class",
+    "source",
+    "critical",
+)
 
 
 def _columns():  # type: ignore[no-untyped-def]
@@ -282,7 +258,7 @@ def _columns():  # type: ignore[no-untyped-def]
     return (
         q.id,
         q.accepted_at,
-        DedicatedDomain.name,
+        DedicatedDomain.name.label("domain"),
         q.mail_from,
         q.rcpt_tos,
         q.subject,
@@ -293,41 +269,107 @@ def _columns():  # type: ignore[no-untyped-def]
     )
 
 
+def _with_recipients(page):  # type: ignore[no-untyped-def]
+    """The page of messages with each one's recipients, in one statement (one round trip)."""
+    r = MessageRecipient
+    return (
+        select(page, r.address, r.status, r.bounce_class.label("r_class"), r.reason)
+        .outerjoin(r, r.message_id == page.c.id)
+        .order_by(page.c.accepted_at.desc(), page.c.id.desc(), r.id)
+    )
+
+
+def _assemble(found) -> list[ActivityRow]:  # type: ignore[no-untyped-def]
+    """Rows of (message columns…, address, status, class, reason) → one ActivityRow each."""
+    order: list[int] = []
+    messages: dict[int, tuple] = {}  # type: ignore[type-arg]
+    recipients: dict[int, list[RecipientView]] = {}
+    shown: dict[str, str] = {}
+    for record in found:
+        values = tuple(record)
+        mid = values[0]
+        if mid not in messages:
+            order.append(mid)
+            messages[mid] = values[: len(_MESSAGE_COLUMNS)]
+            recipients[mid] = []
+        address, status, klass, reason = values[len(_MESSAGE_COLUMNS) :]
+        if address is not None:
+            recipients[mid].append(RecipientView(address, status, klass, reason or ""))
+    rows = []
+    for mid in order:
+        _, accepted, domain, mail_from, rcpts, subject, header, klass, source, crit = messages[mid]
+        # Messages from before the activity existed have no recipient rows: their envelope.
+        listed = recipients[mid] or [
+            RecipientView(a.lower(), "pending", None, "") for a in rcpts or ()
+        ]
+        if domain not in shown:
+            shown[domain] = display_domain(domain)
+        rows.append(
+            ActivityRow(
+                id=mid,
+                accepted_at=accepted,
+                status=_summary(listed),
+                domain=shown[domain],
+                mail_from=mail_from,
+                recipients=tuple(listed),
+                subject=subject or "",
+                message_id_header=header or "",
+                bounce_class=klass,
+                source=source,
+                critical=bool(crit),
+            )
+        )
+    return rows
+
+
 def search(store: Store, query: ActivityQuery | None = None) -> list[ActivityRow]:
     """Messages matching ``query``, newest first (at most ``query.limit``)."""
     query = query or ActivityQuery()
     limit = max(1, min(query.limit, MAX_LIMIT))
-    with store.session() as session:
-        statement = (
-            select(*_columns())
-            .join(DedicatedDomain, DedicatedDomain.id == QueuedMessage.domain_id)
-            .where(*_filters(session, query))
-            .order_by(QueuedMessage.accepted_at.desc(), QueuedMessage.id.desc())
-            .limit(limit)
-            .offset(max(0, query.offset))
-        )
-        return _rows(session, [tuple(m) for m in session.execute(statement)])
-
-
-def _find_one(session: Session, key: int | str) -> int | None:
-    if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()):
-        number = int(key)
-        if session.get(QueuedMessage, number) is not None:
-            return number
-        if isinstance(key, int):
-            return None
-    text = str(key).strip()
-    return session.scalar(
-        select(QueuedMessage.id)
-        .where(
-            or_(
-                QueuedMessage.message_id_header.in_(_message_id_candidates(text)),
-                QueuedMessage.provider_message_id == text,
-            )
-        )
-        .order_by(QueuedMessage.id.desc())
-        .limit(1)
+    where = _filters(query)
+    page = (
+        select(*_columns())
+        .join(DedicatedDomain, DedicatedDomain.id == QueuedMessage.domain_id)
+        .where(*where)
+        .order_by(QueuedMessage.accepted_at.desc(), QueuedMessage.id.desc())
+        .limit(limit)
+        .offset(max(0, query.offset))
+        .subquery("page")
     )
+    with store.session() as session:
+        rows = _assemble(session.execute(_with_recipients(page)))
+        if not rows and query.domain:
+            _check_domain(session, query.domain)
+        return rows
+
+
+def _check_domain(session: Session, text: str) -> None:
+    name = canonical(text)
+    if session.scalar(select(DedicatedDomain.id).where(DedicatedDomain.name == name)) is None:
+        raise UserError(
+            "activity.unknown_domain",
+            f"{text.strip()[:60]!r} is not one of your dedicated domains.",
+            "'postdesk domain list' shows them.",
+        )
+
+
+def _key_filter(key: int | str) -> ColumnElement[bool]:
+    """Which message ``key`` names: its number in the list, its Message-ID or provider id."""
+    text = str(key).strip()
+    by_header = or_(
+        QueuedMessage.message_id_header.in_(_message_id_candidates(text)),
+        QueuedMessage.provider_message_id == text,
+    )
+    if isinstance(key, int):
+        return QueuedMessage.id == key
+    if text.isdigit():
+        return or_(QueuedMessage.id == int(text), by_header)
+    return by_header
+
+
+def _first_by_number(key: int | str) -> list[ColumnElement[bool]]:
+    text = str(key).strip()
+    return [(QueuedMessage.id == int(text)).desc()] if text.isdigit() else []
 
 
 def _headers(raw: bytes) -> tuple[tuple[str, str], ...]:
@@ -336,19 +378,33 @@ def _headers(raw: bytes) -> tuple[tuple[str, str], ...]:
 
 
 def _timeline(session: Session, message_id: int) -> tuple[TimelineEntry, ...]:
-    events = [
-        TimelineEntry(e.at, e.kind, e.recipient, e.source, e.detail or "", e.bounce_class)
-        for e in session.scalars(select(MessageEvent).where(MessageEvent.message_id == message_id))
-    ]
+    e, t = MessageEvent, TrackingEvent
+    both: CompoundSelect = union_all(
+        select(e.at, e.kind, e.recipient, e.source, e.detail, e.bounce_class, literal(0)).where(
+            e.message_id == message_id
+        ),
+        select(t.at, t.kind, null(), literal("tracking"), t.url, null(), literal(1)).where(
+            t.message_id == message_id
+        ),
+    )
+    events: list[TimelineEntry] = []
+    tracked: list[TimelineEntry] = []
+    for at, kind, recipient, source, detail, klass, from_tracking in session.execute(both):
+        if isinstance(at, str):  # a union's column loses its type on SQLite
+            at = dt.datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        if from_tracking:
+            kind = "opened" if kind == "open" else "clicked"
+            tracked.append(TimelineEntry(at, kind, None, "tracking", detail or "", None))
+        else:
+            events.append(TimelineEntry(at, kind, recipient, source, detail or "", klass))
     # Opens and clicks recorded before the activity existed live only in tracking_events; the
     # endpoint now writes both, at the same instant, so a pair is shown once.
-    recorded = {(e.kind, e.at) for e in events}
-    for t in session.scalars(select(TrackingEvent).where(TrackingEvent.message_id == message_id)):
-        kind = "opened" if t.kind == "open" else "clicked"
-        if (kind, t.at) not in recorded:
-            events.append(TimelineEntry(t.at, kind, None, "tracking", t.url or "", None))
+    recorded = {(x.kind, x.at) for x in events}
+    events += [x for x in tracked if (x.kind, x.at) not in recorded]
     order = {kind: i for i, kind in enumerate(_ORDER)}
-    events.sort(key=lambda e: (e.at, order.get(e.kind, len(order))))
+    events.sort(key=lambda x: (x.at, order.get(x.kind, len(order))))
     return tuple(events)
 
 
@@ -371,35 +427,42 @@ _ORDER = (
 
 def message_detail(store: Store, key: int | str) -> ActivityDetail:
     """A message (by its number in the list, its Message-ID or the provider's id) in full."""
+    q = QueuedMessage
+    page = (
+        select(
+            *_columns(),
+            SmtpUser.login.label("login"),
+            q.provider_message_id.label("provider_id"),
+            q.status.label("queue_status"),
+            q.attempts,
+            q.last_reply,
+            q.raw,
+        )
+        .join(DedicatedDomain, DedicatedDomain.id == q.domain_id)
+        .outerjoin(SmtpUser, SmtpUser.id == q.smtp_user_id)
+        .where(_key_filter(key))
+        # A number is first the message's own; otherwise the newest with that Message-ID.
+        .order_by(*_first_by_number(key), q.id.desc())
+        .limit(1)
+        .subquery("page")
+    )
     with store.session() as session:
-        found = _find_one(session, key)
-        if found is None:
+        found = session.execute(_with_recipients(page)).all()
+        if not found:
             raise UserError(
                 "activity.not_found",
                 f"No message {str(key).strip()[:60]!r} in the activity.",
                 "Use the number shown by 'postdesk activity' or the message's Message-ID.",
             )
-        message = session.get(QueuedMessage, found)
-        assert message is not None
-        statement = (
-            select(*_columns())
-            .join(DedicatedDomain, DedicatedDomain.id == QueuedMessage.domain_id)
-            .where(QueuedMessage.id == found)
-        )
-        row = _rows(session, [tuple(m) for m in session.execute(statement)])[0]
-        user = None
-        if message.smtp_user_id is not None:
-            login = session.scalar(
-                select(SmtpUser.login).where(SmtpUser.id == message.smtp_user_id)
-            )
-            user = f"{login}@{row.domain}" if login else None
+        extra = found[0]
+        row = _assemble([tuple(r[: len(_MESSAGE_COLUMNS)]) + tuple(r[-4:]) for r in found])[0]
         return ActivityDetail(
             row=row,
-            smtp_user=user,
-            provider_message_id=message.provider_message_id,
-            queue_status=message.status,
-            attempts=message.attempts,
-            last_reply=message.last_reply,
-            headers=_headers(message.raw),
-            timeline=_timeline(session, found),
+            smtp_user=f"{extra.login}@{row.domain}" if extra.login else None,
+            provider_message_id=extra.provider_id,
+            queue_status=extra.queue_status,
+            attempts=extra.attempts,
+            last_reply=extra.last_reply,
+            headers=_headers(extra.raw),
+            timeline=_timeline(session, row.id),
         )
