@@ -209,12 +209,12 @@ def test_domain_settings_shows_each_providers_webhook_url_and_what_arrived(
     from postdesk.core.store.models import WebhookEvent
     from postdesk.core.webhooks import urls
     from postdesk.gui.tabs.domain_settings import DomainSettingsPage
+    from postdesk.gui.widgets.provider_webhooks import indicator
 
     with shop.session() as s:
         settings.change(s, "tracking_target", "track.postdesk.example")
         s.add(WebhookEvent(provider="sendgrid", event_id="test-1", received_at=NOW))
         settings.put(s, urls.COUNTS_KEY, {"sendgrid": {"received": 1, "unmatched": 1}})
-    urls.set_secret("mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
     page = DomainSettingsPage()
     qtbot.addWidget(page)
     page.resize(900, 900)
@@ -233,9 +233,68 @@ def test_domain_settings_shows_each_providers_webhook_url_and_what_arrived(
     assert "/hooks/postmark/" in hooks.urls["postmark"].value()  # its secret path
     assert hooks.state_text("sendgrid").startswith("✓ Test event received")
     assert "1 about mail Postdesk did not send" in hooks.state_text("sendgrid")
-    assert hooks.state_text("mailgun") == "No event received yet: send the provider's test event."
-    assert (
-        hooks.state_text("postmark") == "No verification key stored yet: events would be refused."
-    )
+    assert hooks.state_text("mailgun") == "No verification key stored yet: events would be refused."
+    with_key = urls.WebhookInfo("mailgun", "http://x/hooks/mailgun", True, None, 0, 0)
+    assert indicator(with_key)[0] == "No event received yet: send the provider's test event."
     hooks.urls["mailgun"].copy_button.click()
     assert QGuiApplication.clipboard().text() == hooks.urls["mailgun"].value()
+
+
+def test_sends_through_per_smtp_user_changes_its_route_and_names_the_spf_include(
+    qapp: QApplication, qtbot: Any, shop: Store
+) -> None:
+    from postdesk.core.store.models import SmtpService
+    from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
+    from postdesk.gui.tabs.smtp_settings import SERVICE_COLUMN, SmtpSettingsPage
+
+    with shop.session() as s:
+        own = SmtpService(
+            name="SendGrid",
+            host="smtp.sendgrid.net",
+            port=587,
+            security="starttls",
+            spf_include="sendgrid.net",
+            is_default=True,
+        )
+        bulk = SmtpService(
+            name="Mailgun",
+            host="smtp.mailgun.org",
+            port=587,
+            security="starttls",
+            spf_include="mailgun.org",
+        )
+        s.add_all([own, bulk])
+        s.flush()
+        s.query(DedicatedDomain).filter_by(name="shop.example").one().service_id = own.id
+    page = SmtpSettingsPage()
+    qtbot.addWidget(page)
+    page.resize(900, 760)
+    page.show()
+
+    def combo(login: str) -> Any:
+        rows = [page.table.item(r, 0).text() for r in range(page.table.rowCount())]
+        return page.table.cellWidget(rows.index(login), SERVICE_COLUMN)
+
+    async def scenario() -> None:
+        await page.attach(shop)
+        await wait_for(lambda: page.table.rowCount() == 2)
+        assert combo("orders").currentText() == "The domain's service (SendGrid)"
+        assert [combo("orders").itemText(i) for i in range(2)][1] == "Mailgun"
+        combo("orders").setCurrentIndex(combo("orders").findData("Mailgun"))
+        await wait_for(lambda: page.banner.isVisible())
+
+    run_on_qt_loop(qapp, scenario())
+    assert page.banner.message_label.text() == "orders@shop.example now sends through Mailgun."
+    assert "include:mailgun.org" in page.banner.hint_label.text()
+    with shop.session() as s:
+        user = s.query(SmtpUser).filter_by(login="orders").one()
+        assert user.service_id == s.query(SmtpService).filter_by(name="Mailgun").one().id
+    assert combo("orders").currentData() == "Mailgun"  # shown again after the reload
+
+    dialog = NewSmtpUserDialog(
+        "shop.example", [], page, services=["SendGrid", "Mailgun"], domain_service="SendGrid"
+    )
+    qtbot.addWidget(dialog)
+    assert dialog.service() is None
+    dialog.service_combo.setCurrentIndex(1)
+    assert dialog.service() == "Mailgun"

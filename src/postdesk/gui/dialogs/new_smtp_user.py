@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QLineEdit,
@@ -116,10 +117,36 @@ class PasswordChoice(QWidget):
             self.password_edit.setFocus()
 
 
+ROUTING_HELP = (
+    "Mail from this login goes through the chosen service instead of the domain's (bulk mail "
+    "apart from order mail, say). The domain's SPF record must then include that service too."
+)
+
+
+def sends_through_combo(services: list[str], domain_service: str | None) -> QComboBox:
+    """The domain's own service first (data None), then every service by name."""
+    combo = QComboBox()
+    combo.setAccessibleName("Sends through")
+    own = f"The domain's service ({domain_service})" if domain_service else "The domain's service"
+    combo.addItem(own, None)
+    for name in services:
+        if name != domain_service:
+            combo.addItem(name, name)
+    return combo
+
+
 class NewSmtpUserDialog(QDialog):
     """Collects a login name and a password choice; the page creates the user."""
 
-    def __init__(self, domain: str, existing: list[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        domain: str,
+        existing: list[str],
+        parent: QWidget | None = None,
+        *,
+        services: list[str] | None = None,
+        domain_service: str | None = None,
+    ) -> None:
         super().__init__(parent)
         self.domain = domain
         self._existing = set(existing)
@@ -152,11 +179,23 @@ class NewSmtpUserDialog(QDialog):
             spacing=SPACE_XS,
         )
         password_block = vbox(label("Password"), self.password_choice, spacing=SPACE_XS)
+        self.service_combo = sends_through_combo(services or [], domain_service)
+        service_block = vbox(
+            label("Sends through"),
+            self.service_combo,
+            muted(label(ROUTING_HELP)),
+            spacing=SPACE_XS,
+        )
+        service_block_widget = QWidget()
+        service_block_widget.setLayout(service_block)
+        # With one service (or none) there is nothing to choose.
+        service_block_widget.setVisible(len(services or []) > 1)
         self.setLayout(
             vbox(
                 intro,
                 login_block,
                 password_block,
+                service_block_widget,
                 self.buttons,
                 margin=PAGE_MARGIN,
                 spacing=SPACE_M,
@@ -171,6 +210,11 @@ class NewSmtpUserDialog(QDialog):
 
     def password(self) -> str | None:
         return self.password_choice.password()
+
+    def service(self) -> str | None:
+        """The service chosen for this login; None: the domain's own."""
+        data = self.service_combo.currentData()
+        return str(data) if data else None
 
     def login_problem(self) -> str | None:
         """Why the login name can't be used, or None (the same check the CLI makes)."""

@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
 from postdesk.core import credentials, domains, smtpsettings, usage
 from postdesk.core.credentials import MAX_USERS_PER_DOMAIN, NewCredentials
 from postdesk.core.events import Change
+from postdesk.core.services import list_services
 from postdesk.core.views import DomainView, SmtpUserView
 from postdesk.gui.asyncutil import async_slot, busy, run_blocking, start_task
 from postdesk.gui.confirm import confirm_destructive
-from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
+from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog, sends_through_combo
 from postdesk.gui.dialogs.password_shown import PasswordShownDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
 from postdesk.gui.dialogs.test_send import TestSendDialog
@@ -38,8 +39,8 @@ from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.stats_panel import StatsPanel, local_time
 
 DOMAINS_TAB = Tab.DOMAINS.title
-COLUMNS = ("Login name", "Created", "Last used", "")
-LOGIN_COLUMN, CREATED_COLUMN, LAST_USED_COLUMN, ACTIONS_COLUMN = range(len(COLUMNS))
+COLUMNS = ("Login name", "Created", "Last used", "Sends through", "")
+LOGIN_COLUMN, CREATED_COLUMN, LAST_USED_COLUMN, SERVICE_COLUMN, ACTIONS_COLUMN = range(len(COLUMNS))
 # The panel grows to fit a long host name and a Copy button, and shrinks in a small window.
 PANEL_WIDTH = 400
 PANEL_MIN_WIDTH = 260
@@ -51,7 +52,9 @@ DELETE_EXPLANATION = "Sending with this login stops immediately. Its history and
 
 class SmtpSettingsPage(Page):
     key = Tab.SMTP_SETTINGS
-    watches = frozenset({Change.USERS, Change.USAGE, Change.DOMAINS, Change.SETTINGS})
+    watches = frozenset(
+        {Change.USERS, Change.USAGE, Change.DOMAINS, Change.SETTINGS, Change.SERVICES}
+    )
     description = (
         "Create SMTP users for your shop, CRM or other apps, and see the server details they "
         "need to connect."
@@ -61,6 +64,7 @@ class SmtpSettingsPage(Page):
         self._domains: dict[str, DomainView] = {}
         self._users: list[SmtpUserView] = []
         self._wanted: str | None = None
+        self._services: list[str] = []  # every service's name, for "Sends through"
 
         self.no_domains = EmptyState(
             "icons/empty-logins.png",
@@ -125,7 +129,7 @@ class SmtpSettingsPage(Page):
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setHighlightSections(False)
         header.setSectionResizeMode(LOGIN_COLUMN, QHeaderView.ResizeMode.Stretch)
-        for column in (CREATED_COLUMN, LAST_USED_COLUMN, ACTIONS_COLUMN):
+        for column in (CREATED_COLUMN, LAST_USED_COLUMN, SERVICE_COLUMN, ACTIONS_COLUMN):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         # Rows as tall as their buttons plus breathing room, so the buttons are not squeezed.
         self.table.verticalHeader().setDefaultSectionSize(
@@ -167,6 +171,9 @@ class SmtpSettingsPage(Page):
     # --- loading ------------------------------------------------------------------------------
 
     async def refresh(self) -> None:
+        store = self.store
+        assert store is not None
+        self._services = await run_blocking(lambda: [v.name for v in list_services(store)])
         self._load_domains()
 
     def show_domain(self, name: str) -> None:
@@ -268,6 +275,17 @@ class SmtpSettingsPage(Page):
         buttons = QWidget()
         buttons.setLayout(hbox(reset, delete, margin=SPACE_XS, spacing=SPACE_S))
         self.table.setCellWidget(row, ACTIONS_COLUMN, buttons)
+        self.table.setCellWidget(row, SERVICE_COLUMN, self._service_cell(domain, user))
+
+    def _service_cell(self, domain: str, user: SmtpUserView) -> QComboBox:
+        combo = sends_through_combo(self._services, self._domains[domain].service)
+        combo.setCurrentIndex(max(0, combo.findData(user.service)) if user.service else 0)
+        combo.setEnabled(combo.count() > 1)
+        combo.setToolTip("The service this login's mail goes through")
+        combo.currentIndexChanged.connect(
+            lambda _index: self.change_service(domain, user.login, combo.currentData())
+        )
+        return combo
 
     def selected_user(self) -> SmtpUserView | None:
         rows = self.table.selectionModel().selectedRows()
@@ -305,8 +323,16 @@ class SmtpSettingsPage(Page):
         name = self.current_domain()
         if name is None:
             return
-        dialog = NewSmtpUserDialog(name, [u.login for u in self._users], self)
-        dialog.accepted.connect(lambda: self.create_user(name, dialog.login(), dialog.password()))
+        dialog = NewSmtpUserDialog(
+            name,
+            [u.login for u in self._users],
+            self,
+            services=self._services,
+            domain_service=self._domains[name].service,
+        )
+        dialog.accepted.connect(
+            lambda: self.create_user(name, dialog.login(), dialog.password(), dialog.service())
+        )
         self.keep_open(dialog)
 
     def _open_activity(self) -> None:
@@ -355,18 +381,44 @@ class SmtpSettingsPage(Page):
             self._load_users()  # also decides again whether Create may be pressed
 
     @async_slot
-    async def create_user(self, domain: str, login: str, password: str | None) -> None:
+    async def create_user(
+        self, domain: str, login: str, password: str | None, service: str | None = None
+    ) -> None:
         """Create an SMTP user (its password goes to the keyring) and show the password once."""
         store = self.store
         assert store is not None
         full = credentials.username(login, domain)
         with self._working(f"Creating {full}…"):
             made = await run_blocking(
-                lambda: credentials.create_smtp_user(store, domain, login, password)
+                lambda: credentials.create_smtp_user(
+                    store, domain, login, password, service=service
+                )
             )
         self.publish(Change.USERS, domain)
         self.banner.show_message("info", f"SMTP user {made.username} created")
         self._show_once(made, "SMTP user created")
+
+    @async_slot
+    async def change_service(self, domain: str, login: str, service: str | None) -> None:
+        """Send one login's mail through another service (None: the domain's own)."""
+        from postdesk.core import routing
+
+        store = self.store
+        assert store is not None
+        with self._working(f"Changing the service of {credentials.username(login, domain)}…"):
+            change = await run_blocking(
+                lambda: routing.set_user_service(store, domain, login, service)
+            )
+        self.publish(Change.USERS, domain)
+        self.publish(Change.DOMAINS, domain)  # the expected SPF record may have grown
+        where = change.service or "the domain's service"
+        hint = (
+            f"The SPF record of {domains.shown_name(domain)} must now include "
+            f"include:{change.spf_include}: publish it (see {DOMAINS_TAB}) and press Verify Now."
+            if change.spf_include
+            else ""
+        )
+        self.banner.show_message("info", f"{change.username} now sends through {where}.", hint)
 
     @async_slot
     async def reset_password(self, domain: str, login: str, password: str | None) -> None:

@@ -94,6 +94,7 @@ class DeliverabilityPanel(QWidget):
         top.addStretch(1)
         top.addWidget(self.period_combo)
         self.setLayout(vbox(top, self.note, self.table, spacing=SPACE_S))
+        self._fit_height()
         # As tall as its rows: the room left over belongs to whatever sits above it.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
@@ -147,10 +148,13 @@ class DeliverabilityPanel(QWidget):
                 self.table.setItem(index, column, item)
             self._mark(index, numbers, limits)
         self.table.resizeRowsToContents()
-        height = self.table.horizontalHeader().height() + sum(
-            self.table.rowHeight(r) for r in range(len(rows))
-        )
-        self.table.setFixedHeight(height + 2 * self.table.frameWidth())
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        # As tall as the rows (no scrolling inside a page that scrolls), the header alone at first.
+        header = self.table.horizontalHeader().sizeHint().height()
+        rows = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        self.table.setFixedHeight(header + rows + 2 * self.table.frameWidth())
 
     def _mark(self, row: int, n: Numbers, limits: deliverability.Thresholds) -> None:
         over = (
