@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from postdesk.cli import build_parser
-from postdesk.core import credentials, domains, services, settings, usage
+from postdesk.core import conversations, credentials, domains, services, settings, usage
 from postdesk.core.relay import queue
 from postdesk.core.store.models import DedicatedDomain, SmtpUser
 from support.nsd import txt
@@ -271,6 +271,34 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
         ("conversations", "search"): [
             Run(["conversations", "search", "invoice", "--domain", "shop.test"])
         ],
+        ("forward", "add"): [
+            Run(["forward", "add", "shop.test", "info", "owner@client.test"], json_too=False),
+            Run(["forward", "add", "shop.test", "*", "desk@client.test", "--json"],
+                json_too=False),
+            Run(["forward", "add", "shop.test", "sales", "team@shop.test"], code=1),
+        ],
+        ("forward", "list"): [Run(["forward", "list"]), Run(["forward", "list", "shop.test"])],
+        ("forward", "remove"): [
+            Run(["forward", "remove", "shop.test", "*"]),
+            Run(["forward", "remove", "shop.test", "nobody"], code=1),
+        ],
+        ("sender", "add"): [
+            Run(["sender", "add", "hello@shop.test"], json_too=False),
+            Run(["sender", "add", "someone@other.test"], code=1),
+        ],
+        ("sender", "confirm"): [Run(["sender", "confirm", "hello@shop.test", "000000"], code=1)],
+        ("sender", "list"): [Run(["sender", "list"]), Run(["sender", "list", "shop.test"])],
+        ("sender", "policy"): [
+            Run(["sender", "policy", "shop.test", "listed"]),
+            Run(["sender", "policy", "shop.test"]),
+            Run(["sender", "policy", "shop.test", "any"]),
+        ],
+        ("sender", "remove"): [Run(["sender", "remove", "hello@shop.test"])],
+        ("reply",): [
+            Run(["reply", "1", "--from", "hello@shop.test", "--body-stdin"], stdin="Thanks!\n"),
+            Run(["reply", "999", "--from", "hello@shop.test", "--body-stdin"], stdin="Hi\n",
+                code=1),
+        ],
         ("smtp-user", "delete"): [
             Run(["smtp-user", "delete", "shop.test", "crm2"], json_too=False)
         ],
@@ -349,6 +377,20 @@ def populate(store, nsd, sink: Sink) -> None:  # type: ignore[no-untyped-def]
             rcpt_tos=["customer@client.test"],
             raw=raw,
             subject="Queued",
+        )
+        # A conversation (thread 1) for `reply` to answer.
+        conversations.file_inbound(
+            s,
+            domain_id=domain_id,
+            raw=message("Where is my order?", sender="carol@client.test", to="hello@shop.test")
+            .as_bytes()
+            .replace(b"\n", b"\r\n"),
+            mail_from="carol@client.test",
+            rcpt_tos=["hello@shop.test"],
+            remote_ip="192.0.2.7",
+            helo="mx.client.test",
+            verdicts={},
+            auth_results="",
         )
     yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     usage.record_sent(store, recipients=3, smtp_user_id=user_id, domain_id=domain_id)
