@@ -152,11 +152,31 @@ def image_server() -> Iterator[tuple[str, list[str]]]:
 # --- the tests ----------------------------------------------------------------------------------
 
 
-def test_without_reception_the_page_says_how_to_turn_it_on(qapp, page, store) -> None:
+def test_without_reception_the_page_offers_to_turn_it_on(qapp, page, store) -> None:
+    from postdesk.core import settings
+
     add_verified_domain(store, DOMAIN)  # verified, but its mail is not received
     attach(qapp, page, store)
-    assert page.stack.currentWidget() is page.no_domains
+    offer = page.no_domains_view
+    assert page.stack.currentWidget() is offer
     assert "postdesk domain reception DOMAIN --on" in page.no_domains.text_label.text()
+    assert offer.domain_combo.currentData() == DOMAIN
+    act(qapp, offer.turn_on_button.click, page.banner.isVisible)
+    assert "host name senders should deliver" in page.banner.message_label.text()
+    assert page.stack.currentWidget() is offer, "nothing changed"
+
+    with store.session() as s:
+        settings.put(s, "mx_target", "mx.postdesk-host.example")
+    act(qapp, offer.turn_on_button.click, lambda: page.domain == DOMAIN)
+    assert "now receives mail for example.com" in page.banner.message_label.text()
+    assert "mx.postdesk-host.example" in page.banner.hint_label.text()
+
+
+def test_with_no_verified_domain_the_page_says_where_to_start(qapp, page, store) -> None:
+    attach(qapp, page, store)
+    assert page.stack.currentWidget() is page.no_domains_view
+    assert not page.no_domains_view.offer.isVisible()
+    assert "Add your domain" in page.no_domains.text_label.text()
 
 
 def test_threads_newest_first_unread_bold_then_read_on_open(qapp, page, store, domain) -> None:
@@ -390,3 +410,16 @@ def test_mail_received_while_the_tab_was_hidden_shows_when_it_is_shown(
     page.hide()
     receive(store, mail("Second", "two").as_bytes(policy=SMTP))
     act(qapp, page.show, lambda: subjects(page) == ["Second", "First"])
+
+
+def test_reception_turned_on_elsewhere_shows_the_domain(qapp, page, store) -> None:
+    add_verified_domain(store, DOMAIN)
+    attach(qapp, page, store)
+    assert page.stack.currentWidget() is page.no_domains_view
+    with store.session() as s:  # as `postdesk domain reception example.com --on` does
+        s.query(DedicatedDomain).filter_by(name=DOMAIN).one().reception = True
+    act(qapp, page.watch.poll_now, lambda: page.list_stack.currentWidget() is page.no_threads)
+    assert page.stack.currentIndex() == 1
+    assert page.domain == DOMAIN
+    assert "support" not in page.no_threads.text_label.text()
+    assert "@example.com" in page.no_threads.text_label.text()

@@ -30,6 +30,7 @@ from postdesk.gui.qtutils import SPACE_M, SPACE_S, hbox, label, vbox
 from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.tabs.conversations_list import ThreadList
+from postdesk.gui.tabs.conversations_reception import ReceptionOffer
 from postdesk.gui.tabs.conversations_view import ThreadPanel
 from postdesk.gui.widgets.emptystate import EmptyState
 
@@ -51,18 +52,12 @@ POLL_MS = 4000
 THREADS_SHOWN = 200
 LIST_STRETCH, THREAD_STRETCH = 2, 3
 LIST_MIN_WIDTH = 220
-NO_RECEPTION_TEXT = (
-    "Mail sent to an address on a verified dedicated domain appears here once reception is on "
-    "for that domain: run `postdesk domain reception DOMAIN --on`, publish the MX record it adds "
-    f"on {DOMAINS_TAB}, and run the relay with inbound mail enabled."
-)
 
 
 def _read_domains(store: Store) -> list[DomainView]:
-    """The domains whose mail is received (with past mail, even if no longer verified)."""
     from postdesk.core.domains import list_domains
 
-    return [d for d in list_domains(store) if d.reception]
+    return list_domains(store)
 
 
 def _read_threads(store: Store, domain: str, search: str) -> list[ThreadSummary]:
@@ -74,14 +69,19 @@ def _read_threads(store: Store, domain: str, search: str) -> list[ThreadSummary]
 
 
 class NewMailWatch(Poller):
-    """Reads the newest threads of the domain on screen; the page redraws when they changed."""
+    """Reads the newest threads of the domain on screen (the page redraws when they changed),
+    or, while no domain receives mail, whether one does now."""
 
     def __init__(self, page: ConversationsPage) -> None:
         super().__init__(lambda: page.store, POLL_MS, page)
         self.page = page
 
     async def round(self) -> None:
-        await self.page.reload_threads(quiet=True)
+        if self.page.domain is None:
+            # No receiving domain yet: reception may be turned on from the command line.
+            await self.page.refresh()
+        else:
+            await self.page.reload_threads(quiet=True)
 
 
 class ConversationsPage(Page):
@@ -100,17 +100,14 @@ class ConversationsPage(Page):
         self._generation = 0
         self.watch = NewMailWatch(self)
 
-        self.no_domains = EmptyState(
-            "icons/empty-domain.png",
-            "No domain receives mail yet",
-            NO_RECEPTION_TEXT,
-            button_text=f"Open {DOMAINS_TAB}",
-        )
+        self.no_domains_view = ReceptionOffer()
+        self.no_domains = self.no_domains_view.empty
         assert self.no_domains.button is not None
         self.no_domains.button.clicked.connect(lambda: self.navigate.emit(Tab.DOMAINS, ""))
+        self.no_domains_view.turn_on.connect(self.turn_reception_on)
 
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.no_domains)
+        self.stack.addWidget(self.no_domains_view)
         self.stack.addWidget(self._build_domain_view())
         return self.stack
 
@@ -187,11 +184,14 @@ class ConversationsPage(Page):
 
     async def refresh(self) -> None:
         assert self.store is not None
-        found = await asyncio.to_thread(_read_domains, self.store)
+        every = await asyncio.to_thread(_read_domains, self.store)
+        # The domains whose mail is received (with past mail, even if no longer verified).
+        found = [d for d in every if d.reception]
         self._domains = {d.name: d for d in found}
         if not found:
             self._wanted = None
-            self.stack.setCurrentWidget(self.no_domains)
+            self.no_domains_view.show_domains(every)
+            self.stack.setCurrentWidget(self.no_domains_view)
             return
         wanted, self._wanted = self._wanted, None
         if wanted is not None and wanted not in self._domains:
@@ -282,6 +282,23 @@ class ConversationsPage(Page):
             self.no_threads.text_label.setText(
                 f"Mail sent to any address @{shown} appears here as it arrives."
             )
+
+    @async_slot
+    async def turn_reception_on(self, name: str) -> None:
+        """Receive the domain's mail from now on; say which MX record to publish."""
+        from postdesk.core.inbound.reception import set_reception
+
+        assert self.store is not None
+        view = await asyncio.to_thread(set_reception, self.store, name, True)
+        mx = view.mx
+        self.banner.show_message(
+            "info",
+            f"Postdesk now receives mail for {view.domain}.",
+            (f"Publish its MX record ({mx.host} MX {mx.value}) on {DOMAINS_TAB}. " if mx else "")
+            + "The relay must listen for inbound mail (the inbound_listen setting).",
+        )
+        self._wanted = view.domain
+        await self.refresh()
 
     # --- a thread -----------------------------------------------------------------------------
 
