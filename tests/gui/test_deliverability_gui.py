@@ -298,3 +298,29 @@ def test_sends_through_per_smtp_user_changes_its_route_and_names_the_spf_include
     assert dialog.service() is None
     dialog.service_combo.setCurrentIndex(1)
     assert dialog.service() == "Mailgun"
+
+
+def test_one_click_unsubscribe_is_switched_per_domain_and_audited(
+    qapp: QApplication, qtbot: Any, shop: Store
+) -> None:
+    from postdesk.core import unsubscribe
+    from postdesk.core.store.models import AuditEvent
+    from postdesk.gui.tabs.domain_settings import DomainSettingsPage
+
+    page = DomainSettingsPage()
+    qtbot.addWidget(page)
+    page.resize(900, 900)
+    page.show()
+
+    async def scenario() -> None:
+        await page.attach(shop)
+        await wait_for(lambda: page.one_click.switch.isVisible())
+        assert not page.one_click.checked
+        page.one_click.switch.click()
+        await wait_for(lambda: unsubscribe.one_click_on(shop, "shop.example"))
+        await wait_for(lambda: page.one_click.checked)
+
+    run_on_qt_loop(qapp, scenario())
+    with shop.session() as s:
+        actions = [e.action for e in s.query(AuditEvent)]
+    assert "domain.one_click_unsubscribe" in actions

@@ -58,6 +58,11 @@ EXPLANATIONS = {
     "click": "Sends each link through your tracking address first, so you can see which "
     "links people click.",
 }
+ONE_CLICK_HELP = (
+    "Adds List-Unsubscribe and List-Unsubscribe-Post headers (under the DKIM signature): the "
+    "recipient's mail app shows an Unsubscribe button, and one click puts the address on the "
+    "suppression list for this domain. Gmail and Yahoo ask bulk senders for this."
+)
 DKIM_HELP = (
     "A new key starts waiting for DNS. Publish its DKIM record (shown on the Dedicated Domain "
     "And IP tab) at your DNS host and press Verify Now there. Until the record is found, the "
@@ -177,7 +182,9 @@ class DomainSettingsPage(Page):
         grid.addWidget(self.reply_to_error, 4, 1)
         grid.addWidget(self.reply_to_status, 5, 1)
         grid.setColumnStretch(1, 1)
-        return group("Sending", grid)
+        self.one_click = ToggleRow("One-click unsubscribe", ONE_CLICK_HELP)
+        self.one_click.switched.connect(self.switch_one_click)
+        return group("Sending", grid, self.one_click)
 
     def _build_dkim(self) -> QGroupBox:
         self.key_table = DkimKeyTable()
@@ -282,6 +289,31 @@ class DomainSettingsPage(Page):
         from postdesk.gui.asyncutil import start_task
 
         start_task(self.load_webhooks(name), banner=self.banner)
+        start_task(self.load_one_click(name), banner=self.banner)
+
+    async def load_one_click(self, name: str) -> None:
+        """Show whether the domain's mail carries one-click unsubscribe headers."""
+        from postdesk.core import unsubscribe
+
+        store = self.store
+        assert store is not None
+        on = await asyncio.to_thread(unsubscribe.one_click_on, store, name)
+        if name == self.domain:
+            self.one_click.set_state(on)
+
+    @async_slot
+    async def switch_one_click(self, on: bool) -> None:
+        """The user flipped one-click unsubscribe: core changes it (audited)."""
+        from postdesk.core import unsubscribe
+
+        if self.store is None or self.domain is None:
+            return
+        name = self.domain
+        try:
+            await asyncio.to_thread(unsubscribe.set_one_click, self.store, name, on)
+        finally:
+            await self.load_one_click(name)
+        self.publish(Change.DOMAINS, name)
 
     # --- tracking -----------------------------------------------------------------------------
 
