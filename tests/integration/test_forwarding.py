@@ -9,6 +9,7 @@ and the dedicated domain's DKIM keys, dkimpy verifying as a destination would.
 from __future__ import annotations
 
 import asyncio
+import smtplib
 from email.message import EmailMessage
 from email.policy import SMTP
 
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from postdesk.core import audit, conversations, dkimkeys, forwarding, srs, suppression, usage
 from postdesk.core.errors import UserError
 from postdesk.core.relay import queue
-from postdesk.core.store.models import DkimKey, MessageEvent, QueuedMessage
+from postdesk.core.store.models import DedicatedDomain, DkimKey, MessageEvent, QueuedMessage
 from support.nsd import txt
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
@@ -262,3 +263,61 @@ async def test_a_suppressed_destination_gets_no_copy_and_copies_have_a_timeline(
         events = s.scalars(select(MessageEvent).where(MessageEvent.message_id == copy.id)).all()
         assert [e.kind for e in events] == ["accepted"]
         assert "Forwarded copy" in events[0].detail and "SRS0=" in events[0].detail
+
+
+async def test_mail_received_by_the_inbound_server_is_forwarded_sealed(relay_world):
+    from support.inbound import mail, sender_key, sender_zones, signed
+    from support.services import free_port
+
+    world = relay_world
+    await asyncio.to_thread(sender_key)
+    with world.store.session() as s:
+        ours = s.scalars(select(DkimKey)).one()
+        ours_txt = dkimkeys.dkim_txt_value(ours.public_key)
+        s.scalars(select(DedicatedDomain)).one().reception = True
+    world.nsd.serve(
+        {"example.com": f"{world.selector}._domainkey IN TXT {txt(ours_txt)}", **sender_zones()}
+    )
+    forwarding.add_rule(world.store, "example.com", "info", "owner@inbox.test")
+    inbound_port = free_port()
+    await world.start_relay(inbound_host="127.0.0.1", inbound_port=inbound_port)
+    original = signed(mail("Parcel", to="info@example.com"), "sender.test")
+
+    def deliver() -> int:
+        with smtplib.SMTP("127.0.0.1", inbound_port, timeout=30) as client:
+            client.ehlo("client.sender.test")
+            client.sendmail("alice@sender.test", ["info@example.com"], original)
+        return 250
+
+    assert await asyncio.to_thread(deliver) == 250
+    (envelope,) = await world.sink.await_for(1)
+    assert envelope.rcpt_tos == ["owner@inbox.test"]
+    assert envelope.mail_from.startswith("SRS0=") and "=sender.test=alice@" in envelope.mail_from
+    assert envelope.content.endswith(original)
+    dnsfunc = _dnsfunc(world.nsd.port)
+    assert _signatures_valid(envelope.content, world.nsd.port) == {
+        "example.com": True,
+        "sender.test": True,
+    }
+    cv, _results, reason = dkim.arc_verify(envelope.content, dnsfunc=dnsfunc)
+    assert cv == b"pass", reason
+    aar = b" ".join(_header(envelope.content, b"arc-authentication-results").split())
+    assert b"spf=pass" in aar and b"dmarc=pass" in aar  # what the inbound server found
+
+    # The destination bounces the copy: the bounce comes to the SRS address and goes back to
+    # the original sender, with the null sender.
+    bounce = (
+        b"From: MAILER-DAEMON@inbox.test\r\nTo: " + envelope.mail_from.encode() + b"\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <bounce-9@inbox.test>\r\n\r\nMailbox full.\r\n"
+    )
+
+    def deliver_bounce() -> None:
+        with smtplib.SMTP("127.0.0.1", inbound_port, timeout=30) as client:
+            client.sendmail("", [envelope.mail_from], bounce)
+
+    await asyncio.to_thread(deliver_bounce)
+    returned = await world.sink.await_for(2)
+    assert returned[1].rcpt_tos == ["alice@sender.test"]
+    assert returned[1].mail_from == "<>"  # MAIL FROM:<> as aiosmtpd reports it
+    assert returned[1].content.endswith(bounce)

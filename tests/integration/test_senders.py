@@ -14,11 +14,12 @@ import re
 import smtplib
 
 import pytest
+from sqlalchemy import select
 
 from postdesk.core import conversations, senders, usage
 from postdesk.core.errors import UserError
 from postdesk.core.relay import queue
-from postdesk.core.store.models import QueuedMessage, SenderAddress
+from postdesk.core.store.models import DedicatedDomain, QueuedMessage, SenderAddress
 from support.relay import message
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
@@ -162,3 +163,30 @@ async def test_a_code_mail_received_into_conversations_confirms_the_address(rela
         assert not senders.pick_up_code(s, other)
     statuses = {v.address: v.status for v in senders.list_senders(world.store)}
     assert statuses["orders@example.com"] == "pending"
+
+
+async def test_the_code_mail_arriving_at_the_inbound_server_confirms_by_itself(relay_world):
+    from support.services import free_port
+
+    world = relay_world
+    with world.store.session() as s:
+        s.scalars(select(DedicatedDomain)).one().reception = True
+    inbound_port = free_port()
+    relay = await world.start_relay(inbound_host="127.0.0.1", inbound_port=inbound_port)
+    await asyncio.to_thread(senders.add_sender, world.store, "hello@example.com")
+    (code_mail,) = await world.sink.await_for(1)
+
+    # The domain's MX points at the relay: the provider hands the code mail to it.
+    def deliver() -> None:
+        with smtplib.SMTP("127.0.0.1", inbound_port, timeout=30) as client:
+            client.sendmail(code_mail.mail_from, code_mail.rcpt_tos, code_mail.content)
+
+    await asyncio.to_thread(deliver)
+    for _ in range(200):
+        (view,) = senders.list_senders(world.store)
+        if view.status == "verified":
+            break
+        await asyncio.sleep(0.05)
+    assert view.status == "verified"
+    senders.set_policy(world.store, "example.com", "listed")
+    assert (await asyncio.to_thread(_send, world, relay.port, "hello@example.com"))[0] == 250

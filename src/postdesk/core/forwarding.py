@@ -238,7 +238,9 @@ def _plan(store: Store, inbound_id: int) -> _Plan | None:
             return None
         ours = _recipients_on(domain.name, list(message.rcpt_tos or []))
         bounces = [r for r in ours if srs.is_srs(r)]
-        locals_ = [r.rpartition("@")[0] for r in ours if r not in bounces]
+        # A delivery status notification (already read into the activity) is only passed back
+        # when it bounces a forwarded copy; the rules do not forward bounces of relayed mail.
+        locals_ = [r.rpartition("@")[0] for r in ours if r not in bounces and message.kind != "dsn"]
         destinations = _destinations(s, domain.id, locals_)
         destinations = [d for d in destinations if d not in ours]
         plan = _Plan(
