@@ -59,7 +59,7 @@ class ProviderWebhooks(QWidget):
         grid.setVerticalSpacing(SPACE_S)
         for row, (provider, name) in enumerate(PROVIDER_NAMES.items()):
             field = CopyField(name=f"{name} webhook URL", monospace=True)
-            field.field.setPlaceholderText("the address appears once the tracking host is known")
+            field.field.setPlaceholderText("needs a tracking host")
             state = label(selectable=True)
             self.urls[provider], self.states[provider] = field, state
             grid.addWidget(label(name, wrap=False), 2 * row, 0)
