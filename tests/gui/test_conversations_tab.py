@@ -202,6 +202,10 @@ def test_threads_newest_first_unread_bold_then_read_on_open(qapp, page, store, d
     assert conversations.get_thread(store, panel.thread_id).unread_count == 0
     assert page.thread_list.rows()[0].unread, "the other conversation stays unread"
 
+    act(qapp, panel.unread_button.click, lambda: page.thread_list.rows()[1].unread)
+    assert page.thread_list.rows()[1].subject_label.font().bold()
+    assert conversations.get_thread(store, panel.thread_id).unread_count == 3
+
 
 def test_verdicts_show_as_badges(qapp, page, store, domain) -> None:
     receive(store, mail("Spoofed?", "Pay now").as_bytes(policy=SMTP), dkim="fail", dmarc="fail")

@@ -78,6 +78,9 @@ class ThreadPanel(QStackedWidget):
         font.setBold(True)
         self.subject_label.setFont(font)
         self.count_label = muted(label(wrap=False))
+        self.unread_button = QPushButton("Mark unread")
+        self.unread_button.setToolTip("Show this conversation in bold again, to come back to it")
+        self.unread_button.clicked.connect(self.mark_unread)
         self.messages_box = QWidget()
         self.messages_layout = vbox(spacing=SPACE_M)
         self.messages_box.setLayout(self.messages_layout)
@@ -89,8 +92,10 @@ class ThreadPanel(QStackedWidget):
         reply_box = self._build_reply_box()
         # Spare height goes to the messages, never to the reply box.
         reply_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        header = hbox(self.subject_label, self.count_label, self.unread_button, spacing=SPACE_S)
+        header.setStretch(0, 1)
         layout = vbox(
-            hbox(self.subject_label, self.count_label, spacing=SPACE_S),
+            header,
             self.scroller,
             reply_box,
             spacing=SPACE_S,
@@ -192,6 +197,16 @@ class ThreadPanel(QStackedWidget):
 
     def _update_send(self) -> None:
         self.send_button.setEnabled(bool(self.reply_edit.toPlainText().strip()))
+
+    @async_slot(button="unread_button")
+    async def mark_unread(self) -> None:
+        """Mark the open conversation unread (it is read again when next opened)."""
+        from postdesk.core import conversations
+
+        if self.store is None or self.thread is None:
+            return
+        await asyncio.to_thread(conversations.mark_read, self.store, self.thread.id, False)
+        self.thread_changed.emit()
 
     @async_slot(button="send_button")
     async def send_reply(self) -> None:
