@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QLineEdit, QMessageBox, QWidget
 
 from postdesk.core import forwarding, senders
 from postdesk.core.store import Store
@@ -64,6 +64,15 @@ def type_then_enter(qtbot: Any, edit: QLineEdit, text: str) -> None:
     qtbot.keyClick(edit, Qt.Key.Key_Return)
 
 
+def cut_off(dialog: QDialog) -> list[str]:
+    """Visible word-wrapped labels shorter than their text needs (the last lines are hidden)."""
+    return [
+        w.text()
+        for w in dialog.findChildren(QLabel)
+        if w.isVisible() and w.wordWrap() and w.height() < w.heightForWidth(w.width())
+    ]
+
+
 def act(qapp: QApplication, action: Any, until: Any) -> None:
     """Do ``action`` on the running loop (its slots start tasks there), then wait for ``until``."""
 
@@ -102,6 +111,8 @@ def test_catch_all_and_a_refused_destination(qapp, qtbot, host, store, domain) -
         dialog.add_message.isVisible,
     )
     assert "dedicated domains" in dialog.add_message.text()
+    QApplication.processEvents()
+    assert cut_off(dialog) == [], "the whole message and its hint are readable"
     assert dialog.destination_edit.text() == "loop@example.com", "kept, to be corrected"
     act(
         qapp,
