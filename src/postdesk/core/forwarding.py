@@ -192,6 +192,7 @@ class _Plan:
     bounces: list[str]  # SRS recipients of ours: bounces of earlier forwarded copies
     key: dkimsign.KeyRef | None
     stop: str = ""  # why nothing is forwarded (a loop), "" otherwise
+    pending: str = ""  # the message's own "still to do" mark, cleared once done
 
 
 def _recipients_on(domain: str, rcpt_tos: list[str]) -> list[str]:
@@ -256,6 +257,7 @@ def _plan(store: Store, inbound_id: int) -> _Plan | None:
             destinations,
             bounces,
             dkimsign.active_key(s, domain) if destinations else None,
+            pending=message.pending,
         )
     if destinations:
         plan.stop = loop_reason(plan.raw, plan.domain)
@@ -369,6 +371,8 @@ def _forward(store: Store, plan: _Plan, chain: str | None) -> int:
         sealed = sealed_copy(plan, key, chain)
         sender = srs.forward_address(plan.mail_from, plan.domain, key_bytes)
         copies.extend((sender, destination, sealed) for destination in plan.destinations)
+    if not copies and not notes and not plan.pending:
+        return 0  # nothing to forward and nothing to note: no write for most received mail
     return _queue(store, plan, copies, notes)
 
 
