@@ -142,7 +142,7 @@ async def test_a_forwarded_copy_keeps_dkim_gets_arc_and_an_srs_sender(relay_worl
 
     assert envelope.rcpt_tos == ["owner@inbox.test"]
     assert envelope.mail_from.startswith("SRS0=") and envelope.mail_from.endswith("@example.com")
-    back = srs.reverse(envelope.mail_from, await asyncio.to_thread(srs.load_key))
+    back = srs.reverse(envelope.mail_from, await asyncio.to_thread(srs.load_key, world.store))
     assert back.address == f"alice@{SENDER_DOMAIN}"
 
     content = envelope.content
@@ -196,7 +196,7 @@ async def test_a_copy_that_comes_back_is_not_forwarded_again(relay_world):
 
 async def test_a_bounce_to_an_srs_address_goes_back_only_when_it_is_ours(relay_world):
     world = relay_world
-    key = await asyncio.to_thread(srs.load_key)
+    key = await asyncio.to_thread(srs.load_key, world.store)
     address = srs.forward_address(f"alice@{SENDER_DOMAIN}", "example.com", key)
     dsn = (
         b"From: MAILER-DAEMON@inbox.test\r\nTo: " + address.encode() + b"\r\n"

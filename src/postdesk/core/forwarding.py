@@ -350,7 +350,7 @@ async def forward_message(store: Store, inbound_id: int) -> int:
 def _forward(store: Store, plan: _Plan, chain: str | None) -> int:
     copies: list[tuple[str, str, bytes]] = []  # (mail_from, rcpt, raw)
     notes: list[str] = []
-    key_bytes = srs.load_key() if (plan.destinations or plan.bounces) else b""
+    key_bytes = srs.load_key(store) if (plan.destinations or plan.bounces) else b""
     for bounce in plan.bounces:
         back = srs.reverse(bounce, key_bytes)
         if back.address is None:

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "webhook_counts": {},
     # The keyring names (never the values) of the providers' webhook keys, per workspace.
     "webhook_secret_refs": {},
+    # The keyring name (never the value) of the key that signs this workspace's SRS addresses.
+    "srs_secret_ref": None,
     # A domain is announced (banner and tray) when the last day's rates pass these (percent).
     "alert_bounce_rate_percent": 5.0,
     "alert_complaint_rate_percent": 0.1,

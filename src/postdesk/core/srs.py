@@ -26,10 +26,17 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets as _random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-KEY_NAME = "srs-key"  # the keyring item holding the HMAC key (a name, never the value)
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
+
+log = logging.getLogger(__name__)
+
+REF_SETTING = "srs_secret_ref"  # the setting naming the keyring item of the HMAC key
 MAX_AGE_DAYS = 21  # a bounce to an older address is dropped (libsrs2's default)
 HASH_LENGTH = 4
 _BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -44,17 +51,34 @@ class Reversed:
     problem: str = ""
 
 
-def load_key() -> bytes:
-    """The workspace's SRS key from the keyring, made on first use (blocking: keyring I/O)."""
-    from postdesk.core import secrets
+def load_key(store: Store) -> bytes:
+    """The workspace's SRS key from the keyring, made on first use (blocking: keyring I/O).
 
-    value = secrets.read_secret(KEY_NAME)
-    if not value:
-        secrets.require_storage()
-        secrets.store_secret(KEY_NAME, _random.token_urlsafe(32))
-        # Read back: if another process made one at the same moment, both use whichever won.
-        value = secrets.read_secret(KEY_NAME) or ""
-    return value.encode("ascii")
+    The keyring item's name is kept in the workspace settings, so two workspaces on one
+    computer never share a key.
+    """
+    from postdesk.core import secrets, settings
+
+    with store.session() as s:
+        ref = settings.get(s, REF_SETTING)
+    value = secrets.read_secret(ref) if ref else None
+    if value:
+        return value.encode("ascii")
+    if ref:
+        # Lost with the keyring: addresses made before no longer reverse (their bounces drop).
+        log.warning("the SRS key is missing from the keyring; making a new one")
+    secrets.require_storage()
+    made = secrets.new_secret_ref("srs")
+    secrets.store_secret(made, _random.token_urlsafe(32))
+    with store.session() as s:
+        current = settings.get(s, REF_SETTING)
+        if current and current != ref:  # another process made one meanwhile: use that one
+            theirs = secrets.read_secret(current)
+            if theirs:
+                secrets.delete_secret(made)
+                return theirs.encode("ascii")
+        settings.put(s, REF_SETTING, made)
+    return (secrets.read_secret(made) or "").encode("ascii")
 
 
 def _day(today: dt.date | None) -> int:
