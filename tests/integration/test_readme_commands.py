@@ -170,6 +170,11 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["domain", "verify", "shop.test"]),
             Run(["domain", "verify", "fail.test"], code=1),
         ],
+        # Off: turning it on would make the MX record required for the checks that follow.
+        ("domain", "reception"): [
+            Run(["domain", "reception", "shop.test", "--off"]),
+            Run(["domain", "reception", "nowhere.test", "--on"], code=1),
+        ],
         ("domain", "unsubscribe"): [
             Run(["domain", "unsubscribe", "shop.test", "--on"]),
             Run(["domain", "unsubscribe", "shop.test"]),

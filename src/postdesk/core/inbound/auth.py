@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from postdesk.core.dnscheck.dmarc import dmarc_tags, is_dmarc, organizational_do
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.inbound.spf import SpfVerdict, check_host
 
+log = logging.getLogger(__name__)
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.DOTALL)
 _UNSAFE_VALUE = re.compile(r'[\s;()"\\]')
 
@@ -88,8 +90,14 @@ async def evaluate(
     keys_task = fetch_keys(client, key_names(message))
     dmarc_task = _dmarc_record(client, from_domain) if from_domain else _no_record()
     spf, keys, record = await asyncio.gather(spf_task, keys_task, dmarc_task)
-    checks = await asyncio.to_thread(verify_signatures, raw, keys) if keys else []
-    dkim = tuple(_dkim_verdict(check, _b_prefix(message, i)) for i, check in enumerate(checks))
+    dkim: tuple[DkimVerdict, ...] = ()
+    if keys:
+        try:
+            checks = await asyncio.to_thread(verify_signatures, raw, keys)
+            dkim = tuple(_dkim_verdict(c, _b_prefix(message, i)) for i, c in enumerate(checks))
+        except Exception as exc:  # a message dkimpy cannot even read: keep it, say so
+            log.info("DKIM signatures could not be read: %s", exc)
+            dkim = (DkimVerdict("permerror", "", "", "the signature could not be read"),)
     identity = mail_from if "@" in mail_from else (helo or "unknown")
     dmarc = _dmarc(from_domain, record, spf, dkim, message)
     header = _header(authserv_id, spf, identity, mail_from, dkim, dmarc)

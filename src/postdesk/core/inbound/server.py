@@ -110,14 +110,19 @@ class InboundHandler:
         mail_from = "" if envelope.mail_from == "<>" else str(envelope.mail_from)
         ip = _peer_ip(session)
         helo = str(session.host_name or "")
-        verdicts = await auth.evaluate(
-            self.dns(),
-            raw=raw,
-            remote_ip=ip,
-            mail_from=mail_from,
-            helo=helo,
-            authserv_id=self.server_name,
-        )
+        try:
+            verdicts = await auth.evaluate(
+                self.dns(),
+                raw=raw,
+                remote_ip=ip,
+                mail_from=mail_from,
+                helo=helo,
+                authserv_id=self.server_name,
+            )
+        except Exception:
+            # A bug, not the sender's fault: a temporary reply, so the message comes again.
+            log.exception("could not check a received message")
+            return "451 4.3.0 Postdesk could not check the message; please try again shortly"
         tls = isinstance(server, InboundSMTP) and server.tls_in_use
         stamped = stamp(raw, self.server_name, verdicts.header, helo, ip, tls, envelope.rcpt_tos)
         message = Received(
