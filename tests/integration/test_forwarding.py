@@ -266,7 +266,7 @@ async def test_a_suppressed_destination_gets_no_copy_and_copies_have_a_timeline(
 
 
 async def test_mail_received_by_the_inbound_server_is_forwarded_sealed(relay_world):
-    from support.inbound import mail, sender_key, sender_zones, signed
+    from support.reception import mail, sender_key, sender_zones, signed
     from support.services import free_port
 
     world = relay_world
