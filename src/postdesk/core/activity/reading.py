@@ -244,7 +244,6 @@ _MESSAGE_COLUMNS = (
     "accepted_at",
     "domain",
     "mail_from",
-    "rcpt_tos",
     "subject",
     "message_id_header",
     "bounce_class",
@@ -260,7 +259,6 @@ def _columns():  # type: ignore[no-untyped-def]
         q.accepted_at,
         DedicatedDomain.name.label("domain"),
         q.mail_from,
-        q.rcpt_tos,
         q.subject,
         q.message_id_header,
         q.bounce_class,
@@ -279,7 +277,7 @@ def _with_recipients(page):  # type: ignore[no-untyped-def]
     )
 
 
-def _assemble(found) -> list[ActivityRow]:  # type: ignore[no-untyped-def]
+def _assemble(session: Session, found) -> list[ActivityRow]:  # type: ignore[no-untyped-def]
     """Rows of (message columns…, address, status, class, reason) → one ActivityRow each."""
     order: list[int] = []
     messages: dict[int, tuple] = {}  # type: ignore[type-arg]
@@ -295,13 +293,18 @@ def _assemble(found) -> list[ActivityRow]:  # type: ignore[no-untyped-def]
         address, status, klass, reason = values[len(_MESSAGE_COLUMNS) :]
         if address is not None:
             recipients[mid].append(RecipientView(address, status, klass, reason or ""))
+    missing = [mid for mid in order if not recipients[mid]]
+    if missing:
+        # Messages from before the activity existed have no recipient rows: their envelope.
+        envelopes = select(QueuedMessage.id, QueuedMessage.rcpt_tos).where(
+            QueuedMessage.id.in_(missing)
+        )
+        for mid, rcpts in session.execute(envelopes):
+            recipients[mid] = [RecipientView(a.lower(), "pending", None, "") for a in rcpts or ()]
     rows = []
     for mid in order:
-        _, accepted, domain, mail_from, rcpts, subject, header, klass, source, crit = messages[mid]
-        # Messages from before the activity existed have no recipient rows: their envelope.
-        listed = recipients[mid] or [
-            RecipientView(a.lower(), "pending", None, "") for a in rcpts or ()
-        ]
+        _, accepted, domain, mail_from, subject, header, klass, source, crit = messages[mid]
+        listed = recipients[mid]
         if domain not in shown:
             shown[domain] = display_domain(domain)
         rows.append(
@@ -331,13 +334,15 @@ def search(store: Store, query: ActivityQuery | None = None) -> list[ActivityRow
         select(*_columns())
         .join(DedicatedDomain, DedicatedDomain.id == QueuedMessage.domain_id)
         .where(*where)
-        .order_by(QueuedMessage.accepted_at.desc(), QueuedMessage.id.desc())
+        # Newest first by time alone: SQLite can use the index on it for one key only (ties
+        # are rare; the outer query still orders them by number).
+        .order_by(QueuedMessage.accepted_at.desc())
         .limit(limit)
         .offset(max(0, query.offset))
         .subquery("page")
     )
     with store.session() as session:
-        rows = _assemble(session.execute(_with_recipients(page)))
+        rows = _assemble(session, session.execute(_with_recipients(page)))
         if not rows and query.domain:
             _check_domain(session, query.domain)
         return rows
@@ -455,7 +460,8 @@ def message_detail(store: Store, key: int | str) -> ActivityDetail:
                 "Use the number shown by 'postdesk activity' or the message's Message-ID.",
             )
         extra = found[0]
-        row = _assemble([tuple(r[: len(_MESSAGE_COLUMNS)]) + tuple(r[-4:]) for r in found])[0]
+        head = len(_MESSAGE_COLUMNS)
+        row = _assemble(session, [tuple(r[:head]) + tuple(r[-4:]) for r in found])[0]
         return ActivityDetail(
             row=row,
             smtp_user=f"{extra.login}@{row.domain}" if extra.login else None,
