@@ -78,7 +78,11 @@ def _classify(store: Store, inbound_id: int) -> str:
     if report:
         _mark(store, inbound_id, "dmarc_report")
         return "dmarc_report"
-    if _step(store, "a sender confirmation code", lambda s: senders.pick_up_code(s, inbound_id)):
+    head = raw.split(b"\r\n\r\n", 1)[0].lower()
+    code_mail = senders.CONFIRM_HEADER.lower().encode() + b":" in head
+    if code_mail and _step(
+        store, "a sender confirmation code", lambda s: senders.pick_up_code(s, inbound_id)
+    ):
         return "sender_code"
     return "message"
 
