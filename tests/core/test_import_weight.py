@@ -31,6 +31,16 @@ LISTINGS = [
 ]
 
 
+# Read on the light path (stdlib sqlite3): the ORM and the models cost ~0.5 s before any query.
+LIGHT_LISTINGS = [
+    ["service", "list", "--json"],
+    ["domain", "list", "--json"],
+    ["smtp-user", "list", "shop.example", "--json"],
+    ["usage", "--json"],
+    ["ip", "list", "--json"],
+]
+
+
 @pytest.fixture
 def workspace(postdesk_home: Path) -> Path:
     """An existing workspace, already at the newest schema, with a service and a domain."""
@@ -55,6 +65,14 @@ def workspace(postdesk_home: Path) -> Path:
 def test_listing_commands_load_no_heavy_library(argv, workspace: Path, tmp_path: Path) -> None:
     modules, _ = loaded_by(argv, tmp_path)
     assert heavy(modules, LISTING_NEVER) == []
+
+
+@pytest.mark.parametrize("argv", LIGHT_LISTINGS, ids=" ".join)
+def test_listings_of_an_up_to_date_workspace_load_no_orm(argv, workspace, tmp_path) -> None:
+    modules, output = loaded_by(argv, tmp_path)
+    assert json.loads(output)  # it did list
+    assert "postdesk.core.store.lite" in modules
+    assert heavy(modules, (*LISTING_NEVER, "sqlalchemy", "postdesk.core.store.models")) == []
 
 
 def test_a_new_workspace_is_created_without_alembic(postdesk_home: Path, tmp_path: Path) -> None:

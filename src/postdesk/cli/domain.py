@@ -84,9 +84,13 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from postdesk.core import domainview
+    from postdesk.core.store.lite import read_or_none
 
-    summaries = domainview.summaries(_store())
+    summaries = read_or_none(lambda lite: lite.domains())
+    if summaries is None:  # not a SQLite workspace at the newest schema: the store opens it
+        from postdesk.core import domainview
+
+        summaries = domainview.summaries(_store())
     rows = [
         {
             "domain": d.name,
@@ -103,6 +107,8 @@ def run_list(args: argparse.Namespace) -> int:
     if not rows:
         print("No dedicated domains yet. Add one with: postdesk domain add example.com")
         return 0
+    from postdesk.core import domainview
+
     print_table(
         ["DOMAIN", "STATUS", "SERVICE", "CHECKED"],
         [

@@ -43,8 +43,13 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from postdesk.core import ips
+    from postdesk.core.store.lite import read_or_none
 
+    views = read_or_none(lambda lite: lite.ips())
+    if views is None:  # not a SQLite workspace at the newest schema: the store opens it
+        from postdesk.core import ips
+
+        views = ips.list_ips(_store())
     rows = [
         {
             "address": r.address,
@@ -52,7 +57,7 @@ def run_list(args: argparse.Namespace) -> int:
             "status": r.last_status,
             "checked_at": r.last_checked_at.isoformat() if r.last_checked_at else None,
         }
-        for r in ips.list_ips(_store())
+        for r in views
     ]
     if args.json:
         print_json({"ips": rows})

@@ -155,9 +155,14 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from postdesk.core import services
+    from postdesk.core.store.lite import read_or_none
 
-    rows = [service_dict(s) for s in services.list_services(_store())]
+    views = read_or_none(lambda lite: lite.services())
+    if views is None:  # not a SQLite workspace at the newest schema: the store opens it
+        from postdesk.core import services
+
+        views = services.list_services(_store())
+    rows = [service_dict(s) for s in views]
     if args.json:
         print_json({"services": rows})
         return 0

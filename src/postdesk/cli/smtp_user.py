@@ -130,15 +130,20 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from postdesk.core import credentials, domains
+    from postdesk.core.domainname import canonical
+    from postdesk.core.store.lite import MAX_USERS_PER_DOMAIN, read_or_none
 
-    store = _store()
-    users = credentials.list_smtp_users(store, args.domain)
-    name = domains.lookup_name(args.domain)
+    users = read_or_none(lambda lite: lite.smtp_users(args.domain))
+    if users is None:  # not a SQLite workspace at the newest schema: the store opens it
+        from postdesk.core import credentials
+
+        users = credentials.list_smtp_users(_store(), args.domain)
+    name = canonical(args.domain)
+    limit = MAX_USERS_PER_DOMAIN
     rows = [
         {
             "login": u.login,
-            "username": credentials.username(u.login, name),
+            "username": f"{u.login}@{name}",
             "created_at": u.created_at.isoformat(),
             "last_used_at": u.last_used_at.isoformat() if u.last_used_at else None,
             "service": u.service,
@@ -146,7 +151,7 @@ def run_list(args: argparse.Namespace) -> int:
         for u in users
     ]
     if args.json:
-        print_json({"domain": name, "limit": credentials.MAX_USERS_PER_DOMAIN, "smtp_users": rows})
+        print_json({"domain": name, "limit": limit, "smtp_users": rows})
         return 0
     if not rows:
         print(
@@ -166,7 +171,7 @@ def run_list(args: argparse.Namespace) -> int:
             for r in rows
         ],
     )
-    print(f"{len(rows)} of {credentials.MAX_USERS_PER_DOMAIN} SMTP users")
+    print(f"{len(rows)} of {limit} SMTP users")
     return 0
 
 

@@ -16,18 +16,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def _read_lite(lite, days: int):  # type: ignore[no-untyped-def]
+    today = lite.today()
+    return today, lite.daily_series(days, end=today.date)
+
+
 def run(args: argparse.Namespace) -> int:
-    from postdesk.core import usage
+    from postdesk.core import usageday as usage
     from postdesk.core.errors import UserError
-    from postdesk.core.store import open_store
+    from postdesk.core.store.lite import read_or_none
 
     if not 1 <= args.days <= 3660:
         raise UserError(
             "usage.days", f"--days must be between 1 and 3660, not {args.days}.", "Try --days 30."
         )
-    store = open_store()
-    today = usage.today(store)
-    series = usage.daily_series(store, args.days, end=today.date)
+    read = read_or_none(lambda lite: _read_lite(lite, args.days))
+    if read is None:  # not a SQLite workspace at the newest schema: the store opens it
+        from postdesk.core import usage as counts
+        from postdesk.core.store import open_store
+
+        store = open_store()
+        today = counts.today(store)
+        series = counts.daily_series(store, args.days, end=today.date)
+    else:
+        today, series = read
     if args.csv:
         print(usage.series_csv(series), end="")
     elif args.json:

@@ -7,13 +7,10 @@ and keyring entries) while the history and statistics stay — the rule users ag
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
@@ -21,37 +18,16 @@ from sqlalchemy.orm import Session, contains_eager
 from postdesk.core import audit, secrets, settings
 from postdesk.core.store import Store
 from postdesk.core.store.models import DailyUsage, DedicatedDomain, SmtpUser, utcnow
+from postdesk.core.usageday import CRITICAL_SHARE as CRITICAL_SHARE
+from postdesk.core.usageday import WARNING_SHARE as WARNING_SHARE
+from postdesk.core.usageday import Level as Level
+from postdesk.core.usageday import Today as Today
+from postdesk.core.usageday import level_for as level_for
+from postdesk.core.usageday import next_reset as next_reset
+from postdesk.core.usageday import series_csv as series_csv
+from postdesk.core.usageday import utc_day as utc_day
 
 log = logging.getLogger(__name__)
-
-WARNING_SHARE = 0.80
-CRITICAL_SHARE = 0.95
-Level = Literal["normal", "warning", "critical", "limit", "exceeded"]
-
-
-@dataclass(frozen=True)
-class Today:
-    """Today's count against the limit."""
-
-    date: dt.date
-    sent: int
-    limit: int
-
-    @property
-    def remaining(self) -> int:
-        return max(self.limit - self.sent, 0)
-
-    @property
-    def level(self) -> Level:
-        return level_for(self.sent, self.limit)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "date": self.date.isoformat(),
-            "sent": self.sent,
-            "remaining": self.remaining,
-            "level": self.level,
-        }
 
 
 @dataclass(frozen=True)
@@ -70,30 +46,6 @@ class Recorded:
     today: Today
     enforced: LimitEnforced | None = None
     forget: tuple[str, ...] = ()  # keyring entries to remove once the deletion is committed
-
-
-def level_for(sent: int, limit: int) -> Level:
-    """normal under 80 %, warning from 80 %, critical from 95 %, limit at 100 %, then exceeded."""
-    if sent > limit:
-        return "exceeded"
-    if sent == limit:
-        return "limit"
-    if sent >= limit * CRITICAL_SHARE:
-        return "critical"
-    if sent >= limit * WARNING_SHARE:
-        return "warning"
-    return "normal"
-
-
-def utc_day(at: dt.datetime | None = None) -> dt.date:
-    """The UTC day a moment falls on (the limit resets at 00:00 UTC)."""
-    return (at or utcnow()).astimezone(dt.UTC).date()
-
-
-def next_reset(at: dt.datetime | None = None) -> dt.datetime:
-    """When the daily count next starts from zero (00:00 UTC)."""
-    day = utc_day(at) + dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
 
 def daily_limit(session: Session) -> int:
@@ -315,12 +267,3 @@ def sender_stats(
     return SenderStats(
         series[-1][1], sum(n for _, n in series[-7:]), sum(n for _, n in series), last_used
     )
-
-
-def series_csv(series: list[tuple[dt.date, int]]) -> str:
-    """The series as CSV: a header line, then one line per day."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "sent"])
-    writer.writerows((day.isoformat(), n) for day, n in series)
-    return out.getvalue()

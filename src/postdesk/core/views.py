@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from postdesk.core.store.models import (
-    DedicatedDomain,
-    DedicatedIp,
-    DkimKey,
-    DnsCheck,
-    SmtpService,
-    SmtpUser,
-    Suppression,
-)
 from postdesk.core.validation import display_domain
+
+if TYPE_CHECKING:  # only for ``from_row``'s hints: the views themselves must not load the ORM
+    from postdesk.core.store.models import (
+        DedicatedDomain,
+        DedicatedIp,
+        DkimKey,
+        DnsCheck,
+        SmtpService,
+        SmtpUser,
+        Suppression,
+    )
 
 
 @dataclass(frozen=True)

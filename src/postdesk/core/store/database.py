@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import re
 import shutil
 import sqlite3
 import time
@@ -20,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from postdesk.core.config import database_url, folder_problem, redact_url
 from postdesk.core.errors import UserError
+from postdesk.core.store import lite
+from postdesk.core.store.lite import BUSY_TIMEOUT_S as BUSY_TIMEOUT_S
 
-BUSY_TIMEOUT_S = 30
 EMPTY_FILE_WAIT_PASSES = 10
 EMPTY_FILE_WAIT_S = 0.1
 WRITE_PROBE_BYTES = 4096  # a page: a full disk refuses it, as it refuses SQLite's -shm file
@@ -270,25 +270,9 @@ def _alembic_config():  # type: ignore[no-untyped-def]
     return config
 
 
-_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w-]+|None)['\"]?", re.M)
-
-
 def head_revision() -> str:
-    """The newest migration this version of Postdesk knows.
-
-    Read from the migration files directly: importing Alembic costs ~100 ms, which every CLI
-    command would pay although the database is almost always up to date already.
-    """
-    revisions: dict[str, str | None] = {}
-    for script in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(_REVISION_LINE.findall(script.read_text(encoding="utf-8")))
-        if "revision" in found:
-            down = found.get("down_revision")
-            revisions[found["revision"]] = None if down in (None, "None") else down
-    heads = set(revisions) - {down for down in revisions.values() if down}
-    if len(heads) != 1:
-        raise RuntimeError(f"expected one migration head, found {sorted(heads)}")
-    return heads.pop()
+    """The newest migration this version of Postdesk knows (read from the files, no Alembic)."""
+    return lite.head_revision(MIGRATIONS)
 
 
 def current_revision(engine: Engine) -> str | None:
