@@ -222,6 +222,8 @@ def test_domain_settings_shows_each_providers_webhook_url_and_what_arrived(
 
     async def scenario() -> None:
         await page.attach(shop)
+        assert not page.webhooks.rows.isVisible(), "the keyring is asked only on demand"
+        page.webhooks.show_button.click()
         await wait_for(lambda: page.webhooks.urls["sendgrid"].value() != "")
 
     run_on_qt_loop(qapp, scenario())

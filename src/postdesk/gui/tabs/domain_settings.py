@@ -200,7 +200,15 @@ class DomainSettingsPage(Page):
         from postdesk.gui.widgets.provider_webhooks import ProviderWebhooks
 
         self.webhooks = ProviderWebhooks()
+        self.webhooks.show_button.clicked.connect(self._reveal_webhooks)
         return group("Provider webhooks", self.webhooks)
+
+    def _reveal_webhooks(self) -> None:
+        from postdesk.gui.asyncutil import start_task
+
+        self.webhooks.reveal()
+        if self.domain is not None and self.store is not None:
+            start_task(self.load_webhooks(self.domain), banner=self.banner)
 
     async def load_webhooks(self, name: str) -> None:
         """Read each provider's URL and its events (the keyring is asked: off the GUI thread)."""
@@ -288,7 +296,8 @@ class DomainSettingsPage(Page):
         self.show_keys(keys)
         from postdesk.gui.asyncutil import start_task
 
-        start_task(self.load_webhooks(name), banner=self.banner)
+        if self.webhooks.revealed:
+            start_task(self.load_webhooks(name), banner=self.banner)
         start_task(self.load_one_click(name), banner=self.banner)
 
     async def load_one_click(self, name: str) -> None:

@@ -114,7 +114,6 @@ class SmtpSettingsPage(Page):
         toolbar = hbox(self.create_button, self.test_send_button, self.count_label, spacing=SPACE_M)
         toolbar.addStretch(1)
         toolbar.addWidget(self.status_label)
-        toolbar.addWidget(self.activity_button)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -159,6 +158,7 @@ class SmtpSettingsPage(Page):
         scroller.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
         self.deliverability = DeliverabilityPanel()
+        self.deliverability.add_header_widget(self.activity_button)
         left = QWidget()
         left.setLayout(vbox(toolbar, self.users_stack, self.deliverability, spacing=SPACE_S))
         view = QWidget()

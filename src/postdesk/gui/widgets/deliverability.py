@@ -93,10 +93,15 @@ class DeliverabilityPanel(QWidget):
         top = hbox(heading(title), spacing=SPACE_S)
         top.addStretch(1)
         top.addWidget(self.period_combo)
+        self._top = top
         self.setLayout(vbox(top, self.note, self.table, spacing=SPACE_S))
         self._fit_height()
         # As tall as its rows: the room left over belongs to whatever sits above it.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+    def add_header_widget(self, widget: QWidget) -> None:
+        """Put ``widget`` (a button to the messages behind the numbers) beside the period."""
+        self._top.insertWidget(self._top.count() - 1, widget)
 
     @property
     def days(self) -> int:

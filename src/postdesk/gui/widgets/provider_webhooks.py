@@ -3,12 +3,17 @@ event has arrived, so a user sees the setup worked before the first real bounce.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from typing import TYPE_CHECKING
 
-from postdesk.core.webhooks.urls import WebhookInfo
-from postdesk.gui.qtutils import SPACE_M, SPACE_S, label, muted, vbox
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+
+from postdesk.gui.qtutils import SPACE_M, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.widgets.copyfield import CopyField
 from postdesk.gui.widgets.stats_panel import local_time
+
+if TYPE_CHECKING:
+    # Only the type: the module (relay settings, keyring) loads when the rows are asked for.
+    from postdesk.core.webhooks.urls import WebhookInfo
 
 PROVIDER_NAMES = {
     "sendgrid": "SendGrid",
@@ -66,7 +71,23 @@ class ProviderWebhooks(QWidget):
             grid.addWidget(field, 2 * row, 1)
             grid.addWidget(state, 2 * row + 1, 1)
         grid.setColumnStretch(1, 1)
-        self.setLayout(vbox(muted(label(HELP)), self.no_host, grid, spacing=SPACE_S))
+        self.rows = QWidget()
+        self.rows.setLayout(vbox(self.no_host, grid, spacing=SPACE_S))
+        self.rows.hide()
+        # Asked for, not read at start: the keyring (which may ask to be unlocked) and the
+        # endpoint's settings are needed only by someone setting up a provider.
+        self.show_button = QPushButton("Show webhook addresses")
+        buttons = hbox(self.show_button)
+        buttons.addStretch(1)
+        self.setLayout(vbox(muted(label(HELP)), buttons, self.rows, spacing=SPACE_S))
+
+        self.revealed = False
+
+    def reveal(self) -> None:
+        """Show the rows (their values come with :meth:`show_status`)."""
+        self.revealed = True
+        self.show_button.hide()
+        self.rows.show()
 
     def show_status(self, found: list[WebhookInfo]) -> None:
         """Show each provider's URL (or why there is none) and what arrived."""
