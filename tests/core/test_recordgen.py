@@ -324,3 +324,28 @@ def test_the_table_lists_every_record_with_its_full_value(key: DkimKey) -> None:
     assert all(
         line[value_column:].startswith(r.value) for line, r in zip(lines[1:], records, strict=True)
     )
+
+
+@pytest.mark.parametrize(
+    ("published", "wanted"),
+    [
+        (
+            "v=DMARC1; p=reject; rua=mailto:reports@vendor.example",
+            "v=DMARC1; p=reject; rua=mailto:reports@vendor.example,mailto:dmarc-reports@shop.test",
+        ),
+        (
+            "v=DMARC1; p=quarantine; pct=50;",
+            "v=DMARC1; p=quarantine; pct=50; rua=mailto:dmarc-reports@shop.test",
+        ),
+        (
+            "v=DMARC1;p=none;rua=mailto:DMARC-Reports@shop.test!10m",
+            "v=DMARC1;p=none;rua=mailto:DMARC-Reports@shop.test!10m",
+        ),
+    ],
+)
+def test_reports_are_pointed_at_the_domain_keeping_the_owners_policy(
+    published: str, wanted: str
+) -> None:
+    from postdesk.core.recordgen import dmarc_report_mailbox, dmarc_reporting_to
+
+    assert dmarc_reporting_to(published, dmarc_report_mailbox("shop.test")) == wanted

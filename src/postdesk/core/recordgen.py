@@ -209,6 +209,30 @@ def _dmarc_value(domain: str, existing: str | None, rua: str | None) -> str:
     return f"v=DMARC1; p=none; rua={mailbox}"
 
 
+def dmarc_reporting_to(value: str, mailbox: str) -> str:
+    """``value`` (a DMARC record) with ``mailbox`` among its aggregate-report (``rua``) addresses.
+
+    Used when the domain's own mail is received: the reports then come back to Postdesk. Every
+    other tag, and every address already listed, is kept as it is.
+    """
+    address = f"mailto:{mailbox}"
+    tags = [part.strip() for part in value.strip().rstrip(";").split(";") if part.strip()]
+    for index, tag in enumerate(tags):
+        name, _, listed = tag.partition("=")
+        if name.strip().lower() == "rua":
+            addresses = [a.strip() for a in listed.split(",") if a.strip()]
+            if any(a.lower().split("!", 1)[0] == address.lower() for a in addresses):
+                return value.strip()
+            tags[index] = f"rua={','.join([*addresses, address])}"
+            return "; ".join(tags)
+    return "; ".join([*tags, f"rua={address}"])
+
+
+def dmarc_report_mailbox(domain: str) -> str:
+    """The address on the domain that DMARC aggregate reports are sent to."""
+    return f"{DEFAULT_DMARC_MAILBOX}@{canonical(domain)}"
+
+
 # --- showing records --------------------------------------------------------------------------
 
 

@@ -85,6 +85,8 @@ def set_reception(store: Store, name: str, on: bool) -> ReceptionView:
                 row.value, row.status = wanted.value, "pending"
         if row is not None:
             row.required = on
+        if on:
+            _reports_come_back(domain)
         changed = bool(domain.reception) != on
         domain.reception = on
         if changed:
@@ -98,3 +100,14 @@ def set_reception(store: Store, name: str, on: bool) -> ReceptionView:
         view = ReceptionView(domain.name, on, mx)
     events.publish(events.Change.DOMAINS, view.domain)
     return view
+
+
+def _reports_come_back(domain: DedicatedDomain) -> None:
+    """Point the DMARC record's aggregate reports at the domain itself, so receivers' reports
+    arrive in Conversations and feed "Who sends as this domain"."""
+    dmarc = next((r for r in domain.records if r.kind == "dmarc"), None)
+    if dmarc is None:
+        return
+    wanted = recordgen.dmarc_reporting_to(dmarc.value, recordgen.dmarc_report_mailbox(domain.name))
+    if wanted != dmarc.value:
+        dmarc.value, dmarc.status = wanted, "pending"
