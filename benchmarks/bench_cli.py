@@ -2,8 +2,9 @@
 
 Rows, each printed with both sides and the ratio:
 
-* `postdesk service list --json` (a workspace with one service) against `postdesk --version`,
-  the floor of any Postdesk command (target: at most 2x);
+* `postdesk service list --json`, `domain list --json` and `usage --json` (a workspace with one
+  service and one domain) against `postdesk --version`, the floor of any Postdesk command
+  (target: at most 2x);
 * `postdesk check DOMAIN` against checkdmarc checking the same domain in its own process
   (`checkdmarc.check_domains`, the work behind its command line, pointed at the same server),
   both asking a local NSD on loopback (target: Postdesk at least 3x faster).
@@ -11,7 +12,7 @@ Rows, each printed with both sides and the ratio:
 Runs are interleaved (A B A B …) after a warm-up; medians. Needs NSD (Debian package) and
 checkdmarc (a test dependency).
 
-    .venv/bin/python benchmarks/bench_cli.py [--runs 9]
+    .venv/bin/python benchmarks/bench_cli.py [--runs 9] [--listings-only]
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ checkdmarc.check_domains([sys.argv[1]], nameservers=[dns.nameserver.Do53Nameserv
 
 FILL = """
 from postdesk.core.store import open_store
-from postdesk.core.store.models import SmtpService
+from postdesk.core.store.models import DedicatedDomain, SmtpService
 with open_store().session() as s:
-    s.add(SmtpService(name="SendGrid", host="smtp.sendgrid.net", port=587, security="starttls",
-                      username="apikey", secret_ref="bench-none", spf_include="sendgrid.net"))
+    service = SmtpService(name="SendGrid", host="smtp.sendgrid.net", port=587,
+                          security="starttls", username="apikey", secret_ref="bench-none",
+                          spf_include="sendgrid.net")
+    s.add(service)
+    s.add(DedicatedDomain(name="shop.example", ownership_token="t", service=service))
 """
 
 
@@ -86,19 +90,23 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--listings-only", action="store_true", help="skip the check row")
     args = parser.parse_args()
     env = {**os.environ, "POSTDESK_HOME": tempfile.mkdtemp(prefix="postdesk-bench-")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # listing needs no secret
     subprocess.run([sys.executable, "-c", FILL], env=env, check=True)
     postdesk = [sys.executable, "-m", "postdesk"]
-    _side_by_side(
-        "service list --json (one service) vs --version, whole process",
-        ([*postdesk, "service", "list", "--json"], env),
-        ([*postdesk, "--version"], env),
-        args.runs,
-        faster=False,
-    )
+    for listing in (["service", "list"], ["domain", "list"], ["usage"]):
+        _side_by_side(
+            f"{' '.join(listing)} --json (one service, one domain) vs --version, whole process",
+            ([*postdesk, *listing, "--json"], env),
+            ([*postdesk, "--version"], env),
+            args.runs,
+            faster=False,
+        )
+    if args.listings_only:
+        return 0
     server = NsdServer(Path(tempfile.mkdtemp(prefix="postdesk-bench-nsd-")))
     server.serve({DOMAIN: ZONE})
     try:
