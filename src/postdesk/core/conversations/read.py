@@ -14,16 +14,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from postdesk.core.conversations import attachments
-from postdesk.core.conversations import search as fts
 from postdesk.core.conversations.parse import AttachmentInfo, html_to_text, parse_message
 from postdesk.core.conversations.sanitize import SanitizedHtml, sanitize_html
+from postdesk.core.conversations.search import matching_ids
 from postdesk.core.errors import UserError
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, InboundMessage, InboundThread
 from postdesk.core.validation import display_domain
 
 SNIPPET_CHARS = 140
-MAX_SEARCH_HITS = 1000
+# A thread list narrowed by a search shows the threads of the newest matching messages.
+MAX_SEARCH_HITS = 400
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def list_threads(
             thread_ids = {
                 i
                 for domain_id in domains
-                for i in fts.matching_ids(
+                for i in matching_ids(
                     s, domain_id, search, limit=MAX_SEARCH_HITS, column="thread_id"
                 )
                 if i is not None
@@ -296,7 +297,7 @@ def search(store: Store, domain: str | None, text: str, *, limit: int = 50) -> l
     recipients, subject, body), newest first."""
     with store.session() as s:
         ids = sorted(
-            (i for d in _domains(s, domain) for i in fts.matching_ids(s, d, text, limit=limit)),
+            (i for d in _domains(s, domain) for i in matching_ids(s, d, text, limit=limit)),
             reverse=True,
         )[:limit]
         if not ids:

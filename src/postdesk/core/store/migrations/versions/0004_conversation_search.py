@@ -43,7 +43,7 @@ def upgrade() -> None:
         return
     op.execute(
         f"CREATE VIRTUAL TABLE inbound_fts USING fts5({_COLUMNS}, content='inbound_messages', "
-        "content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+        "content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4')"
     )
     op.execute(
         "CREATE TRIGGER inbound_fts_ai AFTER INSERT ON inbound_messages BEGIN "
