@@ -26,10 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from postdesk.core.validation import quote_input
 
     if args.key is not None and args.key not in settings.EDITABLE:
+        import difflib
+
+        close = difflib.get_close_matches(args.key, sorted(settings.EDITABLE), n=3)
         raise UserError(
             "settings.unknown",
             f"There is no setting called {quote_input(args.key)}.",
-            f"Settings: {', '.join(sorted(settings.EDITABLE))}.",
+            (f"Did you mean {' or '.join(close)}? " if close else "")
+            + "`postdesk settings` lists every setting with its value.",
         )
     store = open_store()
     if args.key and (args.value is not None or args.reset):
