@@ -251,8 +251,8 @@ class ActivityDialog(QDialog):
         super().hideEvent(event)
 
     def reload(self) -> None:
-        """Search again soon (skipped while a search is still running)."""
-        if not self._loading:
+        """Search again soon (skipped while a search is still running, or off screen)."""
+        if not self._loading and self.isVisible():
             start_task(self.refresh(), banner=self.banner)
 
     def query(self) -> ActivityQuery:
@@ -366,6 +366,8 @@ class ActivityDialog(QDialog):
         return True
 
     def _selection_changed(self) -> None:
+        if not self.isVisible():
+            return  # closing: Qt clears the selection while it takes the table apart
         chosen = self.selected_id()
         if chosen is None and self._unlisted:
             return  # keep showing the message asked for by number until a row is chosen

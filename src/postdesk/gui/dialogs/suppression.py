@@ -152,8 +152,8 @@ class SuppressionDialog(QDialog):
         self.reload()
 
     def reload(self) -> None:
-        """Read the list again soon (skipped while a read is still running)."""
-        if not self._loading:
+        """Read the list again soon (skipped while a read is still running, or off screen)."""
+        if not self._loading and self.isVisible():
             start_task(self.refresh(), banner=self.banner)
 
     async def refresh(self) -> None:
