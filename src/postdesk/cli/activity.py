@@ -33,7 +33,7 @@ def _until(text: str) -> dt.datetime:
 
 
 def _status(text: str) -> str:
-    from postdesk.core.activity.reading import STATUSES
+    from postdesk.core.activity.views import STATUSES
 
     wanted = text.strip().lower()
     if wanted not in STATUSES:
@@ -44,7 +44,7 @@ def _status(text: str) -> str:
 
 
 def _limit(text: str) -> int:
-    from postdesk.core.activity.reading import MAX_LIMIT
+    from postdesk.core.activity.views import MAX_LIMIT
 
     if not text.strip().isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise argparse.ArgumentTypeError(f"write a number from 1 to {MAX_LIMIT}, e.g. --limit 100")
