@@ -284,7 +284,7 @@ def service_password(service: ServiceView) -> str | None:
             "service.password_missing",
             f"The password of the service “{service.name}” is missing from the keyring.",
             "Enter it again: SMTP Service → Edit, or "
-            f"`postdesk service edit \"{service.name}\" --password-stdin`.",
+            f'`postdesk service edit "{service.name}" --password-stdin`.',
         )
     return password
 

@@ -68,6 +68,8 @@ class Percent:
 
     low: float
     high: float
+
+
 MAX_NUMBER = 999_999
 
 EDITABLE: dict[str, Any] = {
