@@ -52,6 +52,12 @@ def _line(text: str) -> str:
     return escape_input(text.replace("\t", "    "))
 
 
+def _cell(text: str, width: int) -> str:
+    """``text`` as one table cell of at most ``width`` characters, cut with an ellipsis."""
+    line = _line(text)
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def _when(moment) -> str:  # type: ignore[no-untyped-def]
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -96,10 +102,10 @@ def run_list(args: argparse.Namespace) -> int:
                 t.id,
                 _when(t.last_at),
                 t.domain,
-                _line(t.last_from)[:40],
+                _cell(t.last_from, 40),
                 t.message_count,
                 t.unread_count or "",
-                _line(t.subject)[:70],
+                _cell(t.subject, 70),
             ]
             for t in threads
         ],
@@ -202,8 +208,8 @@ def run_search(args: argparse.Namespace) -> int:
                 h.thread_id,
                 h.message_id,
                 _when(h.received_at),
-                _line(h.from_header)[:40],
-                _line(h.subject)[:70],
+                _cell(h.from_header, 40),
+                _cell(h.subject, 70),
             ]
             for h in hits
         ],
