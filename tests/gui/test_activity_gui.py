@@ -112,7 +112,7 @@ def subjects(dialog: ActivityDialog) -> list[str]:
 
 
 async def shows(dialog: ActivityDialog, expected: list[str]) -> None:
-    await wait_for(lambda: subjects(dialog) == expected and not dialog._loading)
+    await wait_for(lambda: subjects(dialog) == expected and not dialog.reads.running)
 
 
 ALL_THREE = ["Order 1043", "Order 1042", "Newsletter"]

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
 from postdesk.core import ips
 from postdesk.core.errors import UserError
-from postdesk.gui.asyncutil import async_slot, running_tasks
+from postdesk.gui.asyncutil import LatestRead, async_slot, running_tasks
 from postdesk.gui.tabs.domains import DomainsPage
 from postdesk.gui.widgets.banner import Banner
 from support.qtloop import run_on_qt_loop, wait_for
@@ -82,3 +82,31 @@ def test_add_ip_refused_by_core_is_explained_in_the_page(
     run_on_qt_loop(qapp, add())
     assert page.banner.isVisible()
     assert page.banner.message_label.text() == "203.0.113.25 is already in the list."
+
+
+def test_a_filter_changed_while_a_read_runs_is_read_right_after(qapp: QApplication) -> None:
+    """Search typed, then a reason picked while the first read runs: the last filters are shown."""
+    filters = ["gmail"]
+    shown: list[str] = []
+    release = asyncio.Event()
+
+    async def read() -> None:
+        wanted = filters[-1]
+        if len(shown) == 0:
+            await release.wait()
+        shown.append(wanted)
+
+    async def scenario() -> None:
+        reads = LatestRead(read)
+        reads()
+        await asyncio.sleep(0)
+        filters.append("gmail+complaint")
+        reads()
+        filters.append("gmail+complaint+new")
+        reads()  # two requests while one runs: one more read, not two
+        assert reads.running
+        release.set()
+        await wait_for(lambda: not reads.running)
+
+    run_on_qt_loop(qapp, scenario())
+    assert shown == ["gmail", "gmail+complaint+new"]

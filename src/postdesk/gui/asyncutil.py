@@ -8,6 +8,8 @@
 - :func:`busy` disables a button and shows an inline status while work is running.
 - :func:`with_wait_dialog` shows a wait dialog with Cancel for long work.
 - :func:`run_blocking` runs a blocking call (keyring, D-Bus) off the GUI thread.
+- :class:`LatestRead` runs a view's read once at a time and once more when the filters changed
+  while it ran, so the last thing the user asked for is always what is shown.
 """
 
 from __future__ import annotations
@@ -42,6 +44,49 @@ def start_task(coro: Coroutine[Any, Any, T], *, banner: Banner | None = None) ->
     _running.add(task)
     task.add_done_callback(functools.partial(_task_done, banner))
     return task
+
+
+class LatestRead:
+    """A view's read, run one at a time; a request made while one runs is served right after it.
+
+    Filters change faster than a read ends (a user types a search, then picks a reason). Dropping
+    the request made while a read runs would leave the table showing the older filters; running
+    reads side by side would let the older one finish last. Here a request made meanwhile is
+    remembered, and one more read starts when the running one ends.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Coroutine[Any, Any, object]],
+        *,
+        banner: Banner | None = None,
+        when: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._read = read
+        self._banner = banner
+        self._when = when
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    @property
+    def running(self) -> bool:
+        """True while a read runs or one more is due."""
+        return self._task is not None and not self._task.done()
+
+    def __call__(self) -> None:
+        """Ask for a read: now, or right after the one that is running."""
+        if not self._when():
+            return
+        if self.running:
+            self._again = True
+            return
+        self._task = start_task(self._run(), banner=self._banner)
+
+    async def _run(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self._read()
 
 
 def running_tasks() -> frozenset[asyncio.Task[Any]]:

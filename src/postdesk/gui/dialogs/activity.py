@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from postdesk.core import activity
 from postdesk.core.activity import ActivityQuery, ActivityRow
 from postdesk.core.store import Store
-from postdesk.gui.asyncutil import async_slot, run_blocking, start_task
+from postdesk.gui.asyncutil import LatestRead, async_slot, run_blocking, start_task
 from postdesk.gui.dialogs.activity_text import (
     SEARCH_FIELDS,
     STATUS_WORDS,
@@ -115,11 +115,11 @@ class ActivityDialog(QDialog):
         self.detail_for: int | None = None
         self._wanted_message = message_id
         self._unlisted = False
-        self._loading = False
         self.setWindowTitle("Activity")
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
+        self.reads = LatestRead(self.refresh, banner=self.banner, when=self.isVisible)
         self.field_combo = QComboBox()
         for words, key in SEARCH_FIELDS:
             self.field_combo.addItem(words, key)
@@ -251,9 +251,8 @@ class ActivityDialog(QDialog):
         super().hideEvent(event)
 
     def reload(self) -> None:
-        """Search again soon (skipped while a search is still running, or off screen)."""
-        if not self._loading and self.isVisible():
-            start_task(self.refresh(), banner=self.banner)
+        """Read again: now, or right after the read that is running."""
+        self.reads()
 
     def query(self) -> ActivityQuery:
         """What the search bar and the filters ask for."""
@@ -275,14 +274,10 @@ class ActivityDialog(QDialog):
 
     async def refresh(self) -> None:
         """Run the search and show the rows, keeping the selected message selected."""
-        self._loading = True
         store, query = self.store, self.query()
-        try:
-            rows, names = await run_blocking(
-                lambda: (activity.search(store, query), _domain_names(store))
-            )
-        finally:
-            self._loading = False
+        rows, names = await run_blocking(
+            lambda: (activity.search(store, query), _domain_names(store))
+        )
         self._show_domains(names)
         self._show(rows)
 

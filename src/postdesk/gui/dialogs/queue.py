@@ -30,7 +30,7 @@ from postdesk.core import domains
 from postdesk.core.relay import queue
 from postdesk.core.relay.queue import MessageInfo
 from postdesk.core.store import Store
-from postdesk.gui.asyncutil import busy, run_blocking, start_task
+from postdesk.gui.asyncutil import LatestRead, busy, run_blocking, start_task
 from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.emptystate import EmptyState
@@ -126,12 +126,12 @@ class QueueDialog(QDialog):
         self.store = store
         self.wake = wake
         self.messages: list[MessageInfo] = []
-        self._loading = False
         self._sized_for: list[int] = []
         self.setWindowTitle("Relay queue")
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
+        self.reads = LatestRead(self.refresh, banner=self.banner)
         self.summary_label = muted(label(wrap=False))
         self.status_filter = QComboBox()
         self.status_filter.addItem("All statuses", ALL)
@@ -238,26 +238,21 @@ class QueueDialog(QDialog):
         super().hideEvent(event)
 
     def reload(self) -> None:
-        """Read the queue again soon (skipped while a read is still running)."""
-        if not self._loading:
-            start_task(self.refresh(), banner=self.banner)
+        """Read again: now, or right after the read that is running."""
+        self.reads()
 
     async def refresh(self) -> None:
         """Read the queue with the chosen filters and show it, keeping the selected message."""
-        self._loading = True
         status = self.status_filter.currentData() or None
         domain = self.domain_filter.currentData() or None
         store = self.store
-        try:
-            messages, counts, names = await run_blocking(
-                lambda: (
-                    queue.list_messages(store, status=status, domain=domain, limit=PAGE_SIZE),
-                    queue.counts(store),
-                    [d.name for d in domains.list_domains(store)],
-                )
+        messages, counts, names = await run_blocking(
+            lambda: (
+                queue.list_messages(store, status=status, domain=domain, limit=PAGE_SIZE),
+                queue.counts(store),
+                [d.name for d in domains.list_domains(store)],
             )
-        finally:
-            self._loading = False
+        )
         self._show_domains(names)
         self._show_summary(counts)
         self._show(messages)

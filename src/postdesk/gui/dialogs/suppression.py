@@ -28,7 +28,7 @@ from postdesk.core import suppression
 from postdesk.core.errors import UserError
 from postdesk.core.store import Store
 from postdesk.core.views import SUPPRESSION_REASONS, SuppressionView
-from postdesk.gui.asyncutil import async_slot, run_blocking, start_task
+from postdesk.gui.asyncutil import LatestRead, async_slot, run_blocking
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.add_suppression import (
     ALL,
@@ -65,11 +65,11 @@ class SuppressionDialog(QDialog):
         self.store = store
         self.entries: list[SuppressionView] = []
         self.domains: list[str] = []
-        self._loading = False
         self.setWindowTitle("Suppression list")
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
+        self.reads = LatestRead(self.refresh, banner=self.banner, when=self.isVisible)
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Search addresses")
         self.search_edit.setClearButtonEnabled(True)
@@ -152,29 +152,21 @@ class SuppressionDialog(QDialog):
         self.reload()
 
     def reload(self) -> None:
-        """Read the list again soon (skipped while a read is still running, or off screen)."""
-        if not self._loading and self.isVisible():
-            start_task(self.refresh(), banner=self.banner)
+        """Read again: now, or right after the read that is running."""
+        self.reads()
 
     async def refresh(self) -> None:
         """Read the list with the search and filter applied and show it."""
-        self._loading = True
         store = self.store
         search = self.search_edit.text().strip() or None
         reason = self.reason_filter.currentData() or None
-        try:
-            entries, total, names = await run_blocking(
-                lambda: (
-                    suppression.list_entries(store, search=search, reason=reason),
-                    suppression.count(store),
-                    _domain_names(store),
-                )
+        entries, total, names = await run_blocking(
+            lambda: (
+                suppression.list_entries(store, search=search, reason=reason),
+                suppression.count(store),
+                _domain_names(store),
             )
-        finally:
-            self._loading = False
-        # The search may have changed while the list was read: read once more for the new one.
-        if search != (self.search_edit.text().strip() or None):
-            self.reload()
+        )
         self.domains = names
         self._show(entries, total)
 
