@@ -7,6 +7,7 @@ timing. The other tabs are built when shown, or after the first tab is usable.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,81 @@ def test_the_other_pages_are_built_when_shown_or_right_after_start(qapp, qtbot, 
     assert [page.key for page in window.pages] == list(Tab)
     assert [window.tabs.tabText(i) for i in range(len(Tab))] == [tab.title for tab in Tab]
     assert window.current_page() is window.page(Tab.SMTP_SETTINGS)
+
+
+# The ORM and what imports it: a workspace already at the newest schema is read with sqlite3 for
+# the tab on screen, and the full store loads after the window is usable.
+ORM = (
+    "sqlalchemy",
+    "postdesk.core.store.models",
+    "postdesk.core.services",
+    "postdesk.core.usage",
+    "postdesk.core.sending",
+)
+
+
+def _fill(store) -> None:  # type: ignore[no-untyped-def]
+    from postdesk.core.store.models import DailyUsage, SmtpService
+    from postdesk.core.usageday import utc_day
+
+    with store.session() as s:
+        s.add(SmtpService(name="Mailgun", host="smtp.mailgun.org", port=587, security="starttls"))
+        s.add(SmtpService(name="Office", host="mail.example.net", port=465, security="tls"))
+        s.flush()
+        s.add(DailyUsage(day=utc_day(), bucket="service:1", service_id=1, sent=42))
+
+
+def test_a_current_workspace_is_shown_without_loading_the_orm(store, tmp_path: Path) -> None:
+    _fill(store)
+    shot = tmp_path / "window.png"
+    modules, _ = loaded_by(["gui", "--screenshot", str(shot)], tmp_path)
+    assert "postdesk.core.store.lite" in modules
+    assert heavy(modules, ORM) == []
+    # The chart's library is needed now: there is mail to chart.
+    assert heavy(modules, [m for m in NOT_AT_START if m != "PySide6.QtCharts"]) == []
+    assert shot.stat().st_size > 0
+
+
+def test_the_first_tab_shows_the_workspace_first_and_actions_wait_for_the_store(
+    qapp, qtbot, store
+) -> None:
+    from postdesk.core import services
+    from postdesk.gui.mainwindow import MainWindow
+    from postdesk.gui.tabs import Tab
+    from support.qtloop import run_on_qt_loop
+
+    _fill(store)
+    window = MainWindow(build_pages=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.build_current_page()
+    assert run_on_qt_loop(qapp, window.show_first_read()) is True
+    assert window.store is None  # shown from the light read, before the full store
+    page = window.page(Tab.SMTP_SERVICE)
+    table = page.findChild(QTableWidget)
+    assert [table.item(row, 0).text() for row in range(table.rowCount())] == ["Mailgun", "Office"]
+    assert table.item(1, 2).text() == "TLS (implicit)"
+    assert page.usage_panel.today_label.text().startswith("Today: 42 / 1,500")
+    assert page.usage_panel.chart.series[-1][1] == 42
+
+    async def click_then_open() -> None:
+        task = page.make_default("Office")  # clicked while the store is still loading
+        await asyncio.sleep(0.05)
+        assert not task.done()
+        await window.attach_store(store)
+        await task
+
+    run_on_qt_loop(qapp, click_then_open())
+    assert services.get_service(store, "Office").is_default
+    assert table.item(0, 0).text() == "Office"  # the default first, as read by the full store
+
+
+def test_no_first_read_for_a_workspace_that_is_not_current(qapp, qtbot, postdesk_home) -> None:
+    from postdesk.gui.mainwindow import MainWindow
+    from support.qtloop import run_on_qt_loop
+
+    window = MainWindow(build_pages=False)  # no workspace yet: open_store will create it
+    qtbot.addWidget(window)
+    window.show()
+    window.build_current_page()
+    assert run_on_qt_loop(qapp, window.show_first_read()) is False

@@ -29,6 +29,8 @@ class Preset:
         return self.host.format(region=region or SES_DEFAULT_REGION)
 
 
+# How each security choice is named on screen (in a module light enough for the window's start).
+SECURITY_LABELS = {"starttls": "STARTTLS", "tls": "TLS (implicit)", "none": "None (plain text)"}
 SES_DEFAULT_REGION = "us-east-1"
 SES_REGIONS = (
     "us-east-1",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from postdesk.core import audit, secrets
 from postdesk.core.errors import UserError
 from postdesk.core.presets import PRESETS
+from postdesk.core.presets import SECURITY_LABELS as SECURITY_LABELS  # callers read it here
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpService
 from postdesk.core.validation import (
@@ -24,7 +25,6 @@ from postdesk.core.validation import (
 from postdesk.core.views import ServiceView
 
 SECURITY_CHOICES = ("starttls", "tls", "none")
-SECURITY_LABELS = {"starttls": "STARTTLS", "tls": "TLS (implicit)", "none": "None (plain text)"}
 MAX_NAME_LENGTH = 64
 MAX_USERNAME_LENGTH = 256
 

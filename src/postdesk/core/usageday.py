@@ -66,6 +66,14 @@ def next_reset(at: dt.datetime | None = None) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
 
+def reset_phrase(at: dt.datetime | None = None) -> str:
+    """When the count starts again, in UTC and local time: "00:00 UTC (01:00 your time)"."""
+    local = next_reset(at).astimezone()
+    if local.utcoffset() == dt.timedelta(0):
+        return "00:00 UTC"
+    return f"00:00 UTC ({local.strftime('%H:%M')} your time)"
+
+
 def series_csv(series: list[tuple[dt.date, int]]) -> str:
     """The series as CSV: a header line, then one line per day."""
     out = io.StringIO()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from postdesk.core import usage
 from postdesk.core.store import Store
 from postdesk.core.store.models import AuditEvent, utcnow
+from postdesk.core.usageday import reset_phrase as reset_phrase  # callers read it here
 
 LIMIT_EXCEEDED = "usage.limit_exceeded"
 AlertKind = Literal["warning", "critical", "limit", "over", "deleted"]
@@ -68,14 +69,6 @@ def _event(row: AuditEvent) -> LimitExceeded:
         limit=int(detail.get("limit", 0)),
         deleted=[str(name) for name in detail.get("deleted") or []],
     )
-
-
-def reset_phrase(at: dt.datetime | None = None) -> str:
-    """When the count starts again, in UTC and local time: "00:00 UTC (01:00 your time)"."""
-    local = usage.next_reset(at).astimezone()
-    if local.utcoffset() == dt.timedelta(0):
-        return "00:00 UTC"
-    return f"00:00 UTC ({local.strftime('%H:%M')} your time)"
 
 
 def _threshold_alert(today: usage.Today, kind: AlertKind, reset: str) -> UsageAlert:

@@ -99,7 +99,16 @@ async def _main(
     from postdesk.gui.asyncutil import start_task
 
     asyncio.get_running_loop().set_exception_handler(hooks.loop_exception_handler)
-    store = await open_workspace(window, quiet=screenshot is not None)
+    # The tab on screen shows the workspace's data first, read with sqlite3 (milliseconds); the
+    # full store (SQLAlchemy, about half a second to import) loads after, off the GUI thread.
+    shown = await window.show_first_read()
+    if screenshot is not None and shown:
+        # Usable now: the tab on screen is built and shows the workspace; the others are a
+        # click away (built when shown). The status bar's relay controls come with the store.
+        return await _save_screenshot(window, screenshot)
+    store = await open_workspace(
+        window, quiet=screenshot is not None, preload=window.current_page().later_modules
+    )
     if store is None:
         return 1
     try:
@@ -121,19 +130,29 @@ async def _main(
         store.close()
 
 
-async def open_workspace(window: MainWindow, *, quiet: bool = False):  # type: ignore[no-untyped-def]
+async def open_workspace(  # type: ignore[no-untyped-def]
+    window: MainWindow, *, quiet: bool = False, preload: tuple[str, ...] = ()
+):
     """Open (and migrate) the database off the GUI thread; explain and stop if it can't be.
 
-    ``quiet`` (screenshot mode) prints the problem instead of showing a dialog.
+    ``quiet`` (screenshot mode) prints the problem instead of showing a dialog. ``preload``
+    names modules imported in the same background call (the page on screen reads with them).
     """
     from PySide6.QtWidgets import QMessageBox
 
     from postdesk.core.errors import UserError
-    from postdesk.core.store import open_store
     from postdesk.gui.asyncutil import run_blocking
+    from postdesk.gui.mainwindow import import_all
+
+    def opened():  # type: ignore[no-untyped-def]
+        from postdesk.core.store import open_store
+
+        store = open_store()
+        import_all(preload)
+        return store
 
     try:
-        return await run_blocking(open_store)
+        return await run_blocking(opened)
     except UserError as error:
         if quiet:
             print(f"{error.message} {error.hint}", file=sys.stderr)

@@ -115,13 +115,41 @@ class MainWindow(QMainWindow):
         self.build_page(Tab.at(self.tabs.currentIndex()))
 
     async def build_rest(self) -> None:
-        """Build the pages not shown yet, one by one, importing their code off the GUI thread."""
+        """Build the pages not shown yet, one by one, importing their code off the GUI thread;
+        then load what the pages' actions import, so no click waits for an import."""
         from postdesk.gui.asyncutil import run_blocking
 
         for tab in Tab:
             if tab not in self._pages:
                 await run_blocking(tab.page_class)  # the import: the slow part
                 self.build_page(tab)
+        for page in self.pages:
+            await run_blocking(lambda page=page: import_all(page.later_modules))
+
+    async def show_first_read(self) -> bool:
+        """Show the data of the page on screen read with sqlite3, before the full store loads.
+
+        True when it is shown: the workspace is SQLite and at the newest schema, and the page
+        has such a read (:meth:`Page.read_first`). Otherwise the page shows its data when the
+        store is attached (which also creates, migrates or explains a workspace that needs it).
+        """
+        from postdesk.gui.asyncutil import run_blocking
+        from postdesk.gui.tabs.base import Page
+
+        page = self.current_page()
+        if type(page).read_first is Page.read_first:
+            return False
+
+        def read() -> object:
+            from postdesk.core.store.lite import read_or_none
+
+            return read_or_none(page.read_first)
+
+        data = await run_blocking(read)
+        if data is None or self.store is not None:
+            return False
+        page.show_first(data)
+        return True
 
     def build_page(self, tab: Tab) -> Page:
         """The page of ``tab``, built into its tab now if it was an empty frame until now."""
@@ -423,3 +451,11 @@ class MainWindow(QMainWindow):
         saved = self.settings.value(GEOMETRY_KEY) if self.settings is not None else None
         if not (isinstance(saved, QByteArray) and self.restoreGeometry(saved)):
             self.resize(*DEFAULT_SIZE)
+
+
+def import_all(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` (run off the GUI thread: a later import of them then costs nothing)."""
+    from importlib import import_module
+
+    for name in modules:
+        import_module(name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
@@ -23,7 +23,11 @@ from postdesk.gui.qtutils import (
 from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
     from postdesk.core.store import Store
+    from postdesk.core.store.lite import LiteReader
     from postdesk.gui.context import AppContext
     from postdesk.gui.tabs import Tab
 
@@ -37,6 +41,8 @@ class Page(QWidget):
     description: ClassVar[str]
     #: The changes that make this page reload (when shown; at once if it is on screen).
     watches: ClassVar[frozenset[Change]] = frozenset()
+    #: Modules the page's actions import when used; loaded off the GUI thread once it is idle.
+    later_modules: ClassVar[tuple[str, ...]] = ()
 
     #: Ask the window to show another tab for one domain: (Tab, domain name or "").
     navigate = Signal(object, str)
@@ -52,6 +58,7 @@ class Page(QWidget):
         #: The application's services (set by the window; None in a page on its own).
         self.context: AppContext | None = None
         self._open_dialogs: set[QDialog] = set()
+        self._store_waiters: list[asyncio.Future[Store]] = []
         self.setObjectName(type(self).__name__)
         self.title_label = label(self.title)
         self.title_label.setFont(scaled_font(self.title_label, TITLE_FONT_SCALE))
@@ -68,7 +75,49 @@ class Page(QWidget):
     async def attach(self, store: Store) -> None:
         """Receive the opened workspace (after the first paint) and show its data."""
         self.store = store
+        waiters, self._store_waiters = self._store_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(store)
         await self.refresh()
+
+    async def wait_for_store(self) -> Store:
+        """The workspace; an action started while it still opens waits for it.
+
+        The page on screen at start may show a first read of the workspace (:meth:`read_first`)
+        before the full store has loaded; what the user does meanwhile runs once it has.
+        """
+        if self.store is not None:
+            return self.store
+        import asyncio
+
+        waiter: asyncio.Future[Store] = asyncio.get_running_loop().create_future()
+        self._store_waiters.append(waiter)
+        return await waiter
+
+    def with_store(self, action: Callable[[Store], object]) -> None:
+        """``action(store)`` now, or as soon as the workspace has opened (see above)."""
+        if self.store is not None:
+            action(self.store)
+            return
+        from postdesk.gui.asyncutil import start_task
+
+        async def when_open() -> None:
+            action(await self.wait_for_store())
+
+        start_task(when_open(), banner=self.banner)
+
+    @staticmethod
+    def read_first(reader: LiteReader) -> Any:
+        """What the page shows, read with the light sqlite3 path (off the GUI thread).
+
+        A page that can show its data before the full store (SQLAlchemy) has loaded overrides
+        this and :meth:`show_first`; None means it has no such first read.
+        """
+        return None
+
+    def show_first(self, data: Any) -> None:
+        """Show what :meth:`read_first` returned (on the GUI thread)."""
 
     async def refresh(self) -> None:
         """Reload what the page shows from the store; called when the tab is shown again."""

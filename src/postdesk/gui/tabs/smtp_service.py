@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -16,15 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from postdesk.core import sending, services
 from postdesk.core.events import Change
-from postdesk.core.services import SECURITY_LABELS, ServiceForm
-from postdesk.core.smtptest import CATEGORIES, TestResult
+from postdesk.core.presets import SECURITY_LABELS
 from postdesk.core.views import ServiceView
 from postdesk.gui.asyncutil import async_slot, busy, run_blocking
 from postdesk.gui.confirm import confirm_destructive
-from postdesk.gui.dialogs.service_form import ServiceFormDialog
-from postdesk.gui.dialogs.test_send import TestSendDialog
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
     SPACE_M,
@@ -41,7 +39,17 @@ from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.stats_panel import local_time
 from postdesk.gui.widgets.status_badge import StatusBadge
-from postdesk.gui.widgets.usage_panel import UsagePanel
+from postdesk.gui.widgets.usage_panel import DEFAULT_RANGE, UsagePanel
+
+if TYPE_CHECKING:
+    from postdesk.core.services import ServiceForm
+    from postdesk.core.smtptest import TestResult
+    from postdesk.core.store import Store
+    from postdesk.core.store.lite import LiteReader
+    from postdesk.gui.dialogs.test_send import TestSendDialog
+
+# The core's services, sending and the dialogs load SQLAlchemy and the SMTP client: they are
+# imported where used, so the page can show a first read of the workspace without them.
 
 COLUMNS = ("Name", "Server", "Security", "Username", "Default", "Last test", "")
 (
@@ -71,6 +79,8 @@ def badge_text(service: ServiceView, testing: bool) -> tuple[str, str]:
         return "untested", "Not tested"
     if service.last_test_ok:
         return "ok", "OK"
+    from postdesk.core.smtptest.verdicts import CATEGORIES
+
     category = CATEGORIES.get(service.last_test_category or "", "The test failed")
     return "failed", f"Failed: {category[0].lower()}{category[1:]}"
 
@@ -78,6 +88,13 @@ def badge_text(service: ServiceView, testing: bool) -> tuple[str, str]:
 class SmtpServicePage(Page):
     key = Tab.SMTP_SERVICE
     watches = frozenset({Change.SERVICES, Change.DOMAINS, Change.USAGE})
+    later_modules = (
+        "postdesk.core.services",
+        "postdesk.core.usage",
+        "postdesk.core.sending",
+        "postdesk.gui.dialogs.service_form",
+        "postdesk.gui.dialogs.test_send",
+    )
     description = (
         "Choose the email providers that deliver your mail, such as SendGrid, Mailgun or "
         "Amazon SES, and check that they work."
@@ -183,15 +200,31 @@ class SmtpServicePage(Page):
 
     # --- loading ------------------------------------------------------------------------------
 
+    @staticmethod
+    def read_first(reader: LiteReader) -> Any:
+        """The services and the usage figures, in one read on the light path."""
+        today = reader.today()
+        return reader.services(), today, reader.daily_series(DEFAULT_RANGE, end=today.date)
+
+    def show_first(self, data: Any) -> None:
+        found, today, series = data
+        self._show_services(found)
+        self.usage_panel.show_data(today, series)
+
     async def refresh(self) -> None:
         self._load()
         if self.store is not None:
             await self.usage_panel.refresh(self.store)
 
     def _load(self) -> None:
+        from postdesk.core import services
+
         if self.store is None:
             return
-        self._services = services.list_services(self.store)
+        self._show_services(services.list_services(self.store))
+
+    def _show_services(self, found: list[ServiceView]) -> None:
+        self._services = found
         self.table.setVisible(bool(self._services))
         self.empty.setVisible(not self._services)
         self.table.setRowCount(len(self._services))
@@ -264,11 +297,15 @@ class SmtpServicePage(Page):
     # --- dialogs ------------------------------------------------------------------------------
 
     def open_add(self) -> None:
+        from postdesk.gui.dialogs.service_form import ServiceFormDialog
+
         dialog = ServiceFormDialog([s.name for s in self._services], parent=self)
         dialog.accepted.connect(lambda: self.add_service(dialog.form()))
         self.keep_open(dialog)
 
     def open_edit(self, name: str) -> None:
+        from postdesk.gui.dialogs.service_form import ServiceFormDialog
+
         service = self.service(name)
         if service is None:
             return
@@ -279,16 +316,26 @@ class SmtpServicePage(Page):
         self.keep_open(dialog)
 
     def open_send(self, name: str) -> None:
-        service = self.service(name)
-        if service is not None and self.store is not None:
-            self._watch(TestSendDialog.through_service(self.store, service, self), service)
+        def open_dialog(store: Store) -> None:
+            from postdesk.gui.dialogs.test_send import TestSendDialog
+
+            service = self.service(name)
+            if service is not None:
+                self._watch(TestSendDialog.through_service(store, service, self), service)
+
+        self.with_store(open_dialog)
 
     def open_details(self, name: str) -> None:
-        service = self.service(name)
-        if service is not None and self.store is not None:
-            result = self._results.get(service.id)
-            dialog = TestSendDialog.connection_test(self.store, service, result, self)
-            self._watch(dialog, service)
+        def open_dialog(store: Store) -> None:
+            from postdesk.gui.dialogs.test_send import TestSendDialog
+
+            service = self.service(name)
+            if service is not None:
+                result = self._results.get(service.id)
+                dialog = TestSendDialog.connection_test(store, service, result, self)
+                self._watch(dialog, service)
+
+        self.with_store(open_dialog)
 
     def _watch(self, dialog: TestSendDialog, service: ServiceView) -> None:
         """Keep the row's badge in step with what happens in a Test Send dialog."""
@@ -317,8 +364,9 @@ class SmtpServicePage(Page):
     @async_slot
     async def add_service(self, form: ServiceForm) -> None:
         """Save a new service (the password goes to the keyring, off the GUI thread)."""
-        store = self.store
-        assert store is not None
+        from postdesk.core import services
+
+        store = await self.wait_for_store()
         with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
             await run_blocking(lambda: services.add_service(store, form))
         self._load()
@@ -334,8 +382,9 @@ class SmtpServicePage(Page):
         self, service: ServiceView, form: ServiceForm, pin_removed: bool
     ) -> None:
         """Save the edited service; a removed pin is forgotten too."""
-        store = self.store
-        assert store is not None
+        from postdesk.core import services
+
+        store = await self.wait_for_store()
         with busy(self.add_button, self.status_label, f"Saving {form.name}…"):
             await run_blocking(lambda: services.edit_service(store, service.name, form))
             if pin_removed:
@@ -348,8 +397,9 @@ class SmtpServicePage(Page):
     @async_slot
     async def remove_service(self, name: str) -> None:
         """Remove a service (the user has confirmed); refused while a domain uses it."""
-        store = self.store
-        assert store is not None
+        from postdesk.core import services
+
+        store = await self.wait_for_store()
         try:
             with busy(self.add_button, self.status_label, f"Removing {name}…"):
                 await run_blocking(lambda: services.remove_service(store, name))
@@ -361,8 +411,9 @@ class SmtpServicePage(Page):
     @async_slot
     async def make_default(self, name: str) -> None:
         """Make ``name`` the service new domains send through."""
-        store = self.store
-        assert store is not None
+        from postdesk.core import services
+
+        store = await self.wait_for_store()
         await run_blocking(lambda: services.set_default(store, name))
         self._load()
         self.publish(Change.SERVICES)
@@ -373,8 +424,12 @@ class SmtpServicePage(Page):
     @async_slot
     async def test_connection(self, name: str) -> None:
         """Test the connection and login of a service; the row's badge shows the result."""
-        store, service = self.store, self.service(name)
-        if store is None or service is None:
+        from postdesk.core import sending
+        from postdesk.core.smtptest.verdicts import CATEGORIES
+
+        store = await self.wait_for_store()
+        service = self.service(name)
+        if service is None:
             return
         self._testing.add(service.id)
         self._load()

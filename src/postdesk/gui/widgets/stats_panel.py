@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QFrame, QGridLayout, QLabel, QPushButton, QWidget
 
-from postdesk.core.credentials import ConnectionDetails
-from postdesk.core.smtpsettings import Activity
-from postdesk.core.usage import SenderStats
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
     SPACE_L,
@@ -24,6 +22,11 @@ from postdesk.gui.qtutils import (
     vbox,
 )
 from postdesk.gui.widgets.copyfield import CopyField
+
+if TYPE_CHECKING:  # for the annotations only: the SMTP Service tab imports this module at start
+    from postdesk.core.credentials import ConnectionDetails
+    from postdesk.core.smtpsettings import Activity
+    from postdesk.core.usage import SenderStats
 
 # Big enough for the numbers to be the first thing read in the panel.
 STAT_FONT_SCALE = 1.6

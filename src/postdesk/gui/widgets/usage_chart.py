@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStackedWidget, QToolTip, QVBoxLayout, QWidget
 
-from postdesk.core.usage import level_for
+from postdesk.core.usageday import level_for
 from postdesk.gui.widgets.emptystate import EmptyState
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import QButtonGroup, QFileDialog, QPushButton, QWidget
 
-from postdesk.core import usage
-from postdesk.core.usagewatch import reset_phrase
+from postdesk.core import usageday as usage  # not core.usage: that loads the ORM
+from postdesk.core.usageday import reset_phrase
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
     SPACE_M,
@@ -111,9 +111,11 @@ class UsagePanel(QWidget):
 
     async def refresh(self, store: Store) -> None:
         """Read today's count and the chosen range of days from the workspace."""
+        from postdesk.core import usage as reads
+
         self.store = store
-        today = usage.today(store)
-        self.show_data(today, usage.daily_series(store, self.days, end=today.date))
+        today = reads.today(store)
+        self.show_data(today, reads.daily_series(store, self.days, end=today.date))
 
     def show_data(self, today: usage.Today, series: list[tuple[dt.date, int]]) -> None:
         """Show these figures (used by :meth:`refresh`, and directly without a workspace)."""
