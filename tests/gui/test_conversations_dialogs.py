@@ -137,6 +137,20 @@ def test_remove_asks_then_removes(qapp, qtbot, host, store, domain) -> None:
     assert forwarding.list_rules(store, domain) == []
 
 
+def test_pause_then_resume_keeps_the_rule(qapp, qtbot, host, store, domain) -> None:
+    forwarding.add_rule(store, domain, "info", "team@elsewhere.example")
+    dialog = shown(qtbot, qapp, ForwardingDialog(store, domain, host))
+    assert not dialog.pause_button.isEnabled(), "nothing selected yet"
+    dialog.table.selectRow(0)
+    assert dialog.pause_button.text() == "Pause"
+    act(qapp, dialog.pause_button.click, lambda: dialog.table.texts(2) == ["Paused"])
+    assert [r.enabled for r in forwarding.list_rules(store, domain)] == [False]
+    assert "kept here" in dialog.banner.message_label.text()
+    assert dialog.pause_button.text() == "Resume", "the rule stays selected and can be resumed"
+    act(qapp, dialog.pause_button.click, lambda: dialog.table.texts(2) == ["Forwarding"])
+    assert [r.enabled for r in forwarding.list_rules(store, domain)] == [True]
+
+
 # --- sender addresses ---------------------------------------------------------------------------
 
 
@@ -298,6 +312,7 @@ def test_tab_reaches_every_control_of_forwarding(qapp, qtbot, host, store, domai
     chain = tab_chain(dialog.local_edit)
     for widget in (
         dialog.table,
+        dialog.pause_button,
         dialog.remove_button,
         dialog.catch_all,
         dialog.destination_edit,

@@ -247,6 +247,29 @@ async def test_rules_exact_address_wins_and_own_domains_are_refused(relay_world)
     assert [r.local_part for r in forwarding.list_rules(world.store)] == ["info"]
 
 
+async def test_a_paused_rule_keeps_its_mail_here_and_resumes(relay_world):
+    world = relay_world
+    key = await _sender_key(world)
+    forwarding.add_rule(world.store, "example.com", "*", "everything@inbox.test")
+    forwarding.add_rule(world.store, "example.com", "info", "info-desk@inbox.test")
+    paused = forwarding.set_enabled(world.store, "example.com", "INFO", None, False)
+    assert [(r.address, r.enabled) for r in paused] == [("info@example.com", False)]
+    assert [r.enabled for r in forwarding.list_rules(world.store, "example.com")] == [True, False]
+
+    # Paused, info@ is neither forwarded to its own inbox nor caught by the catch-all.
+    first = await asyncio.to_thread(_file, world, _received(_original(key)))
+    assert await forwarding.forward_message(world.store, first) == 0
+    assert queue.list_messages(world.store) == []
+
+    forwarding.set_enabled(world.store, "example.com", "info", "info-desk@inbox.test", True)
+    again = await asyncio.to_thread(_file, world, _received(_original(key, "Again")))
+    assert await forwarding.forward_message(world.store, again) == 1
+    assert [m.rcpt_tos[0] for m in queue.list_messages(world.store)] == ["info-desk@inbox.test"]
+    with pytest.raises(UserError) as unknown:
+        forwarding.set_enabled(world.store, "example.com", "sales", None, False)
+    assert unknown.value.code == "forward.not_found"
+
+
 async def test_a_suppressed_destination_gets_no_copy_and_copies_have_a_timeline(relay_world):
     world = relay_world
     key = await _sender_key(world)

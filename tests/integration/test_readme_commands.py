@@ -283,6 +283,11 @@ def runs(tmp: Path) -> dict[tuple[str, ...], list[Run]]:
             Run(["forward", "add", "shop.test", "sales", "team@shop.test"], code=1),
         ],
         ("forward", "list"): [Run(["forward", "list"]), Run(["forward", "list", "shop.test"])],
+        ("forward", "pause"): [
+            Run(["forward", "pause", "shop.test", "info"]),
+            Run(["forward", "pause", "shop.test", "nobody"], code=1),
+        ],
+        ("forward", "resume"): [Run(["forward", "resume", "shop.test", "info"])],
         ("forward", "remove"): [
             Run(["forward", "remove", "shop.test", "*"]),
             Run(["forward", "remove", "shop.test", "nobody"], code=1),

@@ -31,6 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     remove.add_argument("destination", metavar="DEST", nargs="?")
     remove.set_defaults(handler=run_remove)
 
+    for action, words in (("pause", "stop forwarding"), ("resume", "forward again")):
+        toggle = sub.add_parser(
+            action, help=f"{words} mail to LOCAL@DOMAIN (or only to DEST); the rule stays"
+        )
+        toggle.add_argument("domain")
+        toggle.add_argument("local", metavar="LOCAL|*")
+        toggle.add_argument("destination", metavar="DEST", nargs="?")
+        toggle.add_argument("--json", action="store_true")
+        toggle.set_defaults(handler=run_toggle, enabled=action == "resume")
+
 
 def _store():  # type: ignore[no-untyped-def]
     from postdesk.core.store import open_store
@@ -59,8 +69,8 @@ def run_list(args: argparse.Namespace) -> int:
         print("No forwarding rules.")
     else:
         print_table(
-            ["Address", "Forwarded to", "Enabled"],
-            [[r.address, r.destination, "yes" if r.enabled else "no"] for r in rules],
+            ["Address", "Forwarded to", "State"],
+            [[r.address, r.destination, "on" if r.enabled else "paused"] for r in rules],
         )
     return 0
 
@@ -70,4 +80,24 @@ def run_remove(args: argparse.Namespace) -> int:
 
     count = forwarding.remove_rule(_store(), args.domain, args.local, args.destination)
     print(f"Removed {count} forwarding rule{'s' if count != 1 else ''}.")
+    return 0
+
+
+def run_toggle(args: argparse.Namespace) -> int:
+    from postdesk.core import forwarding
+
+    rules = forwarding.set_enabled(
+        _store(), args.domain, args.local, args.destination, args.enabled
+    )
+    if args.json:
+        print_json([rule.as_dict() for rule in rules])
+        return 0
+    for rule in rules:
+        if rule.enabled:
+            print(f"Mail to {rule.address} is forwarded to {rule.destination} again.")
+        else:
+            print(
+                f"Paused: mail to {rule.address} is kept in Conversations, not sent to "
+                f"{rule.destination}."
+            )
     return 0

@@ -148,27 +148,54 @@ def list_rules(store: Store, domain: str | None = None) -> list[RuleView]:
         return [_view(rule, name) for rule, name in s.execute(query.order_by(*order)).all()]
 
 
+def _rules_of(
+    s: Session, domain: str, local: str, destination: str | None
+) -> tuple[str, str, list[ForwardRule]]:
+    """The rules of ``local@domain`` (only the one to ``destination`` if given); never none."""
+    row = get_domain(s, domain)
+    local = _local_part(local, row.name)
+    query = select(ForwardRule).where(
+        ForwardRule.domain_id == row.id, ForwardRule.local_part == local
+    )
+    if destination is not None:
+        query = query.where(ForwardRule.destination == destination.strip().lower())
+    rules = list(s.scalars(query.order_by(ForwardRule.destination)).all())
+    if not rules:
+        raise UserError(
+            "forward.not_found",
+            f"No forwarding rule for {local}@{row.name}"
+            + (f" to {quote_input(destination)}." if destination else "."),
+            "See them with 'postdesk forward list'.",
+        )
+    return row.name, local, rules
+
+
+def set_enabled(
+    store: Store, domain: str, local: str, destination: str | None, enabled: bool
+) -> list[RuleView]:
+    """Pause (``enabled=False``) or resume the rules of ``local@domain``; audited.
+
+    A paused rule stays listed and keeps its address out of the catch-all: mail to it is only
+    kept in Conversations until the rule is resumed.
+    """
+    with store.session() as s:
+        name, local, rules = _rules_of(s, domain, local, destination)
+        changed = [rule for rule in rules if rule.enabled != enabled]
+        for rule in changed:
+            rule.enabled = enabled
+        if changed:
+            action = "forward.resumed" if enabled else "forward.paused"
+            audit.record(s, action, f"{local}@{name}", count=len(changed))
+        return [_view(rule, name) for rule in rules]
+
+
 def remove_rule(store: Store, domain: str, local: str, destination: str | None = None) -> int:
     """Remove the rules of ``local@domain`` (only the one to ``destination`` if given)."""
     with store.session() as s:
-        row = get_domain(s, domain)
-        local = _local_part(local, row.name)
-        query = select(ForwardRule).where(
-            ForwardRule.domain_id == row.id, ForwardRule.local_part == local
-        )
-        if destination is not None:
-            query = query.where(ForwardRule.destination == destination.strip().lower())
-        rules = s.scalars(query).all()
-        if not rules:
-            raise UserError(
-                "forward.not_found",
-                f"No forwarding rule for {local}@{row.name}"
-                + (f" to {quote_input(destination)}." if destination else "."),
-                "See them with 'postdesk forward list'.",
-            )
+        name, local, rules = _rules_of(s, domain, local, destination)
         for rule in rules:
             s.delete(rule)
-        audit.record(s, "forward.removed", f"{local}@{row.name}", count=len(rules))
+        audit.record(s, "forward.removed", f"{local}@{name}", count=len(rules))
         return len(rules)
 
 
@@ -205,14 +232,15 @@ def _recipients_on(domain: str, rcpt_tos: list[str]) -> list[str]:
 
 
 def _destinations(session: Session, domain_id: int, locals_: list[str]) -> list[str]:
-    rules = session.scalars(
-        select(ForwardRule).where(ForwardRule.domain_id == domain_id, ForwardRule.enabled)
-    ).all()
+    rules = session.scalars(select(ForwardRule).where(ForwardRule.domain_id == domain_id)).all()
     chosen: dict[str, None] = {}
     for local in locals_:
-        exact = [r.destination for r in rules if r.local_part == local]
-        for destination in exact or [r.destination for r in rules if r.local_part == CATCH_ALL]:
-            chosen[destination] = None
+        # An address with rules of its own (even paused ones) is not caught by the catch-all:
+        # pausing info@'s forwarding keeps info@'s mail here, it does not send it elsewhere.
+        own = [r for r in rules if r.local_part == local]
+        for rule in own or [r for r in rules if r.local_part == CATCH_ALL]:
+            if rule.enabled:
+                chosen[rule.destination] = None
     return list(chosen)
 
 

@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     from postdesk.core.store import Store
 
 DIALOG_SIZE = (720, 520)
-COLUMNS = ("Mail to", "Goes on to", "Added")
+COLUMNS = ("Mail to", "Goes on to", "State", "Added")
 CATCH_ALL = "*"
+
+
+def rule_state(rule: RuleView) -> str:
+    return "Forwarding" if rule.enabled else "Paused"
 
 
 def rule_address(rule: RuleView) -> str:
@@ -86,9 +90,12 @@ class ForwardingDialog(QDialog):
         self.add_button.clicked.connect(self._add_if_filled)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.confirm_remove)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Keep this address's mail here only; the rule stays")
+        self.pause_button.clicked.connect(self.toggle_selected)
         self.add_message = inline_message()
         # Enter belongs to the field being typed in (it adds the rule), never to Remove.
-        for button in (self.add_button, self.remove_button):
+        for button in (self.add_button, self.remove_button, self.pause_button):
             button.setAutoDefault(False)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
@@ -109,6 +116,7 @@ class ForwardingDialog(QDialog):
             muted(label("A rule for an address wins over the catch-all.", wrap=False))
         )
         table_buttons.addStretch(1)
+        table_buttons.addWidget(self.pause_button)
         table_buttons.addWidget(self.remove_button)
         self.setLayout(
             vbox(
@@ -137,9 +145,17 @@ class ForwardingDialog(QDialog):
         from postdesk.core import forwarding
 
         self.rules = await asyncio.to_thread(forwarding.list_rules, self.store, self.domain)
+        chosen = self.selected()
         self.table.fill(
-            [(rule_address(r), r.destination, local_time(r.created_at)) for r in self.rules]
+            [
+                (rule_address(r), r.destination, rule_state(r), local_time(r.created_at))
+                for r in self.rules
+            ]
         )
+        if chosen is not None:
+            for row, rule in enumerate(self.rules):
+                if rule.id == chosen.id:
+                    self.table.selectRow(row)
         self.stack.setCurrentWidget(self.table if self.rules else self.empty)
         self._update_buttons()
 
@@ -157,7 +173,10 @@ class ForwardingDialog(QDialog):
     def _update_buttons(self) -> None:
         filled = bool(self.local_part()) and bool(self.destination_edit.text().strip())
         self.add_button.setEnabled(filled)
-        self.remove_button.setEnabled(self.selected() is not None)
+        rule = self.selected()
+        self.remove_button.setEnabled(rule is not None)
+        self.pause_button.setEnabled(rule is not None)
+        self.pause_button.setText("Resume" if rule is not None and not rule.enabled else "Pause")
 
     def _add_if_filled(self) -> None:
         if self.add_button.isEnabled():
@@ -214,4 +233,30 @@ class ForwardingDialog(QDialog):
         self.banner.show_message(
             "info", f"Mail to {rule_address(rule)} no longer goes to {rule.destination}."
         )
+        await self.load()
+
+    @async_slot(button="pause_button")
+    async def toggle_selected(self) -> None:
+        """Pause the selected rule, or resume it when it is paused; the rule stays listed."""
+        from postdesk.core import forwarding
+
+        rule = self.selected()
+        if rule is None:
+            return
+        await asyncio.to_thread(
+            forwarding.set_enabled,
+            self.store,
+            self.domain,
+            rule.local_part,
+            rule.destination,
+            not rule.enabled,
+        )
+        if rule.enabled:
+            text = (
+                f"Paused: mail to {rule_address(rule)} is kept here, "
+                f"not sent to {rule.destination}."
+            )
+        else:
+            text = f"Mail to {rule_address(rule)} goes to {rule.destination} again."
+        self.banner.show_message("info", text)
         await self.load()
