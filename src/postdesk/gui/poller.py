@@ -9,13 +9,16 @@ from PySide6.QtCore import QObject, QTimer
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store
+    from postdesk.gui.asyncutil import LatestRead
 
 
 class Poller(QObject):
     """Subclasses implement ``async round()``; it runs now and then every ``interval_ms``.
 
     The workspace arrives after the first paint (``store_source`` returns None until then), and
-    a slow round is never started a second time while it still runs.
+    a slow round is never started a second time while it still runs. :meth:`poll_now` asked
+    while a round runs is not lost: one more round follows it, since the running one may have
+    read before the change that prompted the call.
     """
 
     def __init__(
@@ -26,7 +29,7 @@ class Poller(QObject):
     ) -> None:
         super().__init__(parent)
         self._store_source = store_source
-        self._running = False
+        self._latest: LatestRead | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self._tick)
@@ -40,24 +43,20 @@ class Poller(QObject):
         self.timer.stop()
 
     def poll_now(self) -> None:
-        """Run a round now, without waiting for the interval (unless one is running)."""
-        self._tick()
+        """Run a round now, without waiting for the interval (or right after the running one)."""
+        self._rounds()()
 
     def _tick(self) -> None:
-        if self._running or self._store_source() is None:
-            return
-        from postdesk.gui.asyncutil import start_task
+        rounds = self._rounds()
+        if not rounds.running:  # a timer tick never queues behind a slow round
+            rounds()
 
-        start_task(self._guarded())
+    def _rounds(self) -> LatestRead:
+        if self._latest is None:
+            from postdesk.gui.asyncutil import LatestRead
 
-    async def _guarded(self) -> object:
-        if self._running:
-            return None
-        self._running = True
-        try:
-            return await self.round()
-        finally:
-            self._running = False
+            self._latest = LatestRead(self.round, when=lambda: self._store_source() is not None)
+        return self._latest
 
     async def round(self) -> object:
         raise NotImplementedError
