@@ -157,3 +157,39 @@ def test_no_first_read_for_a_workspace_that_is_not_current(qapp, qtbot, postdesk
     window.show()
     window.build_current_page()
     assert run_on_qt_loop(qapp, window.show_first_read()) is False
+
+
+def test_the_start_check_of_the_keyring_stores_and_reads_nothing(qapp, qtbot, monkeypatch) -> None:
+    import keyring.backend
+
+    from postdesk.core import secrets
+    from postdesk.gui.mainwindow import NO_KEYRING_TITLE, MainWindow
+    from support.qtloop import run_on_qt_loop
+
+    calls: list[str] = []
+
+    class Recording(keyring.backend.KeyringBackend):
+        """Keeps nothing; notes each call, which the start check must not make."""
+
+        priority = 1  # type: ignore[assignment]
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            calls.append("set")
+
+        def get_password(self, service: str, username: str) -> str | None:
+            calls.append("get")
+            return None
+
+        def delete_password(self, service: str, username: str) -> None:
+            calls.append("delete")
+
+    monkeypatch.setattr(secrets, "_load_backend", Recording)
+    secrets.reset_backend()
+    try:
+        window = MainWindow(build_pages=False)
+        qtbot.addWidget(window)
+        run_on_qt_loop(qapp, window.check_secure_storage())
+    finally:
+        secrets.reset_backend()
+    assert calls == []
+    assert NO_KEYRING_TITLE not in window.banner.message_label.text()

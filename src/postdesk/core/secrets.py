@@ -206,6 +206,16 @@ def require_storage() -> str:
     return check_backend()
 
 
+def check_kind() -> str:
+    """The keyring backend secrets will go to, refused by its kind alone (none, one that keeps
+    nothing, one that keeps plain text); returns its name.
+
+    Nothing is stored or read: the window checks this at start without waiting on (or unlocking)
+    the keyring; :func:`require_storage` makes the round trip once a secret is to be stored.
+    """
+    return backend_name(_keyring())
+
+
 def new_secret_ref(prefix: str) -> str:
     """A fresh, meaningless name under which a secret is stored (``prefix:random``)."""
     return f"{prefix}:{_random.token_hex(12)}"

@@ -414,8 +414,10 @@ class MainWindow(QMainWindow):
         from postdesk.gui.asyncutil import run_blocking
 
         try:
-            # A keyring round trip can block on D-Bus, so it runs off the GUI thread.
-            await run_blocking(secrets.check_backend)
+            # By the backend's kind only: no keyring call before a secret is needed (saving one
+            # proves the keyring with a round trip first). Loading the backend may ask D-Bus,
+            # so it runs off the GUI thread.
+            await run_blocking(secrets.check_kind)
         except secrets.SecretsUnavailable as error:
             self.show_no_secure_storage(error)
 
