@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from postdesk.core import activity, dkimkeys, secrets, services, usage
+from postdesk.core.services import ServiceForm
 from postdesk.core.store import open_store
-from postdesk.core.store.models import SmtpService
+from postdesk.core.store.models import DedicatedDomain, DkimKey, SmtpService
 from support.loadedmodules import heavy, loaded_by
+from support.smtpd import SMTP_PASSWORD, SMTP_USER
 from support.workspace import add_verified_domain
 
 # Each costs from ~0.1 s (Alembic, cryptography) to ~0.5 s (the Qt bindings, an HTTP client).
@@ -100,3 +103,77 @@ _dmarc IN TXT "v=DMARC1; p=none"
     assert json.loads(output)["domain"] == "shop.test"
     assert "dns.asyncresolver" in modules  # it did ask DNS
     assert heavy(modules, (*GUI, *HTTP_CLIENTS, "aiosmtpd", "alembic", "sqlalchemy")) == []
+
+
+# A test send through a service on an up-to-date SQLite workspace: read with sqlite3, kept with
+# sqlite3, the SMTP conversation and the keyring — nothing of the store's ORM or the relay.
+TEST_SEND_NEVER = (*GUI, *HTTP_CLIENTS, "aiosmtpd", "alembic", "sqlalchemy", "postdesk.core.relay")
+TEST_SEND = ["test-send", "--service", "Local", "--from", "hello@shop.example"]
+
+
+def _local_service(store, smtp_server) -> object:  # type: ignore[no-untyped-def]
+    server = smtp_server(security="starttls")  # STARTTLS, AUTH required
+    form = ServiceForm(
+        name="Local",
+        host="localhost",
+        port=server.port,
+        security="starttls",
+        username=SMTP_USER,
+        password=SMTP_PASSWORD,
+    )
+    services.add_service(store, form)
+    services.pin_certificate(store, "Local", server.fingerprint)  # signed by a test CA
+    return server
+
+
+def test_a_test_send_loads_no_orm(postdesk_home, secret_service, smtp_server, tmp_path) -> None:
+    store = open_store()
+    server = _local_service(store, smtp_server)
+    add_verified_domain(store, "shop.example")
+    argv = [*TEST_SEND, "--to", "owner@example.org", "--json"]
+    modules, output = loaded_by(argv, tmp_path)
+    assert json.loads(output)["ok"] is True
+    assert "postdesk.core.store.litewrite" in modules  # it was kept on the light path
+    assert heavy(modules, (*TEST_SEND_NEVER, "dkim", "postdesk.core.store.models")) == []
+    assert len(server.handler.messages) == 1
+    # Kept as the store keeps it: the service's badge, the domain's activity, today's count.
+    assert services.get_service(store, "Local").last_test_ok is True
+    assert [(r.source, r.status, r.mail_from) for r in activity.search(store)] == [
+        ("test", "sent", "hello@shop.example")
+    ]
+    assert usage.today(store).sent == 1
+
+
+def test_a_signed_test_send_loads_dkim_without_an_http_client(
+    postdesk_home, secret_service, smtp_server, tmp_path
+) -> None:
+    store = open_store()
+    server = _local_service(store, smtp_server)
+    key = dkimkeys.generate_dkim_key()
+    ref = secrets.new_secret_ref("dkim")
+    secrets.store_secret(ref, key.private_pem)
+    with store.session() as s:
+        s.add(
+            DedicatedDomain(
+                name="shop.example",
+                ownership_token="t",
+                status="verified",
+                dkim_selector=key.selector,
+                dkim_keys=[
+                    DkimKey(
+                        selector=key.selector,
+                        bits=key.bits,
+                        public_key=key.public_b64,
+                        secret_ref=ref,
+                    )
+                ],
+            )
+        )
+    modules, output = loaded_by([*TEST_SEND, "--to", "owner@example.org", "--json"], tmp_path)
+    assert json.loads(output)["ok"] is True
+    assert "dkim" in modules  # it did sign, with the relay's signer and nothing else of it
+    relay = sorted(m for m in modules if m.startswith("postdesk.core.relay."))
+    assert relay == ["postdesk.core.relay.dkimsign"]
+    assert heavy(modules, (*TEST_SEND_NEVER[:-1], "postdesk.core.store.models")) == []
+    (received,) = server.handler.messages
+    assert f"s={key.selector}".encode() in received.content.split(b"\r\n\r\n")[0]

@@ -2,6 +2,9 @@
 
 It reads the password from the keyring, runs the conversation, remembers the result for the
 service's badge, and counts every successful test send as an email sent by the account.
+
+The store's modules (SQLAlchemy and the models, ~0.5 s) are imported where they are used, so the
+command line's light test send (``sendlite``) can share this module's pieces without them.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ import email.policy
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from postdesk.core import services, settings
 from postdesk.core.errors import UserError
+from postdesk.core.servicesecret import service_password
 from postdesk.core.smtptest import (
     MessageSigner,
     SmtpEndpoint,
@@ -26,9 +28,10 @@ from postdesk.core.smtptest import (
     run_test,
 )
 from postdesk.core.smtptest.verdicts import Situation, advice
-from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, DkimKey
 from postdesk.core.views import ServiceView
+
+if TYPE_CHECKING:
+    from postdesk.core.store import Store
 
 DEFAULT_SUBJECT = "Postdesk test email"
 DEFAULT_TEXT = (
@@ -74,8 +77,10 @@ async def test_service_connection(
     store: Store, name: str, *, on_line: OnLine | None = None
 ) -> TestResult:
     """Connect, TLS, EHLO and AUTH with a service — no message is sent."""
+    from postdesk.core import services
+
     service = services.get_service(store, name)
-    password = await asyncio.to_thread(services.service_password, service)
+    password = await asyncio.to_thread(service_password, service)
     result = await run_test(_endpoint(service, password), None, on_line=on_line)
     services.record_test(store, name, result.ok, result.category, _summary(result))
     return result
@@ -87,6 +92,10 @@ def _domain_of(address: str) -> str:
 
 def _check_from_service(store: Store, service: ServiceView, from_addr: str) -> int | None:
     """The sender must be on one of the user's domains, or be the service's own address."""
+    from sqlalchemy import select
+
+    from postdesk.core.store.models import DedicatedDomain
+
     domain = _domain_of(from_addr)
     with store.session() as s:
         ours = s.scalars(select(DedicatedDomain).where(DedicatedDomain.name == domain)).first()
@@ -109,21 +118,33 @@ async def send_through_service(
     message = build_test_message(
         email.from_addr, email.to_addr, email.subject, email.text, email.html
     )
+    from postdesk.core import services
+
     service = services.get_service(store, service_name)
     domain_id = _check_from_service(store, service, email.from_addr)
-    password = await asyncio.to_thread(services.service_password, service)
+    password = await asyncio.to_thread(service_password, service)
     signer = await asyncio.to_thread(dkim_signer, store, domain_id) if domain_id else None
     result = await run_test(_endpoint(service, password), message, on_line=on_line, signer=signer)
-    services.record_test(store, service_name, result.ok, result.category, _summary(result))
-    if domain_id is not None:
-        await asyncio.to_thread(_record_activity, store, domain_id, message, service, result)
-    if result.ok:
-        from postdesk.core import usage
-
-        await asyncio.to_thread(
-            usage.record_sent, store, recipients=1, service_id=service.id, domain_id=domain_id
-        )
+    await asyncio.to_thread(record_outcome, store, service, domain_id, message, result)
     return result
+
+
+def record_outcome(
+    store: Store,
+    service: ServiceView,
+    domain_id: int | None,
+    message: EmailMessage,
+    result: TestResult,
+) -> None:
+    """Keep what a test send through a service did: the service's badge, the domain's activity
+    and, when it was sent, today's count (blocking: call it in a thread)."""
+    from postdesk.core import services, usage
+
+    services.record_test(store, service.name, result.ok, result.category, _summary(result))
+    if domain_id is not None:
+        _record_activity(store, domain_id, message, service, result)
+    if result.ok:
+        usage.record_sent(store, recipients=1, service_id=service.id, domain_id=domain_id)
 
 
 def final_reply(result: TestResult) -> tuple[int | None, str]:
@@ -165,8 +186,9 @@ def dkim_signer(store: Store, domain_id: int) -> MessageSigner | None:
     None when the domain has no active key yet; an active key that cannot be read is an error,
     because the relay would hold real mail for the same reason.
     """
-    from postdesk.core import secrets
-    from postdesk.core.relay import dkimsign
+    from sqlalchemy import select
+
+    from postdesk.core.store.models import DedicatedDomain, DkimKey
 
     with store.session() as s:
         domain = s.get(DedicatedDomain, domain_id)
@@ -183,6 +205,20 @@ def dkim_signer(store: Store, domain_id: int) -> MessageSigner | None:
         if key is None:
             return None
         name, selector, ref = domain.name, key.selector, key.secret_ref
+    return signer_for(name, selector, ref)
+
+
+def signer_for(name: str, selector: str, ref: str) -> MessageSigner:
+    """A signer with the DKIM key stored under ``ref`` (keyring: call it in a thread)."""
+    import dns._features
+
+    from postdesk.core import secrets
+
+    # dkimpy imports dnspython's resolver; without this, that pulls in its DNS-over-HTTPS client
+    # stack whenever one is installed (see ``dnscheck``).
+    dns._features.force("doh", False)
+    from postdesk.core.relay import dkimsign
+
     pem = secrets.read_secret(ref)
     if not pem:
         raise UserError(
@@ -198,6 +234,7 @@ def dkim_signer(store: Store, domain_id: int) -> MessageSigner | None:
 
 def relay_endpoint(store: Store, username: str, password: str | None) -> SmtpEndpoint:
     """How an app (or a test send) reaches this workspace's relay as one SMTP user."""
+    from postdesk.core import settings
     from postdesk.core.relay.tlscert import CERT_NAME, tls_dir
 
     generated = tls_dir() / CERT_NAME

@@ -15,6 +15,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -37,6 +38,15 @@ DEFAULT_DAILY_LIMIT = 1500
 MAX_USERS_PER_DOMAIN = 5
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DkimKeyRef:
+    """Where a domain's signing key is: the domain, its selector and the keyring entry's name."""
+
+    domain: str
+    selector: str
+    secret_ref: str
 
 
 def head_revision(migrations: Path = MIGRATIONS) -> str:
@@ -72,6 +82,17 @@ def open_readonly(url: str | None = None) -> LiteReader | None:
     version's newest migration — so creating, migrating and explaining failures stay in one
     place (``open_store``).
     """
+    conn = connect_current(url, write=False)
+    return None if conn is None else LiteReader(conn)
+
+
+def connect_current(url: str | None = None, *, write: bool) -> sqlite3.Connection | None:
+    """A connection inside an open transaction on an up-to-date SQLite workspace, or None.
+
+    The conditions are those of :func:`open_readonly`. A writing connection gets the store's own
+    settings (busy timeout, foreign keys, a full flush on commit) and ``BEGIN IMMEDIATE``, as the
+    store begins its transactions; the caller commits or closes (which rolls back).
+    """
     path = sqlite_file(url or database_url())
     if path is None:
         return None
@@ -79,7 +100,7 @@ def open_readonly(url: str | None = None) -> LiteReader | None:
         if path.stat().st_size == 0:
             return None
         conn = sqlite3.connect(
-            f"file:{quote(str(path.resolve()))}?mode=ro",
+            f"file:{quote(str(path.resolve()))}?mode={'rw' if write else 'ro'}",
             uri=True,
             timeout=BUSY_TIMEOUT_S,
             isolation_level=None,  # transactions are begun and ended here, explicitly
@@ -87,8 +108,12 @@ def open_readonly(url: str | None = None) -> LiteReader | None:
     except (OSError, sqlite3.Error):
         return None
     try:
-        # One read transaction: every list comes from the same snapshot of the workspace.
-        conn.execute("BEGIN")
+        if write:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+        # One transaction: every read comes from the same snapshot of the workspace.
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
         if row is None or row[0] != head_revision():
             conn.close()
@@ -96,7 +121,7 @@ def open_readonly(url: str | None = None) -> LiteReader | None:
     except sqlite3.Error:
         conn.close()
         return None
-    return LiteReader(conn)
+    return conn
 
 
 def read_or_none(read: Callable[[LiteReader], T], url: str | None = None) -> T | None:
@@ -151,10 +176,14 @@ class LiteReader:
 
     def services(self) -> list[ServiceView]:
         """All services, default first, then by name (as ``services.list_services``)."""
+        return self._services("ORDER BY is_default DESC, name")
+
+    def _services(self, where: str, params: tuple[object, ...] = ()) -> list[ServiceView]:
         rows = self._conn.execute(
             "SELECT id, name, preset, host, port, security, username, is_default, spf_include,"
             " spf_extra, pinned_sha256, last_test_at, last_test_ok, last_test_category,"
-            " last_test_detail, secret_ref FROM smtp_services ORDER BY is_default DESC, name"
+            f" last_test_detail, secret_ref FROM smtp_services {where}",
+            params,
         )
         return [
             ServiceView(
@@ -177,6 +206,34 @@ class LiteReader:
             )
             for r in rows
         ]
+
+    def service_named(self, name: str) -> ServiceView | None:
+        """The service called exactly ``name`` (as ``services.get_service``), or None."""
+        found = self._services("WHERE name = ? LIMIT 1", (name,))
+        return found[0] if found else None
+
+    def domain_id(self, name: str) -> int | None:
+        """The id of the dedicated domain stored under exactly ``name``, or None."""
+        row = self._conn.execute(
+            "SELECT id FROM dedicated_domains WHERE name = ? LIMIT 1", (name,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def signing_key(self, domain_id: int) -> DkimKeyRef | None:
+        """The key a test send from this domain is signed with (as ``sending.dkim_signer``):
+        the active key of the domain's selector, else its newest active key; None without one."""
+        domain = self._conn.execute(
+            "SELECT name, dkim_selector FROM dedicated_domains WHERE id = ?", (domain_id,)
+        ).fetchone()
+        if domain is None:
+            return None
+        keys = self._conn.execute(
+            "SELECT selector, secret_ref FROM dkim_keys WHERE domain_id = ? AND state = 'active'"
+            " ORDER BY created_at DESC, id DESC",
+            (domain_id,),
+        ).fetchall()
+        key = next((k for k in keys if k[0] == domain[1]), None) or (keys[0] if keys else None)
+        return None if key is None else DkimKeyRef(domain[0], key[0], key[1])
 
     def domains(self) -> list[DomainView]:
         """Every dedicated domain with its service's name, by name (as ``domains.list_domains``)."""
