@@ -143,3 +143,110 @@ def test_a_new_and_a_migrated_workspace_both_search(backend, request, tmp_path: 
     finally:
         new.close()
         old.close()
+
+
+def _many(store, count: int) -> dict[str, list[int]]:
+    """``count`` messages arriving a minute apart, every fourth for another domain; each says
+    "invoice", every tenth "refund" too. Returns the message numbers of each domain, oldest
+    first."""
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    start = utcnow() - dt.timedelta(days=30)
+    with store.session() as s:
+        ours = s.query(DedicatedDomain.id).filter_by(name="example.com").scalar()
+        other = DedicatedDomain(name="other.example", ownership_token="t", status="verified")
+        s.add(other)
+        s.flush()
+        rows, numbers = [], {"example.com": [], "other.example": []}
+        for i in range(count):
+            domain = "other.example" if i % 4 == 3 else "example.com"
+            numbers[domain].append(i)
+            refund = " and a refund" if i % 10 == 0 else ""
+            rows.append(
+                {
+                    "domain_id": other.id if domain == "other.example" else ours,
+                    "received_at": start + dt.timedelta(minutes=i),
+                    "rcpt_tos": [f"support@{domain}"],
+                    "from_header": f"Customer {i} <c{i}@customer.example>",
+                    "to_header": f"support@{domain}",
+                    "subject": f"Message {i}",
+                    "body_text": f"my invoice number {i}{refund}",
+                    "raw": b"",
+                }
+            )
+        s.execute(insert(InboundMessage), rows)
+    with store.engine.connect() as conn:  # statistics, so the planner knows which word is common
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    return numbers
+
+
+def test_a_search_matching_more_than_a_page_shows_the_newest_first(conversations_store) -> None:
+    store = conversations_store
+    ours = _many(store, 1200)["example.com"]
+    refunds = [i for i in ours if i % 10 == 0]
+    expected = {
+        "invoice": ours[::-1][:50],  # in every message of the domain
+        "refund": refunds[::-1][:50],  # in a tenth of them
+        "invoice refund": refunds[::-1][:50],
+        "refu": refunds[::-1][:50],  # as it is being typed
+        "c17@customer.example": [17],
+    }
+    # Twice over: the database must plan each search for its words, not reuse one plan.
+    for text in [*expected, *expected]:
+        hits = search(store, "example.com", text)
+        assert [h.subject for h in hits] == [f"Message {i}" for i in expected[text]], text
+        assert [h.received_at for h in hits] == sorted((h.received_at for h in hits), reverse=True)
+    assert [h.subject for h in search(store, "example.com", "invoice", limit=3)] == [
+        f"Message {i}" for i in ours[::-1][:3]
+    ]
+    assert search(store, "example.com", "invoice kangaroo") == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_newest_migration_indexes_messages_stored_before_it(
+    backend, request, tmp_path: Path
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else _another_database(request.getfixturevalue("postgres_server"))
+    )
+    engine = database.create_store_engine(url)
+    from alembic import command
+
+    config = database._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+    engine.dispose()
+    before = open_store(url, migrate=False)
+    with before.session() as s:
+        domain = DedicatedDomain(name="example.com", ownership_token="t", status="verified")
+        s.add(domain)
+        s.flush()
+        s.add(
+            InboundMessage(
+                domain_id=domain.id, raw=b"", received_at=utcnow(), rcpt_tos=[],
+                from_header="Alice Wong <alice@customer.example>", to_header="support@example.com",
+                subject="Hello", body_text="my invoice number 4471 shows the wrong address",
+            )
+        )  # fmt: skip
+    before.close()
+    store = open_store(url)  # brought up to date
+    try:
+        assert database.current_revision(store.engine) == database.head_revision()
+        for text in ("invoice", "4471", "Wong", "alice@customer.example", "support@example.com"):
+            assert _subjects(search(store, "example.com", text)) == {"Hello"}, text
+        if backend == "postgres":  # the stored document was filled by the migration itself
+            from sqlalchemy import text as sql
+
+            with store.engine.connect() as conn:
+                filled = conn.execute(
+                    sql("SELECT search_document::text FROM inbound_messages")
+                ).scalar_one()
+            assert "'invoice'" in filled and "'alice@customer.example'" in filled
+    finally:
+        store.close()

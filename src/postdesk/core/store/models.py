@@ -497,6 +497,8 @@ class InboundMessage(Base):
         Index("ix_inbound_messages_message_id", "message_id_header"),
         # Threading: a message that arrives after a reply to it finds that reply's thread.
         Index("ix_inbound_messages_in_reply_to", "domain_id", "in_reply_to"),
+        # Search walks a domain's messages newest first (ids grow with arrival).
+        Index("ix_inbound_messages_domain_newest", "domain_id", "id"),
     )
 
 
