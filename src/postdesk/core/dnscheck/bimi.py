@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import Element, ParseError
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from typing import TYPE_CHECKING
 
 from postdesk.core.dnscheck.dmarc import dmarc_errors, dmarc_tags, is_dmarc
 from postdesk.core.dnscheck.httpsfetch import HttpsOptions, fetch_https
@@ -15,6 +12,9 @@ from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import RecordResult
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 SVG_MAX_BYTES = 32 * 1024
 _SVG = "{http://www.w3.org/2000/svg}"
@@ -30,6 +30,12 @@ def svg_problems(data: bytes) -> list[str]:
 
     Parsed with defusedxml: entity declarations (billion laughs) and external DTDs are refused.
     """
+    # Imported here: only a domain with a BIMI logo to read needs an XML parser.
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
     problems = []
     if len(data) > SVG_MAX_BYTES:
         size = f"{len(data):,} bytes"

@@ -6,9 +6,6 @@ import asyncio
 import base64
 import binascii
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from postdesk.core.dnscheck.messages import problem
 from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import DnsClient
@@ -39,6 +36,10 @@ def key_material(value: str) -> str:
 
 def rsa_key_bits(p: str) -> int | None:
     """The size of the RSA key in a ``p=`` value, or ``None`` when it is not a readable key."""
+    # Imported here: a check without DKIM keys to read does not load the cryptography library.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         der = base64.b64decode(p, validate=True)
         key = serialization.load_der_public_key(der)

@@ -12,7 +12,6 @@ import asyncio
 from dataclasses import dataclass
 
 import dns.asyncresolver
-import dns.dnssec
 import dns.exception
 import dns.flags
 import dns.message
@@ -132,8 +131,15 @@ def _failed(result: RecordResult, status: str, host: str) -> RecordResult:
     return result
 
 
+def _dnssec():  # type: ignore[no-untyped-def]
+    """dnspython's DNSSEC module, loaded when a zone is signed (most are not, and it is large)."""
+    import dns.dnssec as module
+
+    return module
+
+
 def _algorithms(dnskey: dns.rrset.RRset) -> str:
-    names = sorted({dns.dnssec.algorithm_to_text(k.algorithm) for k in dnskey})
+    names = sorted({_dnssec().algorithm_to_text(k.algorithm) for k in dnskey})
     return ", ".join(names)
 
 
@@ -160,8 +166,8 @@ def _broken_signature(
         if sigs is None:
             return what, "it has no signature (RRSIG)"
         try:
-            dns.dnssec.validate(rrset, sigs, keyring)
-        except dns.dnssec.ValidationFailure as err:
+            _dnssec().validate(rrset, sigs, keyring)
+        except _dnssec().ValidationFailure as err:
             return what, str(err).rstrip(".") or "the signature is wrong"
         except dns.exception.DNSException as err:
             return what, str(err).rstrip(".") or type(err).__name__
@@ -197,7 +203,7 @@ def _ds_matches(zone: dns.name.Name, ds_rdata: object, dnskey: dns.rrset.RRset) 
         return False
     for key in dnskey:
         try:
-            if dns.dnssec.make_ds(zone, key, digest) == ds_rdata:
+            if _dnssec().make_ds(zone, key, digest) == ds_rdata:
                 return True
         except dns.exception.DNSException:
             continue

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from postdesk.core.dnscheck.resolver import DnsClient
-from postdesk.core.smtptest.tlsinfo import describe_verify_error, make_context
 
 if TYPE_CHECKING:
     import aiohttp
@@ -89,6 +88,8 @@ async def fetch_https(
                 return Fetched(url, reason=f"the file is larger than {max_bytes // 1024} KB")
             return Fetched(url, bytes(body), response.content_type)
     except aiohttp.ClientConnectorCertificateError as err:
+        from postdesk.core.smtptest.tlsinfo import describe_verify_error
+
         cause = err.certificate_error
         detail = (
             describe_verify_error(cause)
@@ -108,6 +109,8 @@ async def fetch_https(
 def verifying_context(cafile: str | None) -> ssl.SSLContext:
     """A verifying client TLS context, built once per CA file: loading the system's trust
     store takes tens of milliseconds, longer than the whole fetch on a near server."""
+    from postdesk.core.smtptest.tlsinfo import make_context
+
     return make_context(True, cafile)
 
 

@@ -11,8 +11,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from aiosmtplib import SMTP, SMTPException, SMTPResponseException, SMTPServerDisconnected
+from typing import TYPE_CHECKING
 
 from postdesk.core.dnscheck.httpsfetch import verifying_context
 from postdesk.core.dnscheck.messages import dns_problem
@@ -20,7 +19,12 @@ from postdesk.core.dnscheck.messages_newer import newer_problem
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import Problem, RecordResult
-from postdesk.core.smtptest.tlsinfo import describe_verify_error, session_details
+
+if TYPE_CHECKING:
+    from aiosmtplib import SMTP
+
+# The SMTP client and the certificate reader are imported when a host is really tried: a check
+# with STARTTLS skipped (or a domain without MX hosts) does not load them.
 
 SMTP_PORT = 25
 DEFAULT_MX_TIMEOUT = 10.0
@@ -118,6 +122,8 @@ async def _probe_host(client: DnsClient, host: str, domain: str, options: MxTlsO
 
 
 async def _starttls(address: str, host: str, domain: str, options: MxTlsOptions) -> _Probe:
+    from aiosmtplib import SMTP, SMTPException
+
     smtp = SMTP(hostname=address, port=options.port, timeout=options.timeout, start_tls=False)
     try:
         await smtp.connect()
@@ -130,6 +136,10 @@ async def _starttls(address: str, host: str, domain: str, options: MxTlsOptions)
 
 
 async def _negotiate(smtp: SMTP, host: str, domain: str, options: MxTlsOptions) -> _Probe:
+    from aiosmtplib import SMTPException, SMTPResponseException, SMTPServerDisconnected
+
+    from postdesk.core.smtptest.tlsinfo import describe_verify_error, session_details
+
     await smtp.ehlo(hostname=_ehlo_name(smtp))
     if not smtp.supports_extension("starttls"):
         return _Probe(True, problems=(newer_problem("mxtls.no_starttls", mx=host, domain=domain),))
