@@ -81,14 +81,15 @@ def test_the_other_pages_are_built_when_shown_or_right_after_start(qapp, qtbot, 
     assert window.current_page() is window.page(Tab.SMTP_SETTINGS)
 
 
-# The ORM and what imports it: a workspace already at the newest schema is read with sqlite3 for
-# the tab on screen, and the full store loads after the window is usable.
+# The ORM and what imports it, and the domain-name tables: a workspace already at the newest schema
+# is read with sqlite3 for the tab on screen, and the full store loads after the window is usable.
 ORM = (
     "sqlalchemy",
     "postdesk.core.store.models",
     "postdesk.core.services",
     "postdesk.core.usage",
     "postdesk.core.sending",
+    "postdesk.core.validation",  # the IDNA and public suffix tables: no domain is typed yet
 )
 
 

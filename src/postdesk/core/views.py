@@ -12,8 +12,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from postdesk.core.validation import display_domain
-
 if TYPE_CHECKING:  # only for ``from_row``'s hints: the views themselves must not load the ORM
     from postdesk.core.store.models import (
         DedicatedDomain,
@@ -92,6 +90,9 @@ class DomainView:
     @classmethod
     def from_row(cls, row: DedicatedDomain, service: str | None) -> DomainView:
         """Snapshot a domain row; ``service`` is its service's name, looked up by the caller."""
+        # Here, not at the top: the window's first tab reads views without the IDNA tables.
+        from postdesk.core.validation import display_domain
+
         return cls(
             id=row.id,
             name=row.name,
