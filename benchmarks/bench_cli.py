@@ -9,8 +9,8 @@ Rows, each printed with both sides and the ratio:
   (`checkdmarc.check_domains`, the work behind its command line, pointed at the same server),
   both asking a local NSD on loopback (target: Postdesk at least 3x faster).
 
-Runs are interleaved (A B A B …) after a warm-up; medians. Needs NSD (Debian package) and
-checkdmarc (a test dependency).
+Runs are interleaved (A B A B …) after a warm-up; medians, and the load average before and after.
+Needs NSD (Debian package) and checkdmarc (a test dependency).
 
     .venv/bin/python benchmarks/bench_cli.py [--runs 9] [--listings-only]
 """
@@ -33,7 +33,7 @@ DOMAIN = "shop.test"
 ZONE = """
 @ IN MX 10 mx.shop.test.
 mx IN A 192.0.2.25
-@ IN TXT "v=spf1 include:_spf.esp.test ~all"
+@ IN TXT "v=spf1 include:_spf.esp.shop.test ~all"
 _spf.esp IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
 _dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@shop.test"
 pd1._domainkey IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu"
@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--listings-only", action="store_true", help="skip the check row")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     env = {**os.environ, "POSTDESK_HOME": tempfile.mkdtemp(prefix="postdesk-bench-")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # listing needs no secret
@@ -106,7 +107,7 @@ def main() -> int:
             faster=False,
         )
     if args.listings_only:
-        return 0
+        return _load(load_before)
     server = NsdServer(Path(tempfile.mkdtemp(prefix="postdesk-bench-nsd-")))
     server.serve({DOMAIN: ZONE})
     try:
@@ -121,6 +122,11 @@ def main() -> int:
         )
     finally:
         server.stop()
+    return _load(load_before)
+
+
+def _load(before: float) -> int:
+    print(f"load average {before:.1f} before, {os.getloadavg()[0]:.1f} after")
     return 0
 
 
