@@ -7,6 +7,7 @@ and shows what they report; pages are told about changes to the data they show.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
@@ -145,10 +146,14 @@ class MainWindow(QMainWindow):
 
             return read_or_none(page.read_first)
 
-        data = await run_blocking(read)
-        if data is None or self.store is not None:
+        try:
+            data = await run_blocking(read)
+            if data is None or self.store is not None:
+                return False
+            page.show_first(data)
+        except Exception:  # a shortcut only: the full store reads the same data, or explains
+            logging.getLogger(__name__).exception("The first read of the workspace failed")
             return False
-        page.show_first(data)
         return True
 
     def build_page(self, tab: Tab) -> Page:
