@@ -84,6 +84,54 @@ def _a_label(label: str) -> str:
     return label if name.isascii() else f"{bang}xn--{name.encode('punycode').decode('ascii')}"
 
 
+@lru_cache(maxsize=1)
+def _suffix_text() -> str:
+    import publicsuffixlist
+
+    with open(publicsuffixlist.PSLFILE, encoding="utf-8") as source:
+        return source.read().lower()  # the library lowercases every line too
+
+
+def _rules_ending_in(label: str) -> list[str]:
+    """The list's rules (read as the library reads a line) whose last label is ``label``.
+
+    Found with ``str.find`` rather than a loop over every line, which would cost most of
+    what reading the whole list costs; each line holding the label is looked at once.
+    """
+    text, rules, start = _suffix_text(), [], 0
+    while (at := text.find(label, start)) != -1:
+        begin = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", at)
+        end = len(text) if end == -1 else end
+        start = end + 1
+        rule = text[begin:end].split(" ")[0].rstrip()
+        if rule and not rule.startswith("//") and rule.rpartition(".")[2] == label:
+            rules.append(rule)
+    return rules
+
+
+def suffixes_for(name: str) -> PublicSuffixList:
+    """The Public Suffix List rules that can apply to ``name``: those under its last label.
+
+    Any question about one name (is it public, what is its registered domain) only ever
+    consults rules ending in the name's last label, so the answers are the whole list's; a
+    handful of rules is parsed instead of all of them.
+    """
+    return _suffixes_under(name.strip().rstrip(".").rpartition(".")[2].lower())
+
+
+@lru_cache(maxsize=64)
+def _suffixes_under(top: str) -> PublicSuffixList:
+    forms = {top}
+    with contextlib.suppress(UnicodeError, ValueError):
+        if top.startswith("xn--"):
+            forms.add(top[4:].encode("ascii").decode("punycode"))
+        elif not top.isascii():
+            forms.add(_a_label(top))
+    rules = [rule for form in sorted(forms) for rule in _rules_ending_in(form)]
+    return PublicSuffixList(rules, accept_unknown=False)
+
+
 def _describe(char: str) -> str:
     """Name a character so that a user can find it, even when it is invisible."""
     if char.isprintable() and not char.isspace():
@@ -349,7 +397,7 @@ def normalize_domain(text: str, *, existing: Collection[str] = ()) -> str:
     """Check a domain the user typed and return its lowercase A-label form (no trailing dot)."""
     a_label = _domain_syntax(text)
     shown = display_domain(a_label)
-    if public_suffixes().is_public(a_label):
+    if suffixes_for(a_label).is_public(a_label):
         raise _syntax_error(
             "public_suffix",
             f"{_quote(shown)} is an ending shared by many sites, not a domain someone owns.",

@@ -10,7 +10,7 @@ from postdesk.core.dnscheck.outcome import new_result, the_one_record
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import ExpectedRecord, Problem, RecordResult
-from postdesk.core.validation import public_suffixes
+from postdesk.core.validation import suffixes_for
 
 _POLICIES = ("none", "quarantine", "reject")
 _URI = re.compile(r"^mailto:[^@\s]+@[a-z0-9.-]+\.[a-z0-9-]+(![0-9]+[kmgt]?)?$", re.IGNORECASE)
@@ -60,7 +60,7 @@ def dmarc_errors(value: str) -> list[str]:
 def organizational_domain(name: str) -> str:
     """The registered domain a name belongs to (``mail.shop.example.com`` → ``example.com``)."""
     # An unknown ending (a test or internal zone) counts as public: mail.shop.test → shop.test.
-    found = public_suffixes().privatesuffix(name.lower(), accept_unknown=True)
+    found = suffixes_for(name).privatesuffix(name.lower(), accept_unknown=True)
     return found or name.lower()
 
 
