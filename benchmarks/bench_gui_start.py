@@ -126,6 +126,8 @@ def main() -> int:
         t, m = statistics.median(times[name]), statistics.median(peaks[name])
         print(f"  {name:44} {t * 1000:6.0f}ms {m:7.1f}MiB {t / base_t:6.2f}x {m / base_m:8.2f}x")
     print("  target: at most 2x the bare window in time and in memory")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  load average at the end (1, 5, 15 min): {load}")
     return 0
 
 
