@@ -73,7 +73,7 @@ def _database(home: Path) -> sqlite3.Connection:
 def _plain(row: sqlite3.Row, *drop: str) -> dict[str, object]:
     """A row without its row numbers; a time must be stored as SQLAlchemy stores it."""
     values = {}
-    for key in row:
+    for key in row.keys():  # noqa: SIM118 (iterating a Row gives its values)
         if key in ("id", "message_id", *drop):
             continue
         value = row[key]

@@ -20,7 +20,6 @@ import sqlite3
 from dataclasses import dataclass
 
 from postdesk.core import usageday
-from postdesk.core.bounces import classify_reply
 from postdesk.core.providerid import provider_message_id
 from postdesk.core.store.lite import DEFAULT_DAILY_LIMIT, connect_current
 
@@ -90,7 +89,11 @@ def _record_activity(
     """As ``activity.record_test_send``: finished from the start, critical, with its timeline."""
     when = stamp(now)
     ok, rcpt = outcome.ok, outcome.rcpt_to
-    found = None if ok else classify_reply(outcome.reply_code, outcome.reply)
+    found = None
+    if not ok:
+        from postdesk.core.bounces import classify_reply  # parses DSNs too: only when refused
+
+        found = classify_reply(outcome.reply_code, outcome.reply)
     klass = None if found is None else found.bounce_class.value
     cursor = conn.execute(
         "INSERT INTO relay_queue (domain_id, smtp_user_id, mail_from, rcpt_tos, subject,"
