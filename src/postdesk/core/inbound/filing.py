@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk.core.conversations import file_inbound
+from postdesk.core.conversations.parse import ParsedMessage, parse_message
 from postdesk.core.relay import queue
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain
@@ -37,6 +38,8 @@ class Received:
     helo: str
     verdicts: dict[str, str]
     auth_results: str
+    parsed: ParsedMessage | None = None  # read before the group forms, outside the write turn
+    domain_name: str = ""  # the receiving domain's name, known from RCPT ("" : read it)
     inbound_id: int | None = None
     failed: bool = False
     done: bool = False
@@ -56,6 +59,15 @@ _groups_lock = threading.Lock()
 def file_received(store: Store, message: Received) -> Received:
     """Commit one received message (grouped with others arriving now); sets ``inbound_id``,
     or ``failed`` when the database could not take it (the sender must be told to retry)."""
+    if message.parsed is None:
+        # Parsing is the longest step of filing: done here, every sender's thread parses its
+        # own message while another group holds the write turn.
+        try:
+            message.parsed = parse_message(message.raw)
+        except Exception:  # a parser bug, not the sender's fault: 451, the sender retries
+            log.exception("could not read a received message")
+            message.failed = message.done = True
+            return message
     with _groups_lock:
         group = _groups.setdefault(store, _Group())
     with group.pending_lock:
@@ -83,6 +95,8 @@ def _commit(store: Store, batch: list[Received]) -> None:
                     helo=m.helo,
                     verdicts=m.verdicts,
                     auth_results=m.auth_results,
+                    parsed=m.parsed,
+                    domain_name=m.domain_name or None,
                 )
                 for m in batch
             ]
@@ -114,6 +128,19 @@ class ReceivingDomains:
                 self._names = self._read()
                 self._read_at = time.monotonic()
             return self._names.get(domain)
+
+    def recent(self, domain: str) -> tuple[bool, int | None]:
+        """(True, the id or None) when the last read is fresh enough to answer without the
+        database; (False, None) when ``lookup`` must read it (in a worker thread). Never waits:
+        the event loop calls this at every RCPT."""
+        if not self._lock.acquire(blocking=False):
+            return False, None  # a read is under way
+        try:
+            if time.monotonic() - self._read_at > self.fresh_for:
+                return False, None
+            return True, self._names.get(domain)
+        finally:
+            self._lock.release()
 
     def forget(self) -> None:
         """Read afresh at the next lookup (after reception was turned on or off)."""

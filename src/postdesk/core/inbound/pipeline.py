@@ -39,9 +39,15 @@ class Processed:
     forwarded: int = 0
 
 
-async def process(store: Store, inbound_id: int) -> Processed:
-    """Dispatch one committed inbound message to the parts of Postdesk that read mail."""
-    kind = await asyncio.to_thread(_classify, store, inbound_id)
+async def process(
+    store: Store, inbound_id: int, *, raw: bytes | None = None, mail_from: str | None = None
+) -> Processed:
+    """Dispatch one committed inbound message to the parts of Postdesk that read mail.
+
+    ``raw`` and ``mail_from``, when the caller still holds what it just committed, spare
+    reading the message back."""
+    known = (raw, mail_from) if raw is not None and mail_from is not None else None
+    kind = await asyncio.to_thread(_classify, store, inbound_id, known)
     forwarded = 0
     # A bounce of a forwarded copy comes back as a DSN to an SRS address: forwarding decides.
     if kind in ("message", "dsn"):
@@ -58,12 +64,15 @@ def _may_carry_report(raw: bytes) -> bool:
     return _REPORT_HINT.search(raw) is not None
 
 
-def _classify(store: Store, inbound_id: int) -> str:
-    with store.session() as s:
-        message = s.get(InboundMessage, inbound_id)
-        if message is None or message.direction != "in":
-            return "message"
-        raw, null_sender = message.raw, not message.mail_from
+def _classify(store: Store, inbound_id: int, known: tuple[bytes, str] | None = None) -> str:
+    if known is not None:  # received just now (so "in"), as committed
+        raw, null_sender = known[0], not known[1]
+    else:
+        with store.session() as s:
+            message = s.get(InboundMessage, inbound_id)
+            if message is None or message.direction != "in":
+                return "message"
+            raw, null_sender = message.raw, not message.mail_from
     # Delivery status notifications are sent with a null envelope sender (RFC 3464, RFC 5321
     # section 4.5.5); other mail is not read as one.
     dsn = null_sender and _step(

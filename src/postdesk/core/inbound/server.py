@@ -48,7 +48,7 @@ class InboundHandler:
         dns: Callable[[], DnsClient],
         limits: PeerLimits,
         max_recipients: int = 100,
-        after_commit: Callable[[int], Awaitable[None]] | None = None,
+        after_commit: Callable[[Received], Awaitable[None]] | None = None,
         executor: Executor | None = None,
     ) -> None:
         self.store = store
@@ -89,9 +89,12 @@ class InboundHandler:
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         _, at, host = address.rpartition("@")
-        domain_id = None
+        domain_id, name = None, ""
         if at and not envelope_problem(address, "Recipient"):
-            domain_id = await self._blocking(self.domains.lookup, lookup_name(host))
+            name = lookup_name(host)
+            known, domain_id = self.domains.recent(name)
+            if not known:  # not read lately: the database, in a worker thread
+                domain_id = await self._blocking(self.domains.lookup, name)
         if domain_id is None:
             return RELAYING_DENIED
         current = getattr(envelope, "inbound_domain_id", None)
@@ -101,6 +104,7 @@ class InboundHandler:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return f"452 4.5.3 At most {self.max_recipients} recipients per message"
         envelope.inbound_domain_id = domain_id
+        envelope.inbound_domain_name = name
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 Recipient OK"
@@ -134,12 +138,13 @@ class InboundHandler:
             helo,
             verdicts.as_dict(),
             verdicts.header.partition(": ")[2],
+            domain_name=envelope.inbound_domain_name,
         )
         await self._blocking(file_received, self.store, message)
         if message.failed or message.inbound_id is None:
             return "451 4.3.0 Postdesk could not store the message; please try again shortly"
         if self.after_commit is not None:
-            task = asyncio.ensure_future(self.after_commit(message.inbound_id))
+            task = asyncio.ensure_future(self.after_commit(message))
             self._background.add(task)  # a reference, so the task is not collected mid-way
             task.add_done_callback(self._background.discard)
         return f"250 2.0.0 Received as {message.inbound_id}"

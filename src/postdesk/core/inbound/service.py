@@ -14,6 +14,8 @@ from postdesk.core import settings
 from postdesk.core.dnscheck.resolver import make_client
 from postdesk.core.errors import UserError
 from postdesk.core.inbound import pipeline
+from postdesk.core.inbound.dnscache import caching
+from postdesk.core.inbound.filing import Received
 from postdesk.core.inbound.limits import PeerLimits
 from postdesk.core.inbound.server import InboundHandler, start_inbound_server
 from postdesk.core.relay.options import DEFAULT_MAX_MESSAGE_BYTES, RelayOptions, parse_hostport
@@ -79,7 +81,9 @@ class Inbound:
             return None
         host, port, max_bytes = where
         opts = self.options
-        dns = make_client()
+        # One cache for the relay's life: a sender's records are asked once per TTL, not per
+        # message.
+        dns = caching(make_client())
         self.handler = InboundHandler(
             self.store,
             server_name=server_name,
@@ -109,9 +113,14 @@ class Inbound:
         log.info("receiving mail on %s", address)
         return address
 
-    async def _after_commit(self, inbound_id: int) -> None:
+    async def _after_commit(self, message: Received) -> None:
+        inbound_id = message.inbound_id
+        if inbound_id is None:
+            return
         try:
-            processed = await pipeline.process(self.store, inbound_id)
+            processed = await pipeline.process(
+                self.store, inbound_id, raw=message.raw, mail_from=message.mail_from
+            )
         except Exception:
             log.exception("processing received message %d failed", inbound_id)
             return
