@@ -1,0 +1,121 @@
+"""Many senders at once: each 250 follows the commit that holds its message, a failed commit
+refuses every message in it (451) and keeps none of them, and the verdicts do not depend on
+whether a sender's DNS answers were asked afresh or reused."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+import pytest
+from sqlalchemy import func, select, text
+
+from postdesk.core.relay import queue
+from postdesk.core.store.models import InboundMessage, InboundThread
+from support.reception import InboundWorld, mail, signed
+
+pytestmark = pytest.mark.nsd
+
+POISON = (
+    "CREATE TRIGGER refuse_poison BEFORE INSERT ON inbound_messages "
+    "WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+)
+SENDERS = {  # sender domain -> (SPF, DKIM, DMARC) from 127.0.0.1, see support/reception.py
+    "sender.test": ("pass", "pass", "pass"),
+    "elsewhere.test": ("fail", "pass", "pass"),
+    "bare.test": ("none", "none", "none"),
+}
+
+
+async def _deliver_all(world: InboundWorld, messages: list[tuple[bytes, str]]) -> list[int]:
+    loop = asyncio.get_running_loop()
+    # The clients get threads of their own: the server's database work uses its own pool.
+    with ThreadPoolExecutor(len(messages)) as clients:
+        replies = await asyncio.gather(
+            *(
+                loop.run_in_executor(clients, partial(world.deliver, raw, mail_from=sender))
+                for raw, sender in messages
+            )
+        )
+    return [code for code, _ in replies]
+
+
+def _message(subject: str, domain: str) -> tuple[bytes, str]:
+    sender = f"alice@{domain}"
+    msg = mail(subject, sender=sender)
+    raw = signed(msg, domain) if domain != "bare.test" else msg.as_bytes()
+    return raw, sender
+
+
+async def test_senders_at_once_are_each_stored_once_with_their_own_verdicts(
+    inbound_world: InboundWorld,
+) -> None:
+    # Twice over: the first wave asks DNS, the second reuses what the first was told.
+    for wave in (1, 2):
+        batch = [
+            _message(f"wave {wave} {domain} {n}", domain) for domain in SENDERS for n in range(4)
+        ]
+        assert await _deliver_all(inbound_world, batch) == [250] * len(batch)
+    rows = inbound_world.stored()
+    assert sorted(r.subject for r in rows) == sorted(
+        f"wave {wave} {domain} {n}" for wave in (1, 2) for domain in SENDERS for n in range(4)
+    )
+    for row in rows:
+        domain = row.subject.split()[2]
+        assert (row.spf, row.dkim, row.dmarc) == SENDERS[domain], row.subject
+        header = row.raw.split(b"\r\n\r\n", 1)[0].decode()
+        assert header.startswith("Authentication-Results: ")
+        assert f"spf={row.spf} " in header and f"dmarc={row.dmarc}" in header
+    with inbound_world.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(InboundThread)) == len(rows)
+
+
+async def test_a_failed_commit_refuses_every_message_in_it_and_keeps_none(
+    inbound_world: InboundWorld,
+) -> None:
+    store = inbound_world.store
+    if store.dialect != "sqlite":
+        pytest.skip("the failure is made with a SQLite trigger")
+    with store.session() as s:
+        s.execute(text(POISON))
+    plug = _message("plug", "sender.test")
+    group = [_message(subject, "sender.test") for subject in ("a", "b", "poison", "c")]
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_write_turn() -> None:
+        with queue.writing(store):
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_the_write_turn)
+    holder.start()
+    held.wait(10)
+    try:
+        # The plug's commit waits for the write turn; the four arrive meanwhile and so form the
+        # next group together, committed in one transaction once the plug's is done.
+        first = asyncio.ensure_future(_deliver_all(inbound_world, [plug]))
+        await asyncio.sleep(1.0)
+        rest = asyncio.ensure_future(_deliver_all(inbound_world, group))
+        await asyncio.sleep(3.0)
+    finally:
+        release.set()
+        holder.join(10)
+    assert await first == [250]
+    assert await rest == [451] * 4
+    rows = inbound_world.stored()
+    assert [r.subject for r in rows] == ["plug"]
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(InboundThread)) == 1  # nothing half
+        s.execute(text("DROP TRIGGER refuse_poison"))
+    # The senders try again later (as a 451 asks) and every message is then kept, once.
+    assert await _deliver_all(inbound_world, group) == [250] * 4
+    deadline = time.monotonic() + 5
+    while len(inbound_world.stored()) < 5 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    with store.session() as s:
+        subjects = s.scalars(select(InboundMessage.subject).order_by(InboundMessage.id)).all()
+    assert sorted(subjects) == ["a", "b", "c", "plug", "poison"]
