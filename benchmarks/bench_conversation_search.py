@@ -1,14 +1,15 @@
-"""Conversations search over 100,000 received messages, in SQLite (FTS5) and PostgreSQL (GIN).
+"""Conversations search over 100,000 received messages, in SQLite (FTS5) and PostgreSQL.
 
 Fills one receiving domain with ``--messages`` messages (in 25,000 threads, from 5,000 senders;
 bodies of ~80 words drawn Zipf-like from a 20,000-word vocabulary, so a few words are in most
 messages and most words in a few) through the models, so the search objects are kept up to date
-by the database exactly as when mail arrives. Then times what the Conversations tab and
-``postdesk conversations search`` do: ``conversations.search`` (newest 50 hits) for a rare word,
-a common word, two words together, a sender's address and the start of a word being typed, and
-the tab's thread list narrowed by a search (``list_threads(search=…)``). Median and 95th
-percentile of ``--runs`` runs each (a different word or sender every run), against the 100 ms
-target. Not a test: figures vary with the machine.
+by the database exactly as when mail arrives (SQLite's FTS5 table by triggers, PostgreSQL's
+stored tsvector column and its GIN index by the database itself). Then times what the
+Conversations tab and ``postdesk conversations search`` do: ``conversations.search`` (newest 50
+hits) for a rare word, a common word, two words together, a sender's address and the start of a
+word being typed, and the tab's thread list narrowed by a search (``list_threads(search=…)``).
+Median and 95th percentile of ``--runs`` runs each (a different word or sender every run),
+against the 100 ms target. Not a test: figures vary with the machine.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_conversation_search.py [--messages 100000]
         [--runs 50] [--sqlite-only]
