@@ -114,20 +114,6 @@ def _content_id(part: Message) -> str:
     return _quietly(lambda: str(part.get("Content-ID") or ""))
 
 
-def _is_attachment(part: Message) -> bool:
-    disposition = _quietly(part.get_content_disposition).lower()
-    if disposition == "attachment":
-        return True
-    if _filename(part):
-        return True
-    return _quietly(part.get_content_maintype) not in ("text", "multipart") and disposition != ""
-
-
-def _is_inline_related(part: Message) -> bool:
-    """An image referred to from the HTML by ``cid:``: shown in place, but also listed."""
-    return bool(_content_id(part)) and _quietly(part.get_content_maintype) == "image"
-
-
 def _decoded_text(part: Message) -> str:
     try:
         payload = part.get_payload(decode=True)
@@ -169,9 +155,38 @@ def safe_filename(name: str, index: int) -> str:
     return name or f"attachment-{index + 1}"
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A leaf part with what its headers say, each header read once (the standard library
+    parses a header again at every access, and this is read for every received message)."""
+
+    part: EmailMessage
+    content_type: str
+    filename: str
+    content_id: str
+    listed: bool  # an attachment or an image the HTML refers to: listed, not the body
+
+
+def _described(part: EmailMessage) -> _Part:
+    ctype = _quietly(part.get_content_type)
+    maintype = ctype.partition("/")[0]
+    disposition = _quietly(part.get_content_disposition).lower()
+    filename = _filename(part)
+    content_id = _content_id(part)
+    # Listed: what is marked or named as an attachment, a non-text part with a disposition,
+    # and an image the HTML refers to by cid: (shown in place, but also listed).
+    attachment = (
+        disposition == "attachment"
+        or bool(filename)
+        or (maintype not in ("text", "multipart") and disposition != "")
+    )
+    inline_related = bool(content_id) and maintype == "image"
+    return _Part(part, ctype, filename, content_id, attachment or inline_related)
+
+
 def attachment_parts(msg: EmailMessage) -> list[EmailMessage]:
     """The parts listed as attachments, in order (their position is the attachment's index)."""
-    return [p for p in _parts(msg) if _is_attachment(p) or _is_inline_related(p)]
+    return [d.part for d in map(_described, _parts(msg)) if d.listed]
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -179,25 +194,25 @@ def parse_message(raw: bytes) -> ParsedMessage:
     and the attachment list."""
     msg = message_object(raw)
     text = html_body = ""
-    for part in _parts(msg):
-        if _is_attachment(part) or _is_inline_related(part):
-            continue
-        ctype = _quietly(part.get_content_type)
-        if ctype == "text/plain" and not text:
-            text = _decoded_text(part)
-        elif ctype == "text/html" and not html_body:
-            html_body = _decoded_text(part)
+    listed: list[_Part] = []  # what attachment_parts() returns, found in the same pass
+    for described in map(_described, _parts(msg)):
+        if described.listed:
+            listed.append(described)
+        elif described.content_type == "text/plain" and not text:
+            text = _decoded_text(described.part)
+        elif described.content_type == "text/html" and not html_body:
+            html_body = _decoded_text(described.part)
     if not text and html_body:
         text = html_to_text(html_body)
     attachments = tuple(
         AttachmentInfo(
             index=i,
-            filename=safe_filename(_filename(part), i),
-            content_type=_quietly(part.get_content_type) or "application/octet-stream",
-            size=encoded_size(part),
-            content_id=_content_id(part).strip().strip("<>"),
+            filename=safe_filename(d.filename, i),
+            content_type=d.content_type or "application/octet-stream",
+            size=encoded_size(d.part),
+            content_id=d.content_id.strip().strip("<>"),
         )
-        for i, part in enumerate(attachment_parts(msg))
+        for i, d in enumerate(listed)
     )
     return ParsedMessage(
         subject=header(msg, "Subject"),

@@ -23,6 +23,9 @@ from postdesk.core.store import Store
 from postdesk.core.store.models import InboundMessage
 
 log = logging.getLogger(__name__)
+# Up to this size a message is looked over on the event loop (a regular-expression scan of a
+# fraction of a millisecond); a larger one is looked over in a worker thread.
+INLINE_BYTES = 256 * 1024
 # A part whose type (or file name) is a report's; the reader itself decides what it really is.
 _REPORT_HINT = re.compile(
     rb"content-type:[ \t]*(?:application/(?:[\w.+-]*(?:zip|gzip|xml|octet-stream))|text/xml)"
@@ -47,7 +50,10 @@ async def process(
     ``raw`` and ``mail_from``, when the caller still holds what it just committed, spare
     reading the message back."""
     known = (raw, mail_from) if raw is not None and mail_from is not None else None
-    kind = await asyncio.to_thread(_classify, store, inbound_id, known)
+    if known is not None and len(known[0]) <= INLINE_BYTES and _plainly_a_message(*known):
+        kind = "message"  # most mail: nothing to read it as, no trip to a worker thread
+    else:
+        kind = await asyncio.to_thread(_classify, store, inbound_id, known)
     forwarded = 0
     # A bounce of a forwarded copy comes back as a DSN to an SRS address: forwarding decides.
     if kind in ("message", "dsn"):
@@ -56,6 +62,17 @@ async def process(
         except Exception:
             log.exception("forwarding a received message failed")
     return Processed(kind, forwarded)
+
+
+def _plainly_a_message(raw: bytes, mail_from: str) -> bool:
+    """What ``_classify`` would call "message" without reading anything: not from the null
+    sender, no part that could be a report, no confirmation-code header."""
+    return bool(mail_from) and not _may_carry_report(raw) and not _carries_code(raw)
+
+
+def _carries_code(raw: bytes) -> bool:
+    head = raw.split(b"\r\n\r\n", 1)[0].lower()
+    return senders.CONFIRM_HEADER.lower().encode() + b":" in head
 
 
 def _may_carry_report(raw: bytes) -> bool:
@@ -87,9 +104,7 @@ def _classify(store: Store, inbound_id: int, known: tuple[bytes, str] | None = N
     if report:
         _mark(store, inbound_id, "dmarc_report")
         return "dmarc_report"
-    head = raw.split(b"\r\n\r\n", 1)[0].lower()
-    code_mail = senders.CONFIRM_HEADER.lower().encode() + b":" in head
-    if code_mail and _step(
+    if _carries_code(raw) and _step(
         store, "a sender confirmation code", lambda s: senders.pick_up_code(s, inbound_id)
     ):
         return "sender_code"
