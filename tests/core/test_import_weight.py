@@ -5,11 +5,13 @@ Each command runs as a user runs it, in its own process, and reports ``sys.modul
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
+from postdesk.cli import build_parser
 from postdesk.core import activity, dkimkeys, secrets, services, usage
 from postdesk.core.services import ServiceForm
 from postdesk.core.store import open_store
@@ -197,3 +199,20 @@ def test_a_signed_test_send_loads_dkim_without_an_http_client(
     assert heavy(modules, (*TEST_SEND_NEVER[:-1], "postdesk.core.store.models")) == []
     (received,) = server.handler.messages
     assert f"s={key.selector}".encode() in received.content.split(b"\r\n\r\n")[0]
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(subparsers.choices)
+
+
+def test_a_command_line_builds_only_its_commands_parser() -> None:
+    """Each command parses as it does in the whole parser; the rest are never built."""
+    whole = _commands(build_parser())
+    for name, parser in whole.items():
+        alone = _commands(build_parser(name))
+        assert list(alone) == [name]
+        assert alone[name].format_help() == parser.format_help()
+    # Help, a typo or a module's name that is not a command: the whole list, as always.
+    for first in ("--help", "chek", "deliverability", "smtp_user"):
+        assert list(_commands(build_parser(first))) == list(whole)

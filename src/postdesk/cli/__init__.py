@@ -16,14 +16,31 @@ from postdesk.cli.output import fail
 from postdesk.cli.parser import OneLineParser
 from postdesk.core.errors import UserError
 
+# Commands whose module is not named after them ("smtp-user" is in smtp_user.py, and so on).
+_MODULE_OF = {"stats": "deliverability", "sender": "senders", "test-send": "testsend"}
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; given the command being run, one that knows only that command.
+
+    Building every command's parser takes longer than some commands' own work; the whole parser
+    is still built for help, ``--version`` and a command that does not exist.
+    """
     parser = OneLineParser(
         prog="postdesk",
         description="Send email from your own domains: services, domains, SMTP users and checks.",
     )
     parser.add_argument("--version", action="version", version=f"Postdesk {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if command is not None:
+        module = "postdesk.cli." + _MODULE_OF.get(command, command.replace("-", "_"))
+        for register in commands.REGISTRY:
+            if register.__module__ == module:
+                register(subparsers)
+        if command in subparsers.choices:
+            return parser
+        if subparsers.choices:  # a module's name that is not its command's (e.g. deliverability)
+            return build_parser()
     for register in commands.REGISTRY:
         register(subparsers)
     return parser
@@ -31,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(given[0] if given else None).parse_args(given)
     handler = getattr(args, "handler", None)
     if handler is None:
         from postdesk.cli.gui import run as run_gui
