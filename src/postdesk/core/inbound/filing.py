@@ -1,8 +1,9 @@
 """Committing received messages before their 250: blocking database work, run in a thread.
 
 Messages that arrive at the same moment on several connections are filed in one transaction
-(one disk flush for the group) by whichever thread gets there first, the way the submission
-side queues (``relay/accept.py``); each sender still hears 250 only after that commit.
+(one disk flush for the group) by whichever thread gets there first, with the submission
+side's group commit (``relay/groupcommit.py``); each sender still hears 250 only after that
+commit.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk.core.conversations import file_inbound
 from postdesk.core.conversations.parse import ParsedMessage, parse_message
-from postdesk.core.relay import queue
+from postdesk.core.relay.groupcommit import GroupCommit
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain
 
@@ -45,17 +45,6 @@ class Received:
     done: bool = False
 
 
-@dataclass
-class _Group:
-    pending: list[Received] = field(default_factory=list)
-    pending_lock: threading.Lock = field(default_factory=threading.Lock)
-    leader: threading.Lock = field(default_factory=threading.Lock)
-
-
-_groups: weakref.WeakKeyDictionary[Store, _Group] = weakref.WeakKeyDictionary()
-_groups_lock = threading.Lock()
-
-
 def file_received(store: Store, message: Received) -> Received:
     """Commit one received message (grouped with others arriving now); sets ``inbound_id``,
     or ``failed`` when the database could not take it (the sender must be told to retry)."""
@@ -68,16 +57,7 @@ def file_received(store: Store, message: Received) -> Received:
             log.exception("could not read a received message")
             message.failed = message.done = True
             return message
-    with _groups_lock:
-        group = _groups.setdefault(store, _Group())
-    with group.pending_lock:
-        group.pending.append(message)
-    with group.leader:
-        if not message.done:  # no earlier leader took it: lead this group
-            with group.pending_lock:
-                batch, group.pending = group.pending, []
-            with queue.writing(store):
-                _commit(store, batch)
+    _grouped.submit(store, message)
     return message
 
 
@@ -108,6 +88,9 @@ def _commit(store: Store, batch: list[Received]) -> None:
         return
     for message, inbound_id in zip(batch, ids, strict=True):
         message.inbound_id, message.done = inbound_id, True
+
+
+_grouped = GroupCommit(_commit, lambda message: message.done)
 
 
 class ReceivingDomains:

@@ -21,8 +21,6 @@ import datetime as dt
 import email.utils
 import logging
 import secrets as _random
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import errors, policy
@@ -35,6 +33,7 @@ from postdesk.core.domains import lookup_name
 from postdesk.core.errors import UserError
 from postdesk.core.relay import headers, queue
 from postdesk.core.relay.addresses import envelope_problem, shown, smtp_safe
+from postdesk.core.relay.groupcommit import GroupCommit
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
 
@@ -211,19 +210,6 @@ class _Request:
     suppressed: tuple[tuple[str, str], ...] = ()
 
 
-class _Group:
-    """Messages arriving together on one store, committed together."""
-
-    def __init__(self) -> None:
-        self.pending: list[_Request] = []
-        self.pending_lock = threading.Lock()
-        self.leader = threading.Lock()
-
-
-_groups: weakref.WeakKeyDictionary[Store, _Group] = weakref.WeakKeyDictionary()
-_groups_lock = threading.Lock()
-
-
 def accept_message(
     store: Store,
     login: RelayLogin,
@@ -243,16 +229,7 @@ def accept_message(
     block = headers.read(raw)
     request = _Request(login, mail_from, rcpt_tos, block, header_problem(block, login), utcnow())
     request.suppressed = tuple(suppressed)
-    with _groups_lock:
-        group = _groups.setdefault(store, _Group())
-    with group.pending_lock:
-        group.pending.append(request)
-    with group.leader:
-        if request.outcome is None:  # no earlier leader took it: lead this group
-            with group.pending_lock:
-                batch, group.pending = group.pending, []
-            with queue.writing(store):
-                _commit(store, batch)
+    _grouped.submit(store, request)
     assert request.outcome is not None
     return request.outcome
 
@@ -295,6 +272,9 @@ def _commit(store: Store, batch: list[_Request]) -> None:
         events.publish(events.Change.USERS)  # the daily-limit rule deleted every login
     for request, queued_id in queued:
         request.outcome = Outcome(f"250 2.0.0 Queued as {queued_id}", queued_id, fired[id(request)])
+
+
+_grouped = GroupCommit(_commit, lambda request: request.outcome is not None)
 
 
 def _count_group(s: Session, requests: list[_Request], forget: list[str]) -> dict[int, bool]:
