@@ -12,6 +12,7 @@ from postdesk.core import audit, secrets
 from postdesk.core.errors import UserError
 from postdesk.core.presets import PRESETS
 from postdesk.core.presets import SECURITY_LABELS as SECURITY_LABELS  # callers read it here
+from postdesk.core.servicesecret import service_password as service_password  # here too
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpService
 from postdesk.core.validation import (
@@ -270,23 +271,6 @@ def remove_service(store: Store, name: str) -> None:
                 successor.is_default = True
         if ref:
             secrets.delete_secret(ref)  # inside the transaction: a failure keeps the row too
-
-
-def service_password(service: ServiceView) -> str | None:
-    """The service's password from the keyring (blocking: call it off the GUI thread).
-
-    A service with a username whose password is gone from the keyring is an error, never a
-    reason to connect without logging in.
-    """
-    password = secrets.read_secret(service.secret_ref) if service.secret_ref else None
-    if password is None and service.username:
-        raise UserError(
-            "service.password_missing",
-            f"The password of the service “{service.name}” is missing from the keyring.",
-            "Enter it again: SMTP Service → Edit, or "
-            f'`postdesk service edit "{service.name}" --password-stdin`.',
-        )
-    return password
 
 
 def record_test(store: Store, name: str, ok: bool, category: str, detail: str) -> None:
