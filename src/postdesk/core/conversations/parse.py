@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import html
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 from html.parser import HTMLParser
+from typing import Any
 
 # The text kept for showing and searching (the full message stays in the raw bytes).
 MAX_BODY_CHARS = 100_000
@@ -59,9 +62,36 @@ class ParsedMessage:
         return {address.lower() for _name, address in found if "@" in address}
 
 
+_REGISTRY = HeaderRegistry()
+# Header lines up to this long have their parsed form kept (at most HEADER_CACHE_SIZE of them).
+HEADER_CACHE_CHARS = 1_000
+HEADER_CACHE_SIZE = 4_096
+
+
+@functools.lru_cache(maxsize=HEADER_CACHE_SIZE)
+def _parsed_header(name: str, value: str) -> Any:
+    return _REGISTRY(name, value)
+
+
+def _header_factory(name: str, value: Any) -> Any:
+    """The standard library's header classes, with the parsed form of a short header line kept.
+
+    The modern policy parses a header again at every access (a part's Content-Type several
+    times per message), and received mail repeats the same lines (Content-Type, To, From of a
+    regular sender): that parsing was most of the time it takes to read a message. The parsed
+    headers are immutable, so one parsed line serves every message that has it.
+    """
+    if isinstance(value, str) and len(value) <= HEADER_CACHE_CHARS:
+        return _parsed_header(name, value)
+    return _REGISTRY(name, value)
+
+
+_POLICY = email.policy.default.clone(header_factory=_header_factory)
+
+
 def message_object(raw: bytes) -> EmailMessage:
     """``raw`` parsed with the standard library's modern policy (decoded headers)."""
-    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    parsed = email.message_from_bytes(raw, policy=_POLICY)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
