@@ -163,14 +163,7 @@ class RelayWorld:
 
     def start_process(self, port: int, *, env: dict[str, str] | None = None) -> RelayProcess:
         """``postdesk relay --listen 127.0.0.1:PORT`` as a subprocess, once it accepts."""
-        import postdesk.cli.commands as commands
-
-        registered = any(
-            getattr(r, "__module__", "") == "postdesk.cli.relay" for r in commands.REGISTRY
-        )
-        # The real command line once the command is registered; the module's own entry point
-        # (the same code) until then.
-        command = ["-m", "postdesk", "relay"] if registered else ["-m", "postdesk.cli.relay"]
+        command = ["-m", "postdesk", "relay"]
         out = self.home / f"relay-{port}-{len(self.processes)}.log"
         child_env = {**os.environ, **(env or {})}
         child_env["PYTHONPATH"] = os.pathsep.join(

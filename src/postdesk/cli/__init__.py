@@ -33,16 +33,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"Postdesk {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     if command is not None:
-        module = "postdesk.cli." + _MODULE_OF.get(command, command.replace("-", "_"))
-        for register in commands.REGISTRY:
-            if register.__module__ == module:
-                register(subparsers)
+        commands.register(subparsers, _MODULE_OF.get(command, command.replace("-", "_")))
         if command in subparsers.choices:
             return parser
         if subparsers.choices:  # a module's name that is not its command's (e.g. deliverability)
             return build_parser()
-    for register in commands.REGISTRY:
-        register(subparsers)
+    commands.register(subparsers)
     return parser
 
 
