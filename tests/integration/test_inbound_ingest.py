@@ -19,10 +19,20 @@ from support.reception import InboundWorld, mail, signed
 
 pytestmark = pytest.mark.nsd
 
-POISON = (
-    "CREATE TRIGGER refuse_poison BEFORE INSERT ON inbound_messages "
-    "WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
-)
+# A write the database refuses for one message of a group (as a full disk would).
+POISON = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON inbound_messages "
+        "WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'the disk is full'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON inbound_messages "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+    ],
+}
 SENDERS = {  # sender domain -> (SPF, DKIM, DMARC) from 127.0.0.1, see support/reception.py
     "sender.test": ("pass", "pass", "pass"),
     "elsewhere.test": ("fail", "pass", "pass"),
@@ -73,21 +83,36 @@ async def test_senders_at_once_are_each_stored_once_with_their_own_verdicts(
         assert s.scalar(select(func.count()).select_from(InboundThread)) == len(rows)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The workspace the test's store opens: SQLite, or a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        monkeypatch.setenv("POSTDESK_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return str(request.param)
+
+
 async def test_a_failed_commit_refuses_every_message_in_it_and_keeps_none(
-    inbound_world: InboundWorld,
+    database: str, inbound_world: InboundWorld
 ) -> None:
     store = inbound_world.store
-    if store.dialect != "sqlite":
-        pytest.skip("the failure is made with a SQLite trigger")
+    assert store.dialect == {"sqlite": "sqlite", "postgres": "postgresql"}[database]
     with store.session() as s:
-        s.execute(text(POISON))
+        for statement in POISON[store.dialect]:
+            s.execute(text(statement))
     plug = _message("plug", "sender.test")
     group = [_message(subject, "sender.test") for subject in ("a", "b", "poison", "c")]
     held = threading.Event()
     release = threading.Event()
 
     def hold_the_write_turn() -> None:
-        with queue.writing(store):
+        if store.dialect == "sqlite":
+            with queue.writing(store):
+                held.set()
+                release.wait(60)
+            return
+        # PostgreSQL has no write turn of the process: a table lock holds the writes instead.
+        with store.engine.connect() as conn, conn.begin():
+            conn.execute(text("LOCK TABLE inbound_messages IN EXCLUSIVE MODE"))
             held.set()
             release.wait(60)
 
@@ -110,7 +135,8 @@ async def test_a_failed_commit_refuses_every_message_in_it_and_keeps_none(
     assert [r.subject for r in rows] == ["plug"]
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(InboundThread)) == 1  # nothing half
-        s.execute(text("DROP TRIGGER refuse_poison"))
+        on_table = "" if store.dialect == "sqlite" else " ON inbound_messages"
+        s.execute(text(f"DROP TRIGGER refuse_poison{on_table}"))
     # The senders try again later (as a 451 asks) and every message is then kept, once.
     assert await _deliver_all(inbound_world, group) == [250] * 4
     deadline = time.monotonic() + 5
