@@ -3,9 +3,12 @@
 What a user waits for is not the first paint of an empty frame but the window usable: the tab on
 screen built with the workspace's data shown, and every other tab's button there (each of those
 pages is built when first shown, or right after start). `postdesk gui --screenshot` waits for
-exactly that and then saves the window to a PNG, so it is timed whole, as a process; the peer is
-a bare PySide6 script that shows a QMainWindow and saves it to a PNG the same way. Both offscreen,
-run interleaved (A B A B …) after a warm-up; medians of time and of peak memory (RSS) per process.
+exactly that and then saves the window to a PNG; the peer is a bare PySide6 script that shows a
+QMainWindow and saves it to a PNG the same way. Each is a whole process started from scratch;
+the time until its PNG is written (the window usable) is the figure, and the time until the
+process has exited (tearing the window down, which no user waits for) is printed beside it.
+Both offscreen, run interleaved (A B A B …) after a warm-up; medians of time and of peak memory
+(RSS) per process.
 
 Postdesk workspaces: empty, one holding domains, services and a year of usage (both already
 created, as on every start but the first: the first tab is read with sqlite3 and SQLAlchemy
@@ -59,8 +62,11 @@ with store.session() as s:
 FIRST_START = "Postdesk usable, first start (new workspace)"
 
 
-def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time (s) and this process's own peak memory (MiB)."""
+def _run(argv: list[str], env: dict[str, str], shot: str) -> tuple[float, float, float]:
+    """Seconds until the window was usable (its PNG written), seconds until the process ended,
+    and the process's own peak memory (MiB)."""
+    Path(shot).unlink(missing_ok=True)
+    wall = time.time()
     start = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -69,7 +75,8 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     if process.returncode != 0:
         error = process.stderr.read().decode() if process.stderr else ""
         raise SystemExit(f"{argv[1:3]} failed ({process.returncode}): {error[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    usable = os.stat(shot).st_mtime - wall
+    return usable, elapsed, usage.ru_maxrss / 1024
 
 
 def _workspace(fill: bool) -> dict[str, str]:
@@ -108,24 +115,34 @@ def main() -> int:
         ),
     }
     for argv, env in cases.values():  # warm-up: page cache, bytecode, first migration
-        _run(argv, env)
-    times: dict[str, list[float]] = {name: [] for name in cases}
+        _run(argv, env, shot)
+    usable: dict[str, list[float]] = {name: [] for name in cases}
+    whole: dict[str, list[float]] = {name: [] for name in cases}
     peaks: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.runs):
         for name, (argv, env) in cases.items():
             if name == FIRST_START:  # a new folder: the workspace is created on this run
                 env["POSTDESK_HOME"] = tempfile.mkdtemp(prefix="postdesk-bench-")
-            elapsed, peak = _run(argv, env)
-            times[name].append(elapsed)
+            ready, elapsed, peak = _run(argv, env, shot)
+            usable[name].append(ready)
+            whole[name].append(elapsed)
             peaks[name].append(peak)
     bare = next(iter(cases))
-    base_t, base_m = statistics.median(times[bare]), statistics.median(peaks[bare])
-    print(f"window usable, whole process, offscreen; medians of {args.runs} interleaved runs")
-    print(f"  {'':44} {'time':>8} {'peak RSS':>10} {'time ×':>7} {'memory ×':>9}")
+    base_u, base_t = statistics.median(usable[bare]), statistics.median(whole[bare])
+    base_m = statistics.median(peaks[bare])
+    print(
+        f"window usable (its PNG written) and whole process (until exit), offscreen; medians "
+        f"of {args.runs} interleaved runs"
+    )
+    print(f"  {'':44} {'usable':>8} {'×':>6} {'exit':>8} {'×':>6} {'peak RSS':>10} {'×':>6}")
     for name in cases:
-        t, m = statistics.median(times[name]), statistics.median(peaks[name])
-        print(f"  {name:44} {t * 1000:6.0f}ms {m:7.1f}MiB {t / base_t:6.2f}x {m / base_m:8.2f}x")
-    print("  target: at most 2x the bare window in time and in memory")
+        u, t = statistics.median(usable[name]), statistics.median(whole[name])
+        m = statistics.median(peaks[name])
+        print(
+            f"  {name:44} {u * 1000:6.0f}ms {u / base_u:5.2f}x {t * 1000:6.0f}ms "
+            f"{t / base_t:5.2f}x {m:7.1f}MiB {m / base_m:5.2f}x"
+        )
+    print("  target: at most 2x the bare window in time (until usable) and in memory")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"  load average at the end (1, 5, 15 min): {load}")
     return 0
