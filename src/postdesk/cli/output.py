@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import unicodedata
@@ -13,8 +14,14 @@ PASSWORD_MAX_BYTES = 4096
 
 
 def print_json(data: object) -> None:
-    """Print data as indented JSON (dates and other objects as their string form)."""
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """Print data as indented JSON (dates in ISO 8601, other objects as their string form)."""
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=_plain))
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, dt.date):  # a datetime too
+        return value.isoformat()
+    return str(value)
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
