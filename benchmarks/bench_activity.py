@@ -8,8 +8,8 @@ listing one day's activity (``activity.search``), and opening one message
 address, day or message every run), against the 50 ms target. Not a test: figures vary with the
 machine.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_activity.py [--messages 100000] [--runs 50]
-        [--sqlite-only]
+    PYTHONPATH=src:tests .venv/bin/python benchmarks/bench_activity.py [--messages 100000]
+        [--runs 50] [--sqlite-only]
 
 PostgreSQL: a throwaway cluster from the Debian server packages (as the test suite starts one),
 started on a free loopback port and removed afterwards.
@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from pgcluster import postgres
+from support.services import postgres_cluster
 
 TARGET_MS = 50.0
 CUSTOMERS = 40_000  # distinct recipient addresses: repeat customers get several messages
@@ -284,7 +284,7 @@ def main() -> None:
         os.environ.pop("POSTDESK_DATABASE_URL", None)
         table += run_backend("SQLite", None, args.messages, args.runs)
         if not args.sqlite_only:
-            with postgres() as url:
+            with postgres_cluster() as url:
                 table += run_backend("PostgreSQL", url, args.messages, args.runs)
     print()
     print(f"{args.runs} runs each; target: 95th percentile under {TARGET_MS:.0f} ms")

@@ -11,8 +11,8 @@ word being typed, and the tab's thread list narrowed by a search (``list_threads
 Median and 95th percentile of ``--runs`` runs each (a different word or sender every run),
 against the 100 ms target. Not a test: figures vary with the machine.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_conversation_search.py [--messages 100000]
-        [--runs 50] [--sqlite-only]
+    PYTHONPATH=src:tests .venv/bin/python benchmarks/bench_conversation_search.py
+        [--messages 100000] [--runs 50] [--sqlite-only]
 
 PostgreSQL: a throwaway cluster from the Debian server packages (as the test suite starts one),
 started on a free loopback port and removed afterwards.
@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from pgcluster import postgres
+from support.services import postgres_cluster
 
 TARGET_MS = 100.0
 VOCABULARY = 20_000
@@ -225,7 +225,7 @@ def main() -> None:
         os.environ.pop("POSTDESK_DATABASE_URL", None)
         table += run_backend("SQLite", None, args.messages, args.runs)
         if not args.sqlite_only:
-            with postgres() as url:
+            with postgres_cluster() as url:
                 table += run_backend("PostgreSQL", url, args.messages, args.runs)
     print()
     print(f"{args.runs} runs each; target: 95th percentile under {TARGET_MS:.0f} ms")

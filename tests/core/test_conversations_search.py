@@ -98,6 +98,31 @@ def _another_database(server: str) -> str:
     return server.rsplit("/", 1)[0] + f"/{name}"
 
 
+def _left_at_revision(url: str, revision: str) -> None:
+    """A workspace migrated only up to ``revision``, holding one received message ("Hello")."""
+    from alembic import command
+
+    engine = database.create_store_engine(url)
+    config = database._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+    before = open_store(url, migrate=False)
+    with before.session() as s:
+        domain = DedicatedDomain(name="example.com", ownership_token="t", status="verified")
+        s.add(domain)
+        s.flush()
+        s.add(
+            InboundMessage(
+                domain_id=domain.id, raw=sample("hello.eml"), received_at=utcnow(), rcpt_tos=[],
+                from_header="Alice Wong <alice@customer.example>", to_header="support@example.com",
+                subject="Hello", body_text="my invoice number 4471 shows the wrong address",
+            )
+        )  # fmt: skip
+    before.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_new_and_a_migrated_workspace_both_search(backend, request, tmp_path: Path) -> None:
     if backend == "sqlite":
@@ -106,28 +131,7 @@ def test_a_new_and_a_migrated_workspace_both_search(backend, request, tmp_path: 
         new_url = request.getfixturevalue("postgres_url")
         old_url = _another_database(request.getfixturevalue("postgres_server"))
     new = open_store(new_url)  # created from the models
-    # the older workspace: at the previous migration, already holding a received message
-    engine = database.create_store_engine(old_url)
-    from alembic import command
-
-    config = database._alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
-    engine.dispose()
-    before = open_store(old_url, migrate=False)
-    with before.session() as s:
-        domain = DedicatedDomain(name="example.com", ownership_token="t", status="verified")
-        s.add(domain)
-        s.flush()
-        s.add(
-            InboundMessage(
-                domain_id=domain.id, raw=sample("hello.eml"), received_at=utcnow(),
-                rcpt_tos=[], from_header="Alice Wong <alice@customer.example>",
-                subject="Hello", body_text="my invoice number 4471 shows the wrong address",
-            )
-        )  # fmt: skip
-    before.close()
+    _left_at_revision(old_url, "0003")  # an older workspace, already holding a message
     old = open_store(old_url)  # migration 0004 indexes what was already there
     try:
         _file(new, sample("hello.eml"))
@@ -214,27 +218,7 @@ def test_the_newest_migration_indexes_messages_stored_before_it(
         if backend == "sqlite"
         else _another_database(request.getfixturevalue("postgres_server"))
     )
-    engine = database.create_store_engine(url)
-    from alembic import command
-
-    config = database._alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0004")
-    engine.dispose()
-    before = open_store(url, migrate=False)
-    with before.session() as s:
-        domain = DedicatedDomain(name="example.com", ownership_token="t", status="verified")
-        s.add(domain)
-        s.flush()
-        s.add(
-            InboundMessage(
-                domain_id=domain.id, raw=b"", received_at=utcnow(), rcpt_tos=[],
-                from_header="Alice Wong <alice@customer.example>", to_header="support@example.com",
-                subject="Hello", body_text="my invoice number 4471 shows the wrong address",
-            )
-        )  # fmt: skip
-    before.close()
+    _left_at_revision(url, "0004")
     store = open_store(url)  # brought up to date
     try:
         assert database.current_revision(store.engine) == database.head_revision()

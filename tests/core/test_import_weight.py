@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from postdesk.cli import build_parser
-from postdesk.core import activity, dkimkeys, secrets, services, usage
+from postdesk.core import activity, services, usage
 from postdesk.core.services import ServiceForm
 from postdesk.core.store import open_store
-from postdesk.core.store.models import DedicatedDomain, DkimKey, SmtpService
+from postdesk.core.store.models import SmtpService
 from support.loadedmodules import heavy, loaded_by
 from support.smtpd import SMTP_PASSWORD, SMTP_USER
-from support.workspace import add_verified_domain
+from support.workspace import add_signing_domain, add_verified_domain
 
 # Each costs from ~0.1 s (Alembic, cryptography) to ~0.5 s (the Qt bindings, an HTTP client).
 GUI = ("PySide6",)
@@ -171,26 +171,7 @@ def test_a_signed_test_send_loads_dkim_without_an_http_client(
 ) -> None:
     store = open_store()
     server = _local_service(store, smtp_server)
-    key = dkimkeys.generate_dkim_key()
-    ref = secrets.new_secret_ref("dkim")
-    secrets.store_secret(ref, key.private_pem)
-    with store.session() as s:
-        s.add(
-            DedicatedDomain(
-                name="shop.example",
-                ownership_token="t",
-                status="verified",
-                dkim_selector=key.selector,
-                dkim_keys=[
-                    DkimKey(
-                        selector=key.selector,
-                        bits=key.bits,
-                        public_key=key.public_b64,
-                        secret_ref=ref,
-                    )
-                ],
-            )
-        )
+    key = add_signing_domain(store, "shop.example")
     modules, output = loaded_by([*TEST_SEND, "--to", "owner@example.org", "--json"], tmp_path)
     assert json.loads(output)["ok"] is True
     assert "dkim" in modules  # it did sign, with the relay's signer and nothing else of it

@@ -279,9 +279,9 @@ async def build_world(
     store: Any, nsd: Any, home: Path, *, tls_context: Any = None, pin: str | None = None
 ) -> RelayWorld:
     """The domain (real DKIM key), its upstream service, the SMTP user, and NSD's zone."""
-    from postdesk.core import credentials, dkimkeys, secrets, services
-    from postdesk.core.store.models import DedicatedDomain, DkimKey, utcnow
+    from postdesk.core import credentials, services
     from support.nsd import txt
+    from support.workspace import add_signing_domain
 
     sink = Sink(free_port(), tls_context=tls_context).start()
     services.add_service(
@@ -300,29 +300,10 @@ async def build_world(
         services.pin_certificate(store, "Sink", pin)
     # The domain as Add & Verify leaves it, with its real generated key in the keyring, then
     # marked verified (the DNS checks themselves are tested elsewhere).
-    key = await asyncio.to_thread(dkimkeys.generate_dkim_key)
-    ref = secrets.new_secret_ref("dkim")
-    await asyncio.to_thread(secrets.store_secret, ref, key.private_pem)
     with store.session() as s:
         service = services.default_service(s)
-        s.add(
-            DedicatedDomain(
-                name=DOMAIN,
-                service_id=service.id if service else None,
-                ownership_token="t",
-                status="verified",
-                verified_at=utcnow(),
-                dkim_selector=key.selector,
-                dkim_keys=[
-                    DkimKey(
-                        selector=key.selector,
-                        bits=key.bits,
-                        public_key=key.public_b64,
-                        secret_ref=ref,
-                    )
-                ],
-            )
-        )
+        service_id = service.id if service else None
+    key = await asyncio.to_thread(add_signing_domain, store, DOMAIN, service_id)
     selector = key.selector
     nsd.serve({DOMAIN: f"{selector}._domainkey IN TXT {txt(key.txt_value)}"})
     user = await asyncio.to_thread(credentials.create_smtp_user, store, DOMAIN, "shop")

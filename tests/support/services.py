@@ -151,53 +151,28 @@ def _pg_bin() -> Path | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on loopback; yields a SQLAlchemy URL of a fresh database."""
-    bin_dir = _pg_bin()
+@contextmanager
+def postgres_cluster(bin_dir: Path | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback (run as the postgres user when root: initdb
+    refuses root); yields the SQLAlchemy URL of its ``postgres`` database. Also used by the
+    benchmarks that compare SQLite with PostgreSQL."""
+    bin_dir = bin_dir or _pg_bin()
     if bin_dir is None:
-        need("PostgreSQL", "the server is not installed (run scripts/test to install it)")
-    assert bin_dir is not None
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
     root = Path(tempfile.mkdtemp(prefix="postdesk-pg-"))
     os.chmod(root, 0o755)
     data = root / "data"
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
+    initdb = ["-D", str(data), "-U", "postdesk", "--auth=trust", "-E", "UTF8", "--no-sync"]
     subprocess.run(
-        [
-            *as_postgres,
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postdesk",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
+        [*as_postgres, str(bin_dir / "initdb"), *initdb], check=True, capture_output=True
     )
     port = free_port()
-    log = root / "server.log"
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-l",
-            str(log),
-            "-w",
-            "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = ["-D", str(data), "-l", str(root / "server.log"), "-w", "-o", options, "start"]
+    subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), *start], check=True, capture_output=True)
     try:
         yield f"postgresql+psycopg://postdesk@127.0.0.1:{port}/postgres"
     finally:
@@ -207,6 +182,17 @@ def postgres_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback; yields a SQLAlchemy URL of a fresh database."""
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        need("PostgreSQL", "the server is not installed (run scripts/test to install it)")
+    assert bin_dir is not None
+    with postgres_cluster(bin_dir) as url:
+        yield url
 
 
 @pytest.fixture
