@@ -233,7 +233,7 @@ def test_retry_now_delivers_a_bounced_message_through_the_running_relay(
     async def scenario() -> None:
         world = await build_world(store, nsd, postdesk_home)
         try:
-            options = world.options(tracking_port=None)
+            options = world.options(listen_port=free_port(), tracking_port=None)
             control = await start_relay(window, store, options)
             await wait_for(lambda: control.state == "running")
             world.sink.handler.reply = "550 5.7.1 Message rejected by the test service"

@@ -76,7 +76,7 @@ async def test_tracked_mail_counts_opens_and_clicks(relay_world):
     world = relay_world
     _add_tracking_record(world.store)
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     msg = message(
         "tracked",
         html=HTML,

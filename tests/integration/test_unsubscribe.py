@@ -72,7 +72,7 @@ async def test_one_click_post_suppresses_the_recipient_for_the_domain(relay_worl
     _verified_tracking_cname(world.store)
     unsubscribe.set_one_click(world.store, DOMAIN, True)
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     code, _ = await asyncio.to_thread(world.send, relay.port, message("news", to=FAN))
     assert code == 250
     (received,) = await world.sink.await_for(1)
@@ -124,7 +124,7 @@ async def test_forged_or_unknown_tokens_get_a_404_that_says_nothing(relay_world)
     _verified_tracking_cname(world.store)
     unsubscribe.set_one_click(world.store, DOMAIN, True)
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     await asyncio.to_thread(world.send, relay.port, message("news", to=FAN))
     (received,) = await world.sink.await_for(1)
     link = _link(received.content)

@@ -63,7 +63,7 @@ async def test_sendgrid_events_reach_the_timeline_and_a_complaint_stops_mail(rel
     signer = SendGridSigner()
     await asyncio.to_thread(set_secret, world.store, "sendgrid", signer.public_b64)
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     to = "reader@client.test"
     sent = await _sent(world, relay, "<order-1@example.com>", to)
 
@@ -106,7 +106,7 @@ async def test_mailgun_hard_bounce_over_http_and_refusals(relay_world):
     world = relay_world
     await asyncio.to_thread(set_secret, world.store, "mailgun", MAILGUN_KEY)
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     to = "gone@client.test"
     sent = await _sent(world, relay, "<order-3@example.com>", to)
     event = sample("mailgun_failed.json", to=to, message_id_bare="order-3@example.com")
@@ -134,7 +134,7 @@ async def test_ses_subscription_and_complaint_through_sns(relay_world, monkeypat
     sns._certificates.clear()
     monkeypatch.setattr(receive, "fetcher", signer.fetch)  # the public internet is not here
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     subscription = signer.subscription()
     # No topic named yet: nothing is confirmed.
     assert (await _post(port, "/hooks/ses", subscription))[0] == 403
@@ -161,7 +161,7 @@ async def test_ses_subscription_and_complaint_through_sns(relay_world, monkeypat
 async def test_postmark_needs_its_secret_path_and_counts_other_mail(relay_world):
     world = relay_world
     relay = await world.start_relay()
-    port = relay.options.tracking_port
+    port = relay.tracking_port
     (info,) = [
         i for i in await asyncio.to_thread(webhook_status, world.store) if i.provider == "postmark"
     ]

@@ -140,8 +140,10 @@ class RelayWorld:
 
         values: dict[str, Any] = {
             "listen_host": "127.0.0.1",
-            "listen_port": free_port(),
-            "tracking_port": free_port(),
+            # 0: the system picks a port at bind time (read back from relay.port and
+            # relay.tracking_port), so no other process can take it between pick and bind.
+            "listen_port": 0,
+            "tracking_port": 0,
             "server_name": "relay.test",
             "retry_base": 0.2,
             "retry_cap": 1.0,

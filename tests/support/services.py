@@ -6,6 +6,7 @@ When ``CI`` is set a missing service fails the run; on a developer machine it sk
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -27,8 +28,38 @@ def need(what: str, why: str) -> None:
     pytest.skip(message)
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A loopback port nothing listens on, for a server a test starts a moment later.
+
+    Picked below the kernel's ephemeral range: a port from that range can be taken by any
+    outgoing connection (to the SMTP sink, to PostgreSQL, ...) between the pick and the bind.
+    """
+    low, _high = _ephemeral_range()
+    start = max(1024, low - 20000)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(start, low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:  # a crowded machine: fall back to the kernel's choice
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 

@@ -73,6 +73,11 @@ class Relay:
             return None
         return int(self._server.sockets[0].getsockname()[1])
 
+    @property
+    def tracking_port(self) -> int | None:
+        """The open and click tracking port actually listened on (None when not served)."""
+        return self._tracking_port
+
     def wake(self) -> None:
         """Look at the queue now (after a retry-now from the GUI, for example)."""
         if self._worker is not None:
@@ -217,4 +222,5 @@ class Relay:
         if self._tracker is not None:
             await self._tracker.cleanup()
             self._tracker = None
+            self._tracking_port = None
         self._status = RelayStatus(running=False)
