@@ -22,7 +22,13 @@ from sqlalchemy import select
 from postdesk.core import audit, conversations, dkimkeys, forwarding, srs, suppression, usage
 from postdesk.core.errors import UserError
 from postdesk.core.relay import queue
-from postdesk.core.store.models import DedicatedDomain, DkimKey, MessageEvent, QueuedMessage
+from postdesk.core.store.models import (
+    DedicatedDomain,
+    DkimKey,
+    InboundMessage,
+    MessageEvent,
+    QueuedMessage,
+)
 from support.nsd import txt
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
@@ -344,3 +350,56 @@ async def test_mail_received_by_the_inbound_server_is_forwarded_sealed(relay_wor
     assert returned[1].rcpt_tos == ["alice@sender.test"]
     assert returned[1].mail_from == "<>"  # MAIL FROM:<> as aiosmtpd reports it
     assert returned[1].content.endswith(bounce)
+
+
+async def test_copies_owed_when_the_relay_stopped_are_sent_when_it_starts_again(relay_world):
+    """A relay killed between a message's 250 and queuing its copies leaves the message
+    marked (the mark is written in the commit that files it): the next start sends them."""
+    world = relay_world
+    key = await _sender_key(world)
+    forwarding.add_rule(world.store, "example.com", "info", "owner@inbox.test")
+    owed = _file(world, _received(_original(key, "Owed before the stop")))
+    done = _file(world, _received(_original(key, "Handled before the stop")))
+    with world.store.session() as s:
+        s.get(InboundMessage, owed).pending = forwarding.OWED  # as the inbound commit marks it
+    assert forwarding.owed_messages(world.store) == [owed]
+
+    await world.start_relay(inbound_host="127.0.0.1", inbound_port=0)
+    (envelope,) = await world.sink.await_for(1)
+    assert envelope.rcpt_tos == ["owner@inbox.test"]
+    assert b"Subject: Owed before the stop" in envelope.content
+    assert forwarding.owed_messages(world.store) == []
+    with world.store.session() as s:
+        copies = s.scalars(select(QueuedMessage).where(QueuedMessage.source == "forward")).all()
+        assert len(copies) == 1  # the message handled before the stop owed nothing
+        assert s.get(InboundMessage, done).pending == ""
+
+
+async def test_received_mail_is_marked_only_while_its_domain_forwards(relay_world):
+    from support.reception import mail, sender_key, sender_zones, signed
+
+    world = relay_world
+    await asyncio.to_thread(sender_key)
+    with world.store.session() as s:
+        s.scalars(select(DedicatedDomain)).one().reception = True
+    world.nsd.serve({**sender_zones()})
+    relay = await world.start_relay(inbound_host="127.0.0.1", inbound_port=0)
+    port = relay.inbound_port
+
+    def deliver(subject: str) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.sendmail(
+                "alice@sender.test",
+                ["hello@example.com"],
+                signed(mail(subject, to="hello@example.com"), "sender.test"),
+            )
+
+    await asyncio.to_thread(deliver, "No rule yet")
+    forwarding.add_rule(world.store, "example.com", "*", "owner@inbox.test")
+    await asyncio.to_thread(deliver, "Caught by the catch-all")
+    (envelope,) = await world.sink.await_for(1)
+    assert b"Caught by the catch-all" in envelope.content
+    with world.store.session() as s:
+        rows = s.execute(select(InboundMessage.subject, InboundMessage.pending)).all()
+    assert sorted(rows) == [("Caught by the catch-all", ""), ("No rule yet", "")]
+    assert world.sink.messages == [envelope]  # the first message, before the rule, stays here

@@ -50,14 +50,21 @@ log = logging.getLogger(__name__)
 __all__ = [
     "add_rule",
     "forward_message",
+    "forwarding_domains",
     "list_rules",
     "loop_reason",
+    "may_owe",
+    "owed_messages",
     "pick_up_code",
     "remove_rule",
 ]
 
 MAX_RECEIVED = 25  # Received lines beyond which a message is taken to be looping
 CATCH_ALL = "*"
+# A received message's ``pending`` mark while forwarded copies may be owed: set in the commit
+# that files it, cleared in the one that queues its copies. A relay stopped in between (or a
+# DKIM key the keyring would not give) leaves the mark, and the copies are queued later.
+OWED = "forward"
 _LONE_LF = re.compile(rb"(?<!\r)\n")
 _ARC_DOMAIN = re.compile(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", re.IGNORECASE)
 
@@ -255,6 +262,45 @@ def loop_reason(raw: bytes, domain: str) -> str:
     if received > MAX_RECEIVED:
         return f"it has passed {received} mail servers (a loop, most likely)"
     return ""
+
+
+def forwarding_domains(session: Session, domain_ids: set[int]) -> set[int]:
+    """Which of ``domain_ids`` have a forwarding rule in effect (one query for a whole group
+    of received messages)."""
+    if not domain_ids:
+        return set()
+    rows = session.scalars(
+        select(ForwardRule.domain_id)
+        .where(ForwardRule.domain_id.in_(domain_ids), ForwardRule.enabled.is_(True))
+        .distinct()
+    )
+    return set(rows)
+
+
+def may_owe(rcpt_tos: list[str], domain_forwards: bool) -> bool:
+    """Whether a message just received may owe copies: its domain forwards some address, or
+    it is addressed to an SRS address (a bounce of a forwarded copy). ``forward_message``
+    decides; most received mail owes nothing and is never looked at again."""
+    return domain_forwards or any(srs.is_srs(r.strip().strip("<>")) for r in rcpt_tos)
+
+
+def owed_messages(store: Store) -> list[int]:
+    """Received messages whose forwarded copies were not queued yet, oldest first."""
+    with store.session() as s:
+        rows = s.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.pending == OWED, InboundMessage.direction == "in")
+            .order_by(InboundMessage.id)
+        )
+        return list(rows)
+
+
+def settle(store: Store, inbound_id: int) -> None:
+    """Clear the mark of a message that turned out to owe no copies (a DMARC report, a code)."""
+    with queue.writing(store), store.session() as s:
+        message = s.get(InboundMessage, inbound_id)
+        if message is not None:
+            message.pending = ""
 
 
 def _plan(store: Store, inbound_id: int) -> _Plan | None:

@@ -60,6 +60,7 @@ def file_inbound(
     direction: str = "in",
     parsed: ParsedMessage | None = None,
     domain_name: str | None = None,
+    pending: str = "",
 ) -> int:
     """Store a message received for (or, with ``direction="out"``, sent from) a dedicated domain.
 
@@ -68,6 +69,7 @@ def file_inbound(
     returns the new ``inbound_messages.id``. It runs in the caller's transaction and commits
     nothing: the inbound server commits before its 250. ``domain_name``, when the caller knows
     it, spares reading the domain (a removed domain still fails: the row refers to it).
+    ``pending`` marks what the relay still owes the message (``"forward"``: copies).
     The search index follows by itself (triggers on SQLite, an index on PostgreSQL).
     """
     if domain_name is None:
@@ -128,6 +130,7 @@ def file_inbound(
             "dmarc": (verdicts.get("dmarc") or "none")[:12],
             "auth_results": clean_text(auth_results),
             "unread": unread,
+            "pending": pending,
         },
     )
     return _inserted_id(inserted)

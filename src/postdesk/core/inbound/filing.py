@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from postdesk.core import forwarding
 from postdesk.core.conversations import file_inbound
 from postdesk.core.conversations.parse import ParsedMessage, parse_message
 from postdesk.core.relay.groupcommit import GroupCommit
@@ -40,6 +41,7 @@ class Received:
     auth_results: str
     parsed: ParsedMessage | None = None  # read before the group forms, outside the write turn
     domain_name: str = ""  # the receiving domain's name, known from RCPT ("" : read it)
+    owes_forwarding: bool = False  # marked so in its commit: copies may be owed
     inbound_id: int | None = None
     failed: bool = False
     done: bool = False
@@ -64,6 +66,11 @@ def file_received(store: Store, message: Received) -> Received:
 def _commit(store: Store, batch: list[Received]) -> None:
     try:
         with store.session() as s:
+            forwarding_domains = forwarding.forwarding_domains(s, {m.domain_id for m in batch})
+            for m in batch:
+                m.owes_forwarding = forwarding.may_owe(
+                    m.rcpt_tos, m.domain_id in forwarding_domains
+                )
             ids = [
                 file_inbound(
                     s,
@@ -77,6 +84,7 @@ def _commit(store: Store, batch: list[Received]) -> None:
                     auth_results=m.auth_results,
                     parsed=m.parsed,
                     domain_name=m.domain_name or None,
+                    pending=forwarding.OWED if m.owes_forwarding else "",
                 )
                 for m in batch
             ]

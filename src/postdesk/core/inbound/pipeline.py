@@ -43,24 +43,36 @@ class Processed:
 
 
 async def process(
-    store: Store, inbound_id: int, *, raw: bytes | None = None, mail_from: str | None = None
+    store: Store,
+    inbound_id: int,
+    *,
+    raw: bytes | None = None,
+    mail_from: str | None = None,
+    owed: bool | None = None,
 ) -> Processed:
     """Dispatch one committed inbound message to the parts of Postdesk that read mail.
 
     ``raw`` and ``mail_from``, when the caller still holds what it just committed, spare
-    reading the message back."""
+    reading the message back. ``owed`` is what its commit marked (copies may be owed to
+    forwarding rules or SRS bounces); False skips forwarding, None (not known) asks it."""
     known = (raw, mail_from) if raw is not None and mail_from is not None else None
     if known is not None and len(known[0]) <= INLINE_BYTES and _plainly_a_message(*known):
         kind = "message"  # most mail: nothing to read it as, no trip to a worker thread
     else:
         kind = await asyncio.to_thread(_classify, store, inbound_id, known)
     forwarded = 0
-    # A bounce of a forwarded copy comes back as a DSN to an SRS address: forwarding decides.
-    if kind in ("message", "dsn"):
-        try:
+    if owed is False:
+        return Processed(kind)  # most mail: no rule of its domain forwards anything
+    try:
+        # A bounce of a forwarded copy comes back as a DSN to an SRS address: forwarding
+        # decides. Any other kind is not forwarded; its mark is cleared.
+        if kind in ("message", "dsn"):
             forwarded = await forwarding.forward_message(store, inbound_id)
-        except Exception:
-            log.exception("forwarding a received message failed")
+        else:
+            await asyncio.to_thread(forwarding.settle, store, inbound_id)
+    except Exception:
+        # The mark stays: the relay tries again (``Inbound``'s sweep of owed messages).
+        log.exception("forwarding a received message failed")
     return Processed(kind, forwarded)
 
 

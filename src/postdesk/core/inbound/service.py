@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from postdesk.core import settings
+from postdesk.core import forwarding, settings
 from postdesk.core.dnscheck.resolver import make_client
 from postdesk.core.errors import UserError
 from postdesk.core.inbound import pipeline
@@ -23,6 +23,9 @@ from postdesk.core.store import Store
 
 log = logging.getLogger(__name__)
 INBOUND_THREADS = 8  # senders waiting for one group commit at once, at most
+# How often messages still owing forwarded copies are tried again (a DKIM key the keyring
+# would not give, a failure); at start they are tried at once (a relay stopped mid-way).
+OWED_RETRY_EVERY = 300.0
 
 
 class Inbound:
@@ -37,6 +40,8 @@ class Inbound:
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self.limits = PeerLimits(connections=20, messages_per_minute=600)  # until start() reads
         self._executor = ThreadPoolExecutor(INBOUND_THREADS, thread_name_prefix="postdesk-inbound")
+        self._in_flight: set[int] = set()  # committed, their after-commit steps running
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int | None:
@@ -111,24 +116,60 @@ class Inbound:
             ) from None
         address = f"{host}:{self.port}"
         log.info("receiving mail on %s", address)
+        self._sweeper = asyncio.create_task(self._sweep_owed())
         return address
 
     async def _after_commit(self, message: Received) -> None:
         inbound_id = message.inbound_id
         if inbound_id is None:
             return
+        self._in_flight.add(inbound_id)
         try:
             processed = await pipeline.process(
-                self.store, inbound_id, raw=message.raw, mail_from=message.mail_from
+                self.store,
+                inbound_id,
+                raw=message.raw,
+                mail_from=message.mail_from,
+                owed=message.owes_forwarding,
             )
         except Exception:
             log.exception("processing received message %d failed", inbound_id)
             return
+        finally:
+            self._in_flight.discard(inbound_id)
         if processed.forwarded:
             self.on_queued()  # forwarded copies wait in the queue
 
+    async def _sweep_owed(self) -> None:
+        """Queue the copies still owed by messages received earlier: at start (a relay
+        stopped between a message's 250 and its copies), then every few minutes."""
+        while True:
+            try:
+                owed = await asyncio.to_thread(forwarding.owed_messages, self.store)
+            except Exception:
+                log.exception("could not read the messages that still owe forwarded copies")
+                owed = []
+            queued = 0
+            for inbound_id in owed:
+                if inbound_id in self._in_flight:
+                    continue  # its own after-commit steps are on it
+                try:
+                    processed = await pipeline.process(self.store, inbound_id)
+                except Exception:
+                    log.exception("forwarding received message %d failed", inbound_id)
+                    continue
+                queued += processed.forwarded
+            if queued:
+                log.info("queued %d forwarded copies owed by earlier messages", queued)
+                self.on_queued()
+            await asyncio.sleep(OWED_RETRY_EVERY)
+
     async def stop(self) -> None:
         """Stop listening; a sender mid-DATA gets no 250 and sends again later."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         if self._server is not None:
             self._server.close()
             for protocol in list(self._connections):
