@@ -125,6 +125,21 @@ def test_show_by_number_or_message_id(mail) -> None:
     assert ["Message-ID", "<order@shop.test>"] in shown["headers"]
 
 
+def test_show_prints_the_whole_upstream_reply(store, mail) -> None:  # type: ignore[no-untyped-def]
+    """Support pastes the provider's refusal into a ticket: it is never cut to fit a column."""
+    reply = (
+        "550-5.1.1 The email account that you tried to reach does not exist. Please try "
+        "double-checking the recipient's email address for typos or unnecessary spaces. "
+        "For more information, go to https://support.google.com/mail/?p=NoSuchUser gsmtp"
+    )
+    with store.session() as s:
+        activity.record_bounce(s, mail["order"], "ann@client.test", "hard.unknown_user", reply)
+    text = ok("activity", "show", str(mail["order"]))
+    assert "…" not in text
+    assert reply in " ".join(text.split())
+    assert max(len(line) for line in text.splitlines()) <= 100
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "says"),
     [

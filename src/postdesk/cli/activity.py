@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import textwrap
 
 from postdesk.cli.output import print_json, print_table
 
 SUBJECT_WIDTH = 40
 DETAIL_WIDTH = 90
+INDENT = "    "
 DATE_HINT = "write a date as 2026-11-29, or a time as 2026-11-29T14:30 (UTC unless +HH:MM)"
 
 
@@ -142,7 +144,7 @@ def _show(store, key: str, as_json: bool) -> int:  # type: ignore[no-untyped-def
         ("Domain", row.domain),
         ("Sent by", detail.smtp_user or ("a test send" if row.source == "test" else row.source)),
         ("Accepted", _time(row.accepted_at) + " UTC"),
-        ("Status", f"{row.status} (queue: {detail.queue_status}, {detail.attempts} attempts)"),
+        ("Status", f"{row.status} (queue: {detail.queue_status}, {_attempts(detail.attempts)})"),
         ("Provider id", detail.provider_message_id or "—"),
         ("Critical", "yes" if row.critical else "no"),
     ]
@@ -151,33 +153,54 @@ def _show(store, key: str, as_json: bool) -> int:  # type: ignore[no-untyped-def
     for name, value in facts:
         print(f"{name + ':':<14}{value}")
     print()
-    print_table(
-        ["RECIPIENT", "STATUS", "CLASS", "REASON"],
-        [
-            [r.address, r.status, r.bounce_class or "", _cut(r.reason, DETAIL_WIDTH)]
-            for r in row.recipients
-        ],
+    # The reason and each event's detail (the upstream's whole reply) are support's evidence:
+    # they go on their own wrapped lines, never cut to fit a column.
+    _print_with_details(
+        ["RECIPIENT", "STATUS", "CLASS"],
+        [([r.address, r.status, r.bounce_class or ""], r.reason) for r in row.recipients],
     )
     print()
-    print_table(
-        ["TIME (UTC)", "EVENT", "RECIPIENT", "FROM", "DETAIL", "CLASS"],
+    _print_with_details(
+        ["TIME (UTC)", "EVENT", "RECIPIENT", "FROM", "CLASS"],
         [
-            [
-                _time(e.at, seconds=True),
-                e.kind,
-                e.recipient or "",
-                e.source,
-                _cut(e.detail, DETAIL_WIDTH),
-                e.bounce_class or "",
-            ]
+            (
+                [_time(e.at, seconds=True), e.kind, e.recipient or "", e.source,
+                 e.bounce_class or ""],
+                e.detail,
+            )
             for e in detail.timeline
         ],
-    )
+    )  # fmt: skip
     print()
     print("Headers:")
     for name, value in detail.headers:
         print(f"  {name}: {_cut(value, 200)}")
     return 0
+
+
+def _attempts(count: int) -> str:
+    return f"{count} attempt" if count == 1 else f"{count} attempts"
+
+
+def _print_with_details(headers: list[str], rows: list[tuple[list[str], str]]) -> None:
+    """A table whose rows are each followed by their long text, indented and wrapped."""
+    widths = [max([len(h), *(len(cells[i]) for cells, _ in rows)]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for cells, text in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+        text = " ".join((text or "").split())
+        if text:
+            print(
+                textwrap.fill(
+                    text,
+                    DETAIL_WIDTH,
+                    initial_indent=INDENT,
+                    subsequent_indent=INDENT,
+                    # an address, a URL or an enhanced code stays whole, to be copied
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
 
 
 def _time(at: dt.datetime, *, seconds: bool = False) -> str:
