@@ -153,6 +153,25 @@ def test_export_then_import_into_another_list(qapp, window, listed, tmp_path: Pa
     assert "1 line(s) of mine.csv were not imported" in window.banner.message_label.text()
 
 
+def test_an_empty_file_says_so_and_a_note_column_is_kept(qapp, window, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    noted = tmp_path / "noted.csv"
+    noted.write_text("address,reason,note\nold@x.test,manual,from the old tool\n")
+
+    async def scenario() -> None:
+        window.show()
+        await wait_for(lambda: len(rows(window)) == 3)
+        await window.import_file(empty)
+        assert "empty.csv holds no addresses" in window.banner.message_label.text()
+        await window.import_file(noted)
+        await wait_for(lambda: "old@x.test" in addresses(window))
+
+    run_on_qt_loop(qapp, scenario())
+    detail = COLUMNS.index("Detail")
+    assert [r[detail] for r in rows(window) if r[0] == "old@x.test"] == ["from the old tool"]
+
+
 def test_tab_reaches_every_control_of_the_list_and_of_add(qapp, qtbot, window) -> None:
     from gui.test_keyboard import tab_chain
 

@@ -135,10 +135,23 @@ def _short(text: str, limit: int = 60) -> str:
 def run_import(args: argparse.Namespace) -> int:
     from postdesk.core import suppression
 
-    text = _read(Path(args.file))
+    path = Path(args.file)
+    text = _read(path)
     result = suppression.import_csv(_store(), text, by=BY)
+    if not (result.added or result.already or result.problems):
+        raise UserError(
+            "suppression.empty_file",
+            f"{path} holds no addresses.",
+            "Write one address per line, optionally with a reason and a note: "
+            "address,reason,note (a header line naming the columns is allowed).",
+        )
     for number, message in result.problems:
-        print(f"line {number}: {message}", file=sys.stderr)
+        print(f"{path}, line {number}: {message}", file=sys.stderr)
+    if result.problems:
+        print(
+            "Correct those lines and import the file again: addresses already listed are skipped.",
+            file=sys.stderr,
+        )
     print(
         f"Imported {result.added} address{'es' if result.added != 1 else ''}"
         f" ({result.already} already listed, {len(result.problems)} bad line"

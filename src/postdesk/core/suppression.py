@@ -205,7 +205,8 @@ def import_csv(store: Store, text: str, *, by: str) -> ImportResult:
     with their line numbers, all in one transaction.
 
     A header line is optional; with one, columns are found by name, so a file written by
-    :func:`export_csv` (which adds scope and created_at) imports as it was.
+    :func:`export_csv` (which adds scope and created_at) imports as it was; "note" is taken
+    for "detail", the word `suppress add --note` and the GUI use.
     """
     result = ImportResult()
     rows = list(csv.reader(io.StringIO(text)))
@@ -217,6 +218,9 @@ def import_csv(store: Store, text: str, *, by: str) -> ImportResult:
                 continue
             if number == 1 and cells[0].lower() == "address":
                 columns = {name.lower(): index for index, name in enumerate(cells)}
+                # `suppress add --note` and the GUI say "note": the same column as "detail"
+                if "note" in columns:
+                    columns.setdefault("detail", columns["note"])
                 continue
             line = {name: cells[i] if i < len(cells) else "" for name, i in columns.items()}
             try:

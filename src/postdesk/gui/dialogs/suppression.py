@@ -304,6 +304,13 @@ class SuppressionDialog(QDialog):
         result = await run_blocking(work)
         said = f"Imported {result.added:,}; {result.already:,} were already on the list."
         self.action_status.setText(said)
+        if not (result.added or result.already or result.problems):
+            self.banner.show_message(
+                "warning",
+                f"{path.name} holds no addresses.",
+                "Write one address per line, optionally with a reason and a note: "
+                "address,reason,note.",
+            )
         if result.problems:
             lines = "; ".join(f"line {n}: {why}" for n, why in result.problems[:5])
             more = f" and {len(result.problems) - 5} more" if len(result.problems) > 5 else ""

@@ -1,0 +1,57 @@
+"""Commands used the way a first user uses them, on a workspace with data: what each prints must
+say what happened and what to type next, through the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.workspace import add_verified_domain
+
+
+def postdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "postdesk", *args],
+        env=dict(os.environ),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def ok(*args: str) -> str:
+    done = postdesk(*args)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def workspace(store, postdesk_home: Path) -> Path:  # type: ignore[no-untyped-def]
+    add_verified_domain(store, "shop.test")
+    return postdesk_home
+
+
+def test_importing_an_empty_csv_says_there_was_nothing_in_it(workspace, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("address,reason\n\n")
+    done = postdesk("suppress", "import", str(empty))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "holds no addresses" in done.stderr
+    assert "address,reason,note" in done.stderr
+    assert "No suppressed addresses." in ok("suppress", "list")
+
+
+def test_a_bad_line_is_named_with_its_file_and_what_to_do(workspace, tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("address,reason,note\nann@client.test,manual,old tool\nnot an address\n")
+    done = postdesk("suppress", "import", str(mixed))
+    assert done.returncode == 1
+    assert f"{mixed}, line 3:" in done.stderr and "import the file again" in done.stderr
+    listed = ok("suppress", "list", "--search", "ann")
+    assert "old tool" in listed  # the "note" column is the detail, as `suppress add --note`
