@@ -128,8 +128,19 @@ _dmarc IN TXT "v=DMARC1; p=none"
 
 
 # A test send through a service on an up-to-date SQLite workspace: read with sqlite3, kept with
-# sqlite3, the SMTP conversation and the keyring — nothing of the store's ORM or the relay.
-TEST_SEND_NEVER = (*GUI, *HTTP_CLIENTS, "aiosmtpd", "alembic", "sqlalchemy", "postdesk.core.relay")
+# sqlite3, the SMTP conversation and the Secret Service — nothing of the store's ORM or the relay,
+# and (the Secret Service being named in PYTHON_KEYRING_BACKEND) not the keyring package and its
+# entry-point discovery: the secret is read straight from the Secret Service.
+KEYRING = ("keyring", "jaraco", "importlib_metadata")
+TEST_SEND_NEVER = (
+    *GUI,
+    *HTTP_CLIENTS,
+    *KEYRING,
+    "aiosmtpd",
+    "alembic",
+    "sqlalchemy",
+    "postdesk.core.relay",  # last: a signed send loads the relay's signer
+)
 TEST_SEND = ["test-send", "--service", "Local", "--from", "hello@shop.example"]
 
 
@@ -164,6 +175,31 @@ def test_a_test_send_loads_no_orm(postdesk_home, secret_service, smtp_server, tm
         ("test", "sent", "hello@shop.example")
     ]
     assert usage.today(store).sent == 1
+
+
+def test_a_verified_test_send_describes_the_certificate_without_cryptography(
+    postdesk_home, secret_service, smtp_server, smtp_pki, tmp_path, monkeypatch
+) -> None:
+    """A verified session's certificate is described from the ssl module's own decoding."""
+    monkeypatch.setenv("SSL_CERT_FILE", smtp_pki.cafile)  # the test CA trusted like a public one
+    store = open_store()
+    server = smtp_server(security="starttls")
+    form = ServiceForm(
+        name="Local",
+        host="localhost",
+        port=server.port,
+        security="starttls",
+        username=SMTP_USER,
+        password=SMTP_PASSWORD,
+    )
+    services.add_service(store, form)
+    add_verified_domain(store, "shop.example")
+    modules, output = loaded_by([*TEST_SEND, "--to", "owner@example.org", "--json"], tmp_path)
+    tls = json.loads(output)["tls"]
+    assert tls["verified"] is True
+    assert tls["subject"] == "CN=localhost,O=Postdesk Tests"
+    assert tls["names"] == ["localhost", "127.0.0.1"]
+    assert heavy(modules, ("cryptography.x509", *TEST_SEND_NEVER)) == []
 
 
 def test_a_signed_test_send_loads_dkim_without_an_http_client(

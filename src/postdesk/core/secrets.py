@@ -5,6 +5,9 @@ too long for some keyrings (Windows Credential Manager holds ~1,280 characters) 
 AES-GCM under a data key that itself lives in the keyring; the ciphertext is kept in the data
 directory. Nothing is ever written in plain text as a fallback: without a usable keyring every call
 raises :class:`SecretsUnavailable`, whose text names the problem and the fix but never a secret.
+When ``PYTHON_KEYRING_BACKEND`` names keyring's Secret Service backend, reads go straight to the
+Secret Service (``secretservice``, the same item keyring reads) without importing keyring, whose
+import costs a command-line test send ~0.2 s; writes and deletes always go through keyring.
 
 A keyring is usable once a test value has made a write-read-delete round trip through it
 (:func:`require_storage`, once per process): backends that accept values and keep none are caught
@@ -18,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import secrets as _random
+import sys
 from pathlib import Path
 
 from postdesk.core.config import data_dir, folder_problem
@@ -32,6 +36,7 @@ _PROBE_NAME = "keyring-probe"
 _backend = None
 _verified: str | None = None  # the backend whose round trip passed in this process
 _BACKEND_ENV = "PYTHON_KEYRING_BACKEND"
+_SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # read without keyring (secretservice)
 _SHOWN_NAME_LIMIT = 80
 
 
@@ -69,9 +74,9 @@ def reset_backend() -> None:
     global _backend, _verified
     _backend = None
     _verified = None
-    import keyring.core
-
-    keyring.core._keyring_backend = None  # keyring caches its choice; make it choose again
+    core = sys.modules.get("keyring.core")  # never imported just to be reset
+    if core is not None:
+        core._keyring_backend = None  # type: ignore[attr-defined]  # keyring caches its choice
 
 
 def _shown(text: str) -> str:
@@ -92,15 +97,19 @@ def _load_backend():  # type: ignore[no-untyped-def]
     except Exception as exc:
         named = os.environ.get(_BACKEND_ENV, "").strip()
         if named:
-            raise SecretsUnavailable(
-                f"The keyring backend '{_shown(named)}' named in {_BACKEND_ENV} could not be "
-                f"loaded ({type(exc).__name__}).",
-                f"Unset {_BACKEND_ENV}, or name an installed backend such as "
-                "keyring.backends.SecretService.Keyring.",
-            ) from None
+            raise _not_loaded(named, type(exc).__name__) from None
         raise SecretsUnavailable(
             f"The OS keyring could not be started ({type(exc).__name__}).", _fix_hint()
         ) from None
+
+
+def _not_loaded(named: str, reason: str) -> SecretsUnavailable:
+    return SecretsUnavailable(
+        f"The keyring backend '{_shown(named)}' named in {_BACKEND_ENV} could not be "
+        f"loaded ({reason}).",
+        f"Unset {_BACKEND_ENV}, or name an installed backend such as "
+        "keyring.backends.SecretService.Keyring.",
+    )
 
 
 def _refusal(backend: object) -> SecretsUnavailable | None:
@@ -238,10 +247,26 @@ def store_secret(name: str, value: str) -> None:
 
 def read_secret(name: str) -> str | None:
     """The secret stored under ``name``, or None when there is none."""
-    stored = _call("read a secret", _keyring().get_password, SERVICE, name)
+    stored = _get_password("read a secret", name)
     if stored is not None and stored.startswith(_SEALED_PREFIX):
         return _unseal(name, stored)
     return stored
+
+
+def _get_password(action: str, name: str) -> str | None:
+    """One keyring read; straight from the Secret Service when the environment names keyring's
+    backend for it (the same item keyring would read, without importing keyring)."""
+    if os.environ.get(_BACKEND_ENV, "").strip() != _SECRET_SERVICE:
+        return _call(action, _keyring().get_password, SERVICE, name)  # type: ignore[no-any-return]
+    from postdesk.core import secretservice
+
+    def read() -> str | None:
+        try:
+            return secretservice.get_password(SERVICE, name)
+        except secretservice.Unreachable as exc:  # where keyring would refuse to load it
+            raise _not_loaded(_SECRET_SERVICE, exc.reason) from None
+
+    return _call(action, read)  # type: ignore[no-any-return]
 
 
 def delete_secret(name: str) -> bool:
@@ -297,8 +322,7 @@ def _data_key(*, create: bool) -> bytes:
     A new key is never made while sealed values exist: they would stay unreadable for good, and
     a keyring that merely hid the old key for a moment would lose it to the new one.
     """
-    backend = _keyring()
-    stored = _call("read the data key", backend.get_password, SERVICE, DATA_KEY_NAME)
+    stored = _get_password("read the data key", DATA_KEY_NAME)
     if stored is None:
         count = _sealed_on_disk()
         if count or not create:
@@ -306,7 +330,7 @@ def _data_key(*, create: bool) -> bytes:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         stored = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
-        _call("save the data key", backend.set_password, SERVICE, DATA_KEY_NAME, stored)
+        _call("save the data key", _keyring().set_password, SERVICE, DATA_KEY_NAME, stored)
     return base64.b64decode(stored)
 
 
