@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from postdesk.core.store.models import DedicatedDomain
 from support.workspace import add_verified_domain
 
 
@@ -55,3 +56,17 @@ def test_a_bad_line_is_named_with_its_file_and_what_to_do(workspace, tmp_path: P
     assert f"{mixed}, line 3:" in done.stderr and "import the file again" in done.stderr
     listed = ok("suppress", "list", "--search", "ann")
     assert "old tool" in listed  # the "note" column is the detail, as `suppress add --note`
+
+
+def test_a_rule_on_a_domain_that_receives_nothing_says_how_to_turn_reception_on(
+    workspace, store
+) -> None:  # type: ignore[no-untyped-def]
+    said = ok("forward", "add", "shop.test", "info", "owner@client.test")
+    assert "Mail to info@shop.test is now forwarded to owner@client.test." in said
+    assert "postdesk domain reception shop.test --on" in said
+    with store.session() as s:
+        s.query(DedicatedDomain).filter_by(name="shop.test").one().reception = True
+    said = ok("forward", "add", "shop.test", "sales", "owner@client.test")
+    assert "reception" not in said
+    listed = ok("forward", "list").splitlines()
+    assert listed[0].split() == ["ADDRESS", "FORWARDED", "TO", "STATE"]

@@ -51,12 +51,26 @@ def _store():  # type: ignore[no-untyped-def]
 def run_add(args: argparse.Namespace) -> int:
     from postdesk.core import forwarding
 
-    rule = forwarding.add_rule(_store(), args.domain, args.local, args.destination)
+    store = _store()
+    rule = forwarding.add_rule(store, args.domain, args.local, args.destination)
     if args.json:
         print_json(rule.as_dict())
-    else:
-        print(f"Mail to {rule.address} is now forwarded to {rule.destination}.")
+        return 0
+    print(f"Mail to {rule.address} is now forwarded to {rule.destination}.")
+    if not _receives(store, rule.domain):
+        # The rule is kept, but it forwards nothing until the domain's mail reaches Postdesk.
+        print(
+            f"{rule.domain} does not receive mail yet, so nothing is forwarded until it does: "
+            f"postdesk domain reception {rule.domain} --on"
+        )
     return 0
+
+
+def _receives(store, domain: str) -> bool:  # type: ignore[no-untyped-def]
+    from postdesk.core.domains import get_domain
+
+    with store.session() as s:
+        return bool(get_domain(s, domain).reception)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -69,7 +83,7 @@ def run_list(args: argparse.Namespace) -> int:
         print("No forwarding rules.")
     else:
         print_table(
-            ["Address", "Forwarded to", "State"],
+            ["ADDRESS", "FORWARDED TO", "STATE"],
             [[r.address, r.destination, "on" if r.enabled else "paused"] for r in rules],
         )
     return 0
