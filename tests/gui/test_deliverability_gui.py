@@ -100,6 +100,20 @@ def test_numbers_per_domain_and_user_with_the_period_and_the_threshold_marked(
     assert [r[0].strip() for r in panel.row_texts()] == ["shop.example", "orders"]
 
 
+def test_mail_no_smtp_user_sent_is_named_for_what_it_is(
+    qapp: QApplication, qtbot: Any, shop: Store
+) -> None:
+    send(shop, many(2, "delivered", tag="reply"))  # a reply, a forwarded copy: no SMTP user
+    panel = DeliverabilityPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    run_on_qt_loop(qapp, panel.load(shop))
+    names = [r[0].strip() for r in panel.row_texts()]
+    assert names == ["shop.example", "(sent by Postdesk)", "news", "orders"]
+    tip = panel.table.item(1, 0).toolTip()
+    assert "replies" in tip and "forwarded copies" in tip and "test sends" in tip
+
+
 def test_a_bouncing_domain_and_a_failed_critical_message_reach_banner_and_tray(
     qapp: QApplication, qtbot: Any, shop: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from postdesk.core import activity
+from postdesk.core.relay import queue
 from postdesk.core.store.models import DedicatedDomain
 from support.workspace import add_verified_domain
 
@@ -70,3 +72,25 @@ def test_a_rule_on_a_domain_that_receives_nothing_says_how_to_turn_reception_on(
     assert "reception" not in said
     listed = ok("forward", "list").splitlines()
     assert listed[0].split() == ["ADDRESS", "FORWARDED", "TO", "STATE"]
+
+
+def test_stats_names_the_mail_no_smtp_user_sent(workspace, store) -> None:  # type: ignore[no-untyped-def]
+    with store.session() as s:
+        domain_id = s.query(DedicatedDomain).filter_by(name="shop.test").one().id
+        row = queue.enqueue(
+            s,
+            domain_id=domain_id,
+            smtp_user_id=None,  # as a reply from Conversations is queued
+            mail_from="hello@shop.test",
+            rcpt_tos=["carol@client.test"],
+            raw=b"Subject: Re: Where is my order?\r\n\r\nTomorrow.\r\n",
+            subject="Re: Where is my order?",
+        )
+        s.flush()
+        activity.add_recipients(s, row.id, ["carol@client.test"])
+        activity.set_recipient_status(s, row.id, "carol@client.test", "sent")
+    lines = ok("stats").splitlines()
+    row = next(line for line in lines if line.startswith("  (sent by Postdesk)"))
+    assert row.split()[3] == "1"
+    assert not any("test sends)" in line for line in lines)
+    assert "replies from Conversations" in lines[-1]

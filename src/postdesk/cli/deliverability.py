@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 PERIOD_CHOICES = (1, 7, 30)
+NO_SMTP_USER = "(sent by Postdesk)"  # the row of mail that no SMTP user sent
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     for domain in report.domains:
         rows.append(_row(domain.domain, domain.total))
         for user in domain.users:
-            name = user.login or "(test sends)"
+            name = user.login or NO_SMTP_USER
             rows.append(_row(f"  {name}{' (deleted)' if user.deleted else ''}", user.numbers))
     if not rows:
         print("No dedicated domains yet.")
@@ -55,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
     span = "day" if args.days == 1 else f"{args.days} days"
     print(f"Mail accepted in the last {span} (since {report.since:%Y-%m-%d %H:%M} UTC)")
     print_table(HEADERS, rows)
+    if any(str(row[0]).strip().startswith(NO_SMTP_USER) for row in rows):
+        print(
+            f"{NO_SMTP_USER}: test sends, replies from Conversations, forwarded copies and "
+            "sender confirmation codes (no SMTP user sent them)."
+        )
     return 0
 
 

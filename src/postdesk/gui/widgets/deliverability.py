@@ -41,7 +41,12 @@ COMPLAINT_COLUMN = COLUMNS.index("Complaints")
 PERIODS = (("Last 24 hours", 1), ("Last 7 days", 7), ("Last 30 days", 30))
 WARNING_COLOURS = ("#fdecea", "#5f1a12")
 NAME_INDENT = "    "
-TEST_SENDS = "(test sends)"
+# Mail no SMTP user sent: test sends, replies, forwarded copies, sender confirmation codes.
+NO_SMTP_USER = "(sent by Postdesk)"
+NO_SMTP_USER_TIP = (
+    "Mail Postdesk sent itself, not an SMTP user: test sends, replies from Conversations, "
+    "forwarded copies and sender confirmation codes."
+)
 
 
 def cells(name: str, n: Numbers) -> list[str]:
@@ -134,7 +139,7 @@ class DeliverabilityPanel(QWidget):
         for domain in report.domains:
             rows.append((cells(domain.domain, domain.total), domain.total, True))
             for user in domain.users:
-                name = user.login or TEST_SENDS
+                name = user.login or NO_SMTP_USER
                 if user.deleted:
                     name += " (deleted)"
                 rows.append((cells(NAME_INDENT + name, user.numbers), user.numbers, False))
@@ -151,6 +156,8 @@ class DeliverabilityPanel(QWidget):
                     font.setBold(True)
                     item.setFont(font)
                 self.table.setItem(index, column, item)
+            if texts[0].strip().startswith(NO_SMTP_USER):
+                self.table.item(index, 0).setToolTip(NO_SMTP_USER_TIP)
             self._mark(index, numbers, limits)
         self.table.resizeRowsToContents()
         self._fit_height()
