@@ -109,8 +109,8 @@ def test_mail_no_smtp_user_sent_is_named_for_what_it_is(
     panel.show()
     run_on_qt_loop(qapp, panel.load(shop))
     names = [r[0].strip() for r in panel.row_texts()]
-    assert names == ["shop.example", "(sent by Postdesk)", "news", "orders"]
-    tip = panel.table.item(1, 0).toolTip()
+    assert names == ["shop.example", "news", "orders", "(sent by Postdesk)"]
+    tip = panel.table.item(3, 0).toolTip()
     assert "replies" in tip and "forwarded copies" in tip and "test sends" in tip
 
 
