@@ -15,7 +15,10 @@ created, as on every start but the first: the first tab is read with sqlite3 and
 loads after the window is usable), and a first start, where the workspace is created (the full
 store path) in a new folder on each run.
 
-    .venv/bin/python benchmarks/bench_gui_start.py [--runs 9]
+    .venv/bin/python benchmarks/bench_gui_start.py [--runs 9] [--compare SRC]
+
+``--compare SRC`` adds the two usable-window rows for another source tree (for example an earlier
+commit's ``src`` folder, from ``git archive``), interleaved in the same run, for a before/after.
 """
 
 from __future__ import annotations
@@ -94,6 +97,9 @@ def _workspace(fill: bool) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument(
+        "--compare", type=Path, metavar="SRC", help="also time the window from this source tree"
+    )
     args = parser.parse_args()
     shot = str(Path(tempfile.mkdtemp()) / "window.png")
     cases = {
@@ -114,6 +120,11 @@ def main() -> int:
             _workspace(False),
         ),
     }
+    if args.compare is not None:
+        other = str(args.compare.absolute())
+        for name in ("empty workspace", "workspace with data"):  # the same workspaces
+            env = {**cases[f"Postdesk usable, {name}"][1], "PYTHONPATH": other}
+            cases[f"--compare usable, {name}"] = (cases[FIRST_START][0], env)
     for argv, env in cases.values():  # warm-up: page cache, bytecode, first migration
         _run(argv, env, shot)
     usable: dict[str, list[float]] = {name: [] for name in cases}

@@ -8,6 +8,10 @@ timing. The other tabs are built when shown, or after the first tab is usable.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,7 +132,7 @@ def test_the_first_tab_shows_the_workspace_first_and_actions_wait_for_the_store(
     qtbot.addWidget(window)
     window.show()
     window.build_current_page()
-    assert run_on_qt_loop(qapp, window.show_first_read()) is True
+    assert window.show_first_read() is True  # at start, before the event loop runs
     assert window.store is None  # shown from the light read, before the full store
     page = window.page(Tab.SMTP_SERVICE)
     table = page.findChild(QTableWidget)
@@ -151,13 +155,12 @@ def test_the_first_tab_shows_the_workspace_first_and_actions_wait_for_the_store(
 
 def test_no_first_read_for_a_workspace_that_is_not_current(qapp, qtbot, postdesk_home) -> None:
     from postdesk.gui.mainwindow import MainWindow
-    from support.qtloop import run_on_qt_loop
 
     window = MainWindow(build_pages=False)  # no workspace yet: open_store will create it
     qtbot.addWidget(window)
     window.show()
     window.build_current_page()
-    assert run_on_qt_loop(qapp, window.show_first_read()) is False
+    assert window.show_first_read() is False
 
 
 def test_the_start_check_of_the_keyring_stores_and_reads_nothing(qapp, qtbot, monkeypatch) -> None:
@@ -194,3 +197,121 @@ def test_the_start_check_of_the_keyring_stores_and_reads_nothing(qapp, qtbot, mo
         secrets.reset_backend()
     assert calls == []
     assert NO_KEYRING_TITLE not in window.banner.message_label.text()
+
+
+# What a window usable from a current workspace has not loaded yet: the event loop (asyncio and
+# qasync start once the first tab shows its data), the log file's rotating handler (opened with
+# the first record), and what only other tabs, dialogs or the ldd check of `gui` use.
+NOT_BEFORE_USABLE = (
+    "asyncio",
+    "qasync",
+    "logging.handlers",
+    "subprocess",
+    "csv",
+    "postdesk.gui.widgets.copyfield",
+)
+# Qt classes whose enums PySide6 builds when a class is first used (a few ms each): dialogs and
+# widgets the first tab does not show. QMessageBox alone has eight enums.
+QT_CLASSES_NOT_BEFORE_USABLE = (
+    "QMessageBox",
+    "QFileDialog",
+    "QPlainTextEdit",
+    "QDialogButtonBox",
+    "QLineEdit",
+    "QFormLayout",
+    "QFontDatabase",
+    "QSettings",
+    "QByteArray",
+)
+# Runs the screenshot, then reports the modules and the Qt classes used (PySide6 creates a class,
+# with its enums, at its first use, and only then lists it in its module's namespace).
+REPORT_START = """
+import json, os, sys
+from postdesk.cli import main
+code = main(sys.argv[1:])
+qt = [name for module in ("QtCore", "QtGui", "QtWidgets")
+      for name in vars(sys.modules["PySide6." + module])]
+with open(os.environ["START_REPORT"], "w") as out:
+    json.dump({"code": code, "modules": sorted(sys.modules), "qt": qt}, out)
+"""
+
+
+def _start(argv: list[str], folder: Path) -> dict:  # type: ignore[type-arg]
+    report = folder / "start.json"
+    done = subprocess.run(
+        [sys.executable, "-c", REPORT_START, *argv],
+        env={**os.environ, "START_REPORT": str(report)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("with_data", [False, True], ids=["empty", "with data"])
+def test_the_window_is_usable_before_the_event_loop_starts(
+    store, tmp_path: Path, with_data: bool
+) -> None:
+    if with_data:
+        _fill(store)
+    shot = tmp_path / "window.png"
+    start = _start(["gui", "--screenshot", str(shot)], tmp_path)
+    assert start["code"] == 0
+    assert shot.stat().st_size > 0
+    modules = set(start["modules"])
+    assert "postdesk.gui.tabs.smtp_service" in modules
+    assert heavy(modules, NOT_BEFORE_USABLE) == []
+    assert heavy(modules, ORM) == []
+    assert sorted(set(QT_CLASSES_NOT_BEFORE_USABLE) & set(start["qt"])) == []
+    assert "QMainWindow" in start["qt"]  # the report does list the classes used
+
+
+# The window as a user starts it (no screenshot), with the steps after start replaced by notes:
+# the relay, the watches and the keyring check are not what this looks at.
+INTERACTIVE = """
+import json, os, sys
+from postdesk.gui import app, context, mainwindow
+
+notes = []
+first_read = mainwindow.MainWindow.show_first_read
+def show_first_read(self):
+    shown = first_read(self)
+    notes.append(["first read", shown, "asyncio" in sys.modules])
+    return shown
+attach = mainwindow.MainWindow.attach_store
+async def attach_store(self, store):
+    await attach(self, store)
+    notes.append(["store attached", self.current_page().table.rowCount()])
+    from PySide6.QtCore import QTimer
+    QTimer.singleShot(0, self.close)  # the user closes the window
+async def nothing(self):
+    pass
+mainwindow.MainWindow.show_first_read = show_first_read
+mainwindow.MainWindow.attach_store = attach_store
+mainwindow.MainWindow.check_secure_storage = nothing
+context.AppContext.start = lambda self, **kwargs: notes.append(["services started"])
+code = app.run_gui()
+with open(os.environ["START_REPORT"], "w") as out:
+    json.dump({"code": code, "notes": notes}, out)
+"""
+
+
+def test_the_window_shows_the_workspace_then_opens_the_store(store, tmp_path: Path) -> None:
+    _fill(store)
+    report = tmp_path / "start.json"
+    done = subprocess.run(
+        [sys.executable, "-c", INTERACTIVE],
+        env={**os.environ, "START_REPORT": str(report), "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(report.read_text())
+    assert result["code"] == 0
+    assert result["notes"] == [
+        ["first read", True, False],  # shown before asyncio was loaded
+        ["store attached", 2],  # the full store shows the same two services
+        ["services started"],
+    ]

@@ -8,12 +8,9 @@ installed. Either is one line naming what works instead or which package to inst
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
-import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 from postdesk.core.errors import UserError
@@ -127,6 +124,8 @@ def _is_library(path: Path) -> bool:
 
 
 def _library_folders(env: os._Environ[str] | dict[str, str]) -> list[Path]:
+    import sysconfig
+
     arch = sysconfig.get_config_var("MULTIARCH") or ""
     folders = [p for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
     for root in ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib"):
@@ -137,6 +136,8 @@ def _library_folders(env: os._Environ[str] | dict[str, str]) -> list[Path]:
 
 
 def _xcb_plugin() -> Path | None:
+    import importlib.util
+
     spec = importlib.util.find_spec("PySide6")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -146,6 +147,8 @@ def _xcb_plugin() -> Path | None:
 
 def _ldd_not_found() -> set[str] | None:
     """Libraries ``ldd`` cannot resolve for the xcb plugin (None when it cannot be asked)."""
+    import subprocess
+
     plugin = _xcb_plugin()
     if plugin is None:
         return None

@@ -6,7 +6,6 @@ the lightweight path needs no ORM; ``usage`` re-exports every name here.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -76,6 +75,8 @@ def reset_phrase(at: dt.datetime | None = None) -> str:
 
 def series_csv(series: list[tuple[dt.date, int]]) -> str:
     """The series as CSV: a header line, then one line per day."""
+    import csv  # only when exporting: the window's first tab imports this module at start
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "sent"])

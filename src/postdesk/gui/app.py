@@ -1,7 +1,8 @@
 """Start the GUI: the QApplication, the qasync event loop, and the offscreen screenshot mode.
 
-asyncio and qasync are imported only after the window's first paint; keep this module (and what
-the window imports at start) free of them.
+asyncio and qasync are imported only once the window is usable (its first tab built and showing
+the workspace, when that can be read with sqlite3); keep this module (and what the window
+imports at start) free of them.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from postdesk import APP_NAME, __version__
@@ -22,6 +23,9 @@ from postdesk.gui.errors import ExceptionHooks, install_exception_hooks
 from postdesk.gui.mainwindow import MainWindow
 from postdesk.gui.qtutils import app_icon
 from postdesk.gui.tabs import TAB_TITLES, tab_for_title
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QSettings
 
 DESKTOP_FILE_NAME = "postdesk"
 SETTINGS_FILE = "gui.ini"
@@ -58,10 +62,17 @@ def run_gui(screenshot: Path | None = None, tab: str | None = None) -> int:
         if screenshot is not None:
             window.resize(*SCREENSHOT_SIZE)
         window.show()
-        # Paint before loading asyncio and qasync (a good part of start-up), so the window
-        # appears as early as possible.
-        app.processEvents()
+        app.processEvents()  # the frame paints first, as early as possible
         window.build_current_page()  # the core loads now that the frame is on screen
+        # The tab on screen shows the workspace read with sqlite3 (milliseconds, see
+        # show_first_read): usable before asyncio and qasync (a good part of start-up) load.
+        shown = window.show_first_read()
+        if screenshot is not None and shown:
+            # Usable now: the tab on screen is built and shows the workspace; the others are a
+            # click away (built when shown). The status bar's relay controls come with the store.
+            return _save_screenshot_now(window, screenshot)
+        if shown:
+            app.processEvents()  # paint the data before the imports below
         if screenshot is None and threading.current_thread() is threading.main_thread():
             # Qt's loop never returns to Python's signal handling, so let Ctrl+C in a terminal quit.
             signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -89,6 +100,8 @@ def _application() -> QApplication:
 
 def gui_settings() -> QSettings:
     """The GUI's own settings (window geometry), kept in the data directory."""
+    from PySide6.QtCore import QSettings  # not needed by screenshots
+
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return QSettings(str(folder / SETTINGS_FILE), QSettings.Format.IniFormat)
@@ -97,18 +110,14 @@ def gui_settings() -> QSettings:
 async def _main(
     window: MainWindow, context: AppContext, hooks: ExceptionHooks, screenshot: Path | None
 ) -> int:
+    """The window's life once the loop runs. The first tab may show the workspace already (read
+    with sqlite3); the full store (SQLAlchemy, about half a second to import) loads now, off the
+    GUI thread, and what the user started meanwhile waits for it."""
     import asyncio
 
     from postdesk.gui.asyncutil import start_task
 
     asyncio.get_running_loop().set_exception_handler(hooks.loop_exception_handler)
-    # The tab on screen shows the workspace's data first, read with sqlite3 (milliseconds); the
-    # full store (SQLAlchemy, about half a second to import) loads after, off the GUI thread.
-    shown = await window.show_first_read()
-    if screenshot is not None and shown:
-        # Usable now: the tab on screen is built and shows the workspace; the others are a
-        # click away (built when shown). The status bar's relay controls come with the store.
-        return await _save_screenshot(window, screenshot, settle_s=0)
     store = await open_workspace(
         window, quiet=screenshot is not None, preload=window.current_page().later_modules
     )
@@ -177,24 +186,36 @@ async def open_workspace(  # type: ignore[no-untyped-def]
         return None
 
 
-async def _save_screenshot(
-    window: MainWindow, path: Path, *, settle_s: float = SCREENSHOT_SETTLE_S
-) -> int:
-    """Grab the window once laid out and painted; ``settle_s`` 0 when nothing is still reading."""
+def _save_screenshot_now(window: MainWindow, path: Path) -> int:
+    """Grab the window once laid out and painted, with nothing still reading (no event loop)."""
+    for _ in range(SCREENSHOT_SETTLE_PASSES):
+        QApplication.processEvents()
+    return _write_screenshot(window, path)
+
+
+async def _save_screenshot(window: MainWindow, path: Path) -> int:
+    """Grab the window once laid out and painted, giving the pages' reads time to finish."""
     import asyncio
 
     for _ in range(SCREENSHOT_SETTLE_PASSES):
         QApplication.processEvents()
-        await asyncio.sleep(settle_s)
+        await asyncio.sleep(SCREENSHOT_SETTLE_S)
+    return _write_screenshot(window, path)
+
+
+def _write_screenshot(window: MainWindow, path: Path) -> int:
     image = window.grab()
-    window.close()
-    window.deleteLater()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        print(f"Could not create the folder for the screenshot: {error}", file=sys.stderr)
-        return 1
-    if not image.save(str(path), "PNG", SCREENSHOT_PNG_QUALITY):
-        print(f"Could not write the screenshot to {path}.", file=sys.stderr)
-        return 1
-    return 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print(f"Could not create the folder for the screenshot: {error}", file=sys.stderr)
+            return 1
+        if not image.save(str(path), "PNG", SCREENSHOT_PNG_QUALITY):
+            print(f"Could not write the screenshot to {path}.", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        # After the PNG: closing is teardown (its close event's Qt types load only now).
+        window.close()
+        window.deleteLater()

@@ -14,20 +14,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import inspect
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtWidgets import QAbstractButton, QLabel, QProgressDialog, QWidget
 
 from postdesk.core.errors import UserError
 from postdesk.gui.errors import show_user_error
 from postdesk.gui.widgets.banner import Banner
+
+if TYPE_CHECKING:
+    # Imported where a coroutine starts: the window is usable before asyncio loads (app.py).
+    import asyncio
 
 T = TypeVar("T")
 
@@ -40,6 +43,8 @@ _running: set[asyncio.Task[Any]] = set()
 
 def start_task(coro: Coroutine[Any, Any, T], *, banner: Banner | None = None) -> asyncio.Task[T]:
     """Run ``coro`` on the GUI's event loop; its failures are shown, never lost."""
+    import asyncio
+
     task = asyncio.ensure_future(coro)
     _running.add(task)
     task.add_done_callback(functools.partial(_task_done, banner))
@@ -177,6 +182,8 @@ async def with_wait_dialog(parent: QWidget, text: str, work: Awaitable[T]) -> T:
     The dialog is opened with ``open()``, never ``exec()``: a nested event loop inside a coroutine
     would stall every other task. Cancelling raises ``asyncio.CancelledError`` in the caller.
     """
+    import asyncio
+
     task = asyncio.ensure_future(work)
     done, _pending = await asyncio.wait({task}, timeout=WAIT_DIALOG_DELAY_S)
     if done:
@@ -200,6 +207,8 @@ async def run_blocking(fn: Callable[[], T]) -> T:
     A daemon thread, not the loop's executor: a keyring call stuck on D-Bus must not keep
     Postdesk from quitting, and executors are joined on exit.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 

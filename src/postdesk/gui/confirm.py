@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox, QWidget
 
 
 def confirm_destructive(
@@ -20,6 +22,10 @@ def confirm_destructive(
 
     ``on_confirm`` runs only when the user pressed ``action``. The box deletes itself when closed.
     """
+    # Imported here: PySide6 builds a class's enums when it is first used, and the pages that
+    # import this module are built at start.
+    from PySide6.QtWidgets import QMessageBox
+
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle(title)

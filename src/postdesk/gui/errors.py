@@ -16,15 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
-from PySide6.QtGui import QFontDatabase, QGuiApplication
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QWidget,
-)
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDialog, QPushButton, QWidget
 
 from postdesk import __version__
 from postdesk.core.errors import UserError
@@ -39,8 +32,10 @@ from postdesk.gui.qtutils import (
 from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
-    # Only for annotations: asyncio loads after the window's first paint (see app.py).
+    # Only for annotations: asyncio loads after the window is usable (see app.py).
     import asyncio
+
+    from PySide6.QtWidgets import QMessageBox
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -82,6 +77,10 @@ class ExceptionDialog(QDialog):
     """The "Something went wrong" dialog: a read-only report, Copy report and Close."""
 
     def __init__(self, report: str, parent: QWidget | None = None) -> None:
+        # Imported here: PySide6 builds a class's enums when it is first used, not at start.
+        from PySide6.QtGui import QFontDatabase
+        from PySide6.QtWidgets import QDialogButtonBox, QPlainTextEdit
+
         super().__init__(parent)
         self.setWindowTitle(DIALOG_TITLE)
         heading = label(DIALOG_TITLE)
@@ -123,6 +122,8 @@ class ExceptionDialog(QDialog):
 
 def user_error_dialog(error: UserError, parent: QWidget | None = None) -> QMessageBox:
     """A plain message box for a UserError that no page caught: the message and the hint."""
+    from PySide6.QtWidgets import QMessageBox
+
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Postdesk")

@@ -10,9 +10,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QToolButton, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QMainWindow, QTabWidget, QToolButton, QWidget
 
 from postdesk import APP_NAME, __version__
 from postdesk.core.errors import UserError
@@ -22,6 +21,11 @@ from postdesk.gui.tabs import Tab
 from postdesk.gui.widgets.banner import Banner
 
 if TYPE_CHECKING:
+    # Qt classes the start does not need: PySide6 builds a class's enums when it is first used.
+    from PySide6.QtCore import QSettings
+    from PySide6.QtGui import QCloseEvent
+    from PySide6.QtWidgets import QMessageBox
+
     from postdesk.core.deliverability import DeliverabilityAlert
     from postdesk.core.events import ChangeEvent
     from postdesk.core.store import Store
@@ -127,27 +131,27 @@ class MainWindow(QMainWindow):
         for page in self.pages:
             await run_blocking(lambda page=page: import_all(page.later_modules))
 
-    async def show_first_read(self) -> bool:
+    def show_first_read(self) -> bool:
         """Show the data of the page on screen read with sqlite3, before the full store loads.
 
         True when it is shown: the workspace is SQLite and at the newest schema, and the page
         has such a read (:meth:`Page.read_first`). Otherwise the page shows its data when the
         store is attached (which also creates, migrates or explains a workspace that needs it).
+
+        Called once at start, on the GUI thread before the event loop (and asyncio) starts: the
+        read is a few rows in one sqlite3 transaction on a local SQLite file in WAL mode, where
+        a reader never waits for a writer, so it takes milliseconds, and the window is usable
+        before asyncio and qasync (a good part of start-up) are imported.
         """
-        from postdesk.gui.asyncutil import run_blocking
         from postdesk.gui.tabs.base import Page
 
         page = self.current_page()
         if type(page).read_first is Page.read_first:
             return False
-
-        def read() -> object:
+        try:
             from postdesk.core.store.lite import read_or_none
 
-            return read_or_none(page.read_first)
-
-        try:
-            data = await run_blocking(read)
+            data = read_or_none(page.read_first)
             if data is None or self.store is not None:
                 return False
             page.show_first(data)
@@ -428,6 +432,8 @@ class MainWindow(QMainWindow):
 
     def show_no_secure_storage(self, error: UserError) -> QMessageBox:
         """Tell the user, in a banner and a non-modal dialog, that secrets cannot be saved."""
+        from PySide6.QtWidgets import QMessageBox
+
         self.banner.show_message(
             "warning",
             f"{NO_KEYRING_TITLE}: Postdesk cannot save passwords until this is fixed.",
@@ -456,7 +462,12 @@ class MainWindow(QMainWindow):
 
     def _restore_geometry(self) -> None:
         saved = self.settings.value(GEOMETRY_KEY) if self.settings is not None else None
-        if not (isinstance(saved, QByteArray) and self.restoreGeometry(saved)):
+        restored = False
+        if saved is not None:  # never in screenshots, which have no settings
+            from PySide6.QtCore import QByteArray
+
+            restored = isinstance(saved, QByteArray) and self.restoreGeometry(saved)
+        if not restored:
             self.resize(*DEFAULT_SIZE)
 
 

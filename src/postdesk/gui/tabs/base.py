@@ -109,7 +109,7 @@ class Page(QWidget):
 
     @staticmethod
     def read_first(reader: LiteReader) -> Any:
-        """What the page shows, read with the light sqlite3 path (off the GUI thread).
+        """What the page shows, read with the light sqlite3 path (at start, milliseconds).
 
         A page that can show its data before the full store (SQLAlchemy) has loaded overrides
         this and :meth:`show_first`; None means it has no such first read.

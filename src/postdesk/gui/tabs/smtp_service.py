@@ -37,7 +37,6 @@ from postdesk.gui.qtutils import (
 from postdesk.gui.tabs import Tab
 from postdesk.gui.tabs.base import Page
 from postdesk.gui.widgets.emptystate import EmptyState
-from postdesk.gui.widgets.stats_panel import local_time
 from postdesk.gui.widgets.status_badge import StatusBadge
 from postdesk.gui.widgets.usage_panel import DEFAULT_RANGE, UsagePanel
 
@@ -254,6 +253,9 @@ class SmtpServicePage(Page):
         self.table.setCellWidget(row, ACTIONS_COLUMN, self._actions_cell(service))
 
     def _badge_cell(self, service: ServiceView) -> QWidget:
+        # Not at start: its module brings the SMTP Settings panel's Qt classes.
+        from postdesk.gui.widgets.stats_panel import local_time
+
         badge = StatusBadge()
         state, text = badge_text(service, service.id in self._testing)
         tooltip = "Show the details of this test" if state in ("ok", "failed") else ""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QFrame, QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QWidget
 
 from postdesk.gui.qtutils import (
     HEADING_FONT_SCALE,
@@ -21,7 +21,6 @@ from postdesk.gui.qtutils import (
     scaled_font,
     vbox,
 )
-from postdesk.gui.widgets.copyfield import CopyField
 
 if TYPE_CHECKING:  # for the annotations only: the SMTP Service tab imports this module at start
     from postdesk.core.credentials import ConnectionDetails
@@ -82,6 +81,11 @@ class StatsPanel(QFrame):
     whole_domain_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        # Here, not at the top: the SMTP Service tab, built at start, uses only local_time.
+        from PySide6.QtWidgets import QFormLayout
+
+        from postdesk.gui.widgets.copyfield import CopyField
+
         super().__init__(parent)
         self.setObjectName("statsPanel")
         self.setFrameShape(QFrame.Shape.StyledPanel)

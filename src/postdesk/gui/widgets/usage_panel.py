@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QStandardPaths, Qt
-from PySide6.QtWidgets import QButtonGroup, QFileDialog, QPushButton, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QButtonGroup, QPushButton, QWidget
 
 from postdesk.core import usageday as usage  # not core.usage: that loads the ORM
 from postdesk.core.usageday import reset_phrase
@@ -25,6 +25,8 @@ from postdesk.gui.qtutils import (
 from postdesk.gui.widgets.usage_chart import UsageChart
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QFileDialog
+
     from postdesk.core.store import Store
 
 RANGES = (7, 30, 90)
@@ -158,6 +160,9 @@ class UsagePanel(QWidget):
 
     def export_csv(self) -> QFileDialog:
         """Ask where to save the days shown (a window opened with open(), never exec())."""
+        from PySide6.QtCore import QStandardPaths
+        from PySide6.QtWidgets import QFileDialog  # its enums are built on first use: not at start
+
         series = self.chart.series
         dialog = QFileDialog(self, "Export daily usage")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
