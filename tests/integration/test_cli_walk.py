@@ -94,3 +94,26 @@ def test_stats_names_the_mail_no_smtp_user_sent(workspace, store) -> None:  # ty
     assert row.split()[3] == "1"
     assert not any("test sends)" in line for line in lines)
     assert "replies from Conversations" in lines[-1]
+
+
+def test_settings_show_values_as_typed_and_unset_ones_as_not_set(workspace) -> None:
+    ok("settings", "mx_target", "mx.shop.test")
+    shown = dict(line.split(maxsplit=1) for line in ok("settings").splitlines()[1:])
+    assert shown["mx_target"] == "mx.shop.test"
+    assert shown["dmarc_rua"] == "(not set)"
+    assert shown["blocklists"].startswith('["')
+    assert "null" not in shown.values()
+
+
+def test_webhooks_say_what_to_type_for_a_missing_url_and_key(workspace, secret_service) -> None:
+    said = ok("webhooks")
+    assert "Settings)" not in said  # the window's words, not a command
+    assert "postdesk settings tracking_target HOST" in said
+    assert "postdesk webhooks secret PROVIDER --stdin" in said
+
+
+def test_the_listed_policy_without_a_confirmed_address_reads_plainly(workspace) -> None:
+    said = ok("sender", "policy", "shop.test", "listed")
+    assert "(es)" not in said and " 0 " not in said
+    assert "confirmed sender addresses (none yet)" in said
+    assert "refuses all its mail" in said

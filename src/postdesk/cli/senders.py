@@ -123,10 +123,10 @@ def run_policy(args: argparse.Namespace) -> int:
     if policy == "any":
         print(f"SMTP users of {args.domain} may send from any address on it.")
     else:
-        print(
-            f"SMTP users of {args.domain} may send only from its {confirmed} confirmed "
-            "sender address(es)."
-        )
+        listed = f"{confirmed} confirmed sender address" + ("" if confirmed == 1 else "es")
+        if confirmed == 0:
+            listed = "confirmed sender addresses (none yet)"
+        print(f"SMTP users of {args.domain} may send only from its {listed}.")
         if confirmed == 0:
             print("No address is confirmed yet: the relay refuses all its mail until one is.")
     return 0

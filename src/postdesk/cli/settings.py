@@ -52,5 +52,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(current)
     else:
-        print_table(["SETTING", "VALUE"], [[k, json.dumps(v)] for k, v in current.items()])
+        print_table(["SETTING", "VALUE"], [[k, _shown(v)] for k, v in current.items()])
     return 0
+
+
+def _shown(value: object) -> str:
+    # As it is typed: a host name bare, a list as JSON; an unset value "(not set)", not "null".
+    if value is None:
+        return "(not set)"
+    return value if isinstance(value, str) else json.dumps(value)

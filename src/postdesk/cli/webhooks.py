@@ -37,7 +37,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows = [
         (
             info.provider,
-            info.url or "(set a tracking host in Settings)",
+            info.url or "(no tracking host yet)",
             "set"
             if info.has_secret
             else ("optional" if info.provider == "postmark" else "missing"),
@@ -49,6 +49,14 @@ def run_list(args: argparse.Namespace) -> int:
         for info in infos
     ]
     print_table(("PROVIDER", "URL", "KEY", "LAST EVENT (UTC)", "EVENTS"), rows)
+    # What to type next, for what the table says is still missing.
+    if any(not info.url for info in infos):
+        print(
+            "A URL needs a public host name for the tracking endpoint: the domain's verified "
+            "tracking record, or one for all: postdesk settings tracking_target HOST"
+        )
+    if any(not info.has_secret and info.provider != "postmark" for info in infos):
+        print("Give a provider's signing key with: postdesk webhooks secret PROVIDER --stdin")
     return 0
 
 
