@@ -7,6 +7,8 @@ from pathlib import Path
 
 from postdesk.cli.output import print_json, print_table
 
+MAX_DAYS = 3660  # ten years
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -25,11 +27,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sources", help="who sends as a domain: every reported source IP and how it fared"
     )
     sources.add_argument("domain")
-    sources.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
+    sources.add_argument(
+        "--days",
+        type=_days,
+        default=30,
+        help=f"how many days back (default 30, at most {MAX_DAYS})",
+    )
     sources.add_argument("--no-rdns", action="store_true", help="do not look up reverse DNS names")
     sources.add_argument("--daily", action="store_true", help="also list each reporter's days")
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(handler=run_sources)
+
+
+def _days(text: str) -> int:
+    # An argument mistake: one line with status 2, like every other bad option value.
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"write a number of days from 1 to {MAX_DAYS}, e.g. 30")
+    return days
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -57,13 +79,8 @@ def run_sources(args: argparse.Namespace) -> int:
 
     from postdesk.core import dmarcreports
     from postdesk.core.domainname import to_a_label
-    from postdesk.core.errors import UserError
     from postdesk.core.store import open_store
 
-    if not 1 <= args.days <= 3660:
-        raise UserError(
-            "dmarc.days", f"--days must be between 1 and 3660, not {args.days}.", "Try --days 30."
-        )
     domain = to_a_label(args.domain)
     store = open_store()
     if not args.no_rdns:
@@ -81,7 +98,10 @@ def run_sources(args: argparse.Namespace) -> int:
             "`postdesk dmarc import FILE`."
         )
         return 0
-    print(f"{domain}: {view.messages:,} messages in {view.reports} reports, last {args.days} days")
+    print(
+        f"{domain}: {_plural(view.messages, 'message')} in {_plural(view.reports, 'report')}, "
+        f"last {_plural(args.days, 'day')}"
+    )
     print_table(
         ["SOURCE IP", "NAME", "MESSAGES", "DMARC PASS", "SPF ALIGNED", "DKIM ALIGNED", "REPORTERS"],
         [
