@@ -3,6 +3,7 @@ say what happened and what to type next, through the real CLI in a subprocess.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -117,3 +118,41 @@ def test_the_listed_policy_without_a_confirmed_address_reads_plainly(workspace) 
     assert "(es)" not in said and " 0 " not in said
     assert "confirmed sender addresses (none yet)" in said
     assert "refuses all its mail" in said
+
+
+def _filed(store, raw: bytes, sender: str, to: str, direction: str) -> int:  # type: ignore[no-untyped-def]
+    from postdesk.core import conversations
+
+    with store.session() as s:
+        domain_id = s.query(DedicatedDomain).filter_by(name="shop.test").one().id
+        return conversations.file_inbound(
+            s,
+            domain_id=domain_id,
+            raw=raw,
+            mail_from=sender,
+            rcpt_tos=[to],
+            remote_ip="192.0.2.7",
+            helo="mx.client.test",
+            verdicts={},
+            auth_results="",
+            direction=direction,
+        )
+
+
+def test_a_reply_in_a_conversation_is_shown_as_sent_not_received(workspace, store) -> None:  # type: ignore[no-untyped-def]
+    question = (
+        b"From: carol@client.test\r\nTo: hello@shop.test\r\nSubject: Where is my order?\r\n"
+        b"Message-ID: <q1@client.test>\r\n\r\nHi shop.\r\n"
+    )
+    answer = (
+        b"From: hello@shop.test\r\nTo: carol@client.test\r\nSubject: Re: Where is my order?\r\n"
+        b"Message-ID: <a1@shop.test>\r\nIn-Reply-To: <q1@client.test>\r\n\r\nTomorrow.\r\n"
+    )
+    _filed(store, question, "carol@client.test", "hello@shop.test", "in")
+    _filed(store, answer, "hello@shop.test", "carol@client.test", "out")
+    thread = json.loads(ok("conversations", "list", "--json"))[0]["id"]
+    heads = [line for line in ok("conversations", "show", str(thread)).splitlines() if
+             line.startswith("Message ")]  # fmt: skip
+    assert len(heads) == 2
+    assert "received" in heads[0] and "sent" not in heads[0]
+    assert "sent from Postdesk" in heads[1] and "received" not in heads[1]

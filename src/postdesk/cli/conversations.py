@@ -162,8 +162,8 @@ def run_show(args: argparse.Namespace) -> int:
     for m in thread.messages:
         print()
         print("─" * 72)
-        sent = " (sent from Postdesk)" if m.direction == "out" else ""
-        print(f"Message {m.id}{sent} — received {_when(m.received_at)}")
+        when = "sent from Postdesk" if m.direction == "out" else "received"
+        print(f"Message {m.id} — {when} {_when(m.received_at)}")
         print(f"From:    {_line(m.from_header)}")
         print(f"To:      {_line(m.to_header)}")
         if m.cc_header:
