@@ -183,6 +183,12 @@ def test_cli_analyze_formats_and_exit_status(capsys: pytest.CaptureFixture[str])
     assert main(["analyze", str(MESSAGES / "gmail.eml"), "--no-dns"]) == 0
     text = capsys.readouterr().out
     assert "hdr.spf_softfail" in text and "mx.google.com" in text
+    # Each table names its columns, or "SPF | em1234.example.com | softfail | yes | no" is a riddle.
+    lines = text.splitlines()
+    alignment = lines.index("Alignment with the From domain example.com")
+    assert lines[alignment + 1] == "  Kind | Domain | Receiver's result | Relaxed | Strict"
+    assert lines[alignment + 2].startswith("  SPF | em1234.example.com | softfail")
+    assert not any(line.strip() == "|" for line in lines)  # a table without names gets none
 
 
 def test_cli_analyze_missing_file_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

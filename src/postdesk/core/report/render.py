@@ -110,6 +110,8 @@ def render_text(report: Report) -> str:
         lines += ["", table.title]
         if table.note:
             lines.append(f"  {table.note}")
+        # the column names first: without them "yes | no" says nothing to the reader
+        lines += ["  " + " | ".join(table.headers)] if any(table.headers) else []
         lines += ["  " + " | ".join(row) for row in table.rows]
     for item in report.evidence:
         lines += ["", f"--- {item.title} ---", item.text]
