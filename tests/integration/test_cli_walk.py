@@ -156,3 +156,21 @@ def test_a_reply_in_a_conversation_is_shown_as_sent_not_received(workspace, stor
     assert len(heads) == 2
     assert "received" in heads[0] and "sent" not in heads[0]
     assert "sent from Postdesk" in heads[1] and "received" not in heads[1]
+
+
+@pytest.mark.parametrize("argv", [["settings"], ["suppress", "list", "--json"]])
+def test_a_reader_that_stops_early_gets_no_error_about_files(workspace, argv) -> None:  # type: ignore[no-untyped-def]
+    """`postdesk … | head`: the reader leaves before the output is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postdesk", *argv],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # closed before the command has started: every write fails
+    errors = process.stderr.read()
+    process.wait(120)
+    assert errors == ""
+    assert process.returncode == 1

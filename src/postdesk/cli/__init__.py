@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,12 +60,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from postdesk.core.logs import setup_logging
 
         setup_logging()
-        return int(handler(args) or 0)
+        status = int(handler(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
+        return status
     except UserError as exc:
         return fail(exc)
     except KeyboardInterrupt:
         print("postdesk: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `postdesk … | head`: the reader took what it wanted and left; nothing went wrong
+        # here and nothing is left to say. Output still buffered goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         # What core did not translate itself (e.g. a file the relay writes in the data folder).
         from postdesk.core.config import folder_problem
