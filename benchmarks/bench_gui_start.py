@@ -17,8 +17,9 @@ store path) in a new folder on each run.
 
     .venv/bin/python benchmarks/bench_gui_start.py [--runs 9] [--compare SRC]
 
-``--compare SRC`` adds the two usable-window rows for another source tree (for example an earlier
-commit's ``src`` folder, from ``git archive``), interleaved in the same run, for a before/after.
+``--compare SRC`` adds the two usable-window rows for another source tree, interleaved in the
+same run, for a before/after: ``git archive REV src resources | tar -x -C DIR`` and then
+``--compare DIR/src`` (with its resources beside it, as in a checkout).
 """
 
 from __future__ import annotations
