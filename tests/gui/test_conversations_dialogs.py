@@ -238,6 +238,7 @@ def test_import_reports_then_sources_by_ip_and_by_day(
 ) -> None:
     dialog = shown(qtbot, qapp, DmarcSourcesDialog(store, domain, host))
     assert dialog.stack.currentWidget() is dialog.empty
+    assert dialog.empty.heading_label.text() == "No DMARC reports yet"
     report = recent_copy(tmp_path, "outlook.xml", "r-1")
     broken = tmp_path / "broken.xml"
     broken.write_text("<feedback><report_metadata>")
@@ -265,6 +266,10 @@ def test_old_reports_show_under_all_reports(qapp, qtbot, host, store, domain) ->
     dmarcreports.import_files(store, [FIXTURES / "outlook.xml"])  # dated March 2024
     dialog = shown(qtbot, qapp, DmarcSourcesDialog(store, domain, host))
     assert dialog.stack.currentWidget() is dialog.empty
+    # not "No DMARC reports yet": there is one, older than the period, and it says where
+    assert dialog.empty.heading_label.text() == "No reports in this period"
+    assert "covers 31 Mar 2024" in dialog.empty.text_label.text()
+    assert "All reports" in dialog.empty.text_label.text()
     act(
         qapp,
         lambda: dialog.period_combo.setCurrentIndex(dialog.period_combo.count() - 1),

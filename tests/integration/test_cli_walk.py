@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -174,3 +175,15 @@ def test_a_reader_that_stops_early_gets_no_error_about_files(workspace, argv) ->
     process.wait(120)
     assert errors == ""
     assert process.returncode == 1
+
+
+def test_dmarc_sources_for_a_period_without_reports_points_at_the_newest(workspace) -> None:
+    report = Path(__file__).parents[1] / "fixtures" / "dmarc" / "outlook.xml"  # March 2024
+    ok("dmarc", "import", str(report))
+    said = ok("dmarc", "sources", "example.com", "--no-rdns")
+    assert "the newest covers 2024-03-31" in said
+    back = re.search(r"postdesk dmarc sources example\.com --days (\d+)", said)
+    assert back is not None, said
+    shown = ok("dmarc", "sources", "example.com", "--no-rdns", "--days", back[1])
+    assert shown.startswith("example.com: 1 message in 1 report")
+    assert "100.24.188.149" in shown

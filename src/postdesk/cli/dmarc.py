@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from postdesk.cli.output import print_json, print_table
@@ -91,10 +92,18 @@ def run_sources(args: argparse.Namespace) -> int:
     if args.json:
         print_json(view.as_dict())
         return 0
+    if not view.sources and view.latest_day is not None:
+        back = (dt.datetime.now(dt.UTC).date() - view.latest_day).days + 1
+        print(
+            f"No DMARC reports for {domain} in the last {_plural(args.days, 'day')}; the newest "
+            f"covers {view.latest_day}. See it with: postdesk dmarc sources {domain} --days "
+            f"{min(back, MAX_DAYS)}"
+        )
+        return 0
     if not view.sources:
         print(
-            f"No DMARC reports for {domain} in the last {args.days} days. Receivers send them to "
-            "the rua address of the domain's DMARC record; import saved ones with "
+            f"No DMARC reports for {domain} in the last {_plural(args.days, 'day')}. Receivers "
+            "send them to the rua address of the domain's DMARC record; import saved ones with "
             "`postdesk dmarc import FILE`."
         )
         return 0

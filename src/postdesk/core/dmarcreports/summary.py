@@ -117,6 +117,8 @@ class WhoSends:
     reports: int
     sources: tuple[SourceSummary, ...]
     daily: tuple[DailyRow, ...] = field(default=())
+    # The last day the newest report of any age covers: an empty period can then point at it.
+    latest_day: dt.date | None = None
 
     @property
     def messages(self) -> int:
@@ -130,6 +132,7 @@ class WhoSends:
             "messages": self.messages,
             "sources": [source.as_dict() for source in self.sources],
             "daily": [row.as_dict() for row in self.daily],
+            "latest_day": None if self.latest_day is None else self.latest_day.isoformat(),
         }
 
 
@@ -275,12 +278,16 @@ def who_sends(
                 DmarcReport.policy_domain == domain, DmarcReport.end_at >= since
             )
         )
+        latest = session.scalar(
+            select(func.max(DmarcReport.end_at)).where(DmarcReport.policy_domain == domain)
+        )
     return WhoSends(
         domain=domain,
         days=days,
         reports=reports or 0,
         sources=tuple(_summaries(rows)),
         daily=tuple(_daily(rows)),
+        latest_day=None if latest is None else latest.date(),
     )
 
 

@@ -29,6 +29,8 @@ from postdesk.gui.widgets.plain_table import PlainTable
 from postdesk.gui.widgets.stats_panel import heading
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from postdesk.core.dmarcreports import ImportResult, SourceSummary, WhoSends
     from postdesk.core.store import Store
 
@@ -130,13 +132,7 @@ class DmarcSourcesDialog(QDialog):
         tabs = QTabWidget()
         tabs.addTab(self.sources, "By source IP")
         tabs.addTab(self.daily, "By reporter and day")
-        self.empty = EmptyState(
-            "icons/empty-domain.png",
-            "No DMARC reports yet",
-            f"Mailbox providers send a daily report to the rua address of {domain}'s DMARC "
-            "record. With reception on they arrive here by themselves; reports saved elsewhere "
-            "can be imported.",
-        )
+        self.empty = EmptyState("icons/empty-domain.png", *self._empty_texts(None))
         self.stack = QStackedWidget()
         self.stack.addWidget(tabs)
         self.stack.addWidget(self.empty)
@@ -201,8 +197,26 @@ class DmarcSourcesDialog(QDialog):
             f"{plural(view.messages, 'message')} from {plural(len(view.sources), 'source')} "
             f"in {plural(view.reports, 'report')}"
         )
+        heading_text, text = self._empty_texts(view.latest_day)
+        self.empty.heading_label.setText(heading_text)
+        self.empty.text_label.setText(text)
         self.stack.setCurrentIndex(0 if view.sources else 1)
         self.names_button.setEnabled(any(s.ptr is None for s in view.sources))
+
+    def _empty_texts(self, latest_day: dt.date | None) -> tuple[str, str]:
+        # Reports older than the period are there: say so, or "yet" would be untrue.
+        if latest_day is not None:
+            return (
+                "No reports in this period",
+                f"The newest report for {self.domain} covers {latest_day:%d %b %Y}. Choose a "
+                "longer period, or All reports, to see it.",
+            )
+        return (
+            "No DMARC reports yet",
+            f"Mailbox providers send a daily report to the rua address of {self.domain}'s DMARC "
+            "record. With reception on they arrive here by themselves; reports saved elsewhere "
+            "can be imported.",
+        )
 
     def ask_for_files(self) -> QFileDialog:
         """Choose report files (the dialog is opened, never exec'd), then import them."""
