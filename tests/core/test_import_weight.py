@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,11 @@ CHECK_NEVER = (
     "cryptography",
     "dns.dnssec",
     "defusedxml",
+    # dnspython reads installed packages' metadata to learn which optional ones it may use;
+    # dnscheck answers that itself, so importlib.metadata (with email and zipfile) stays out.
+    "importlib.metadata._adapters",
+    "email",
+    "zipfile",
 )
 
 
@@ -125,6 +132,35 @@ _dmarc IN TXT "v=DMARC1; p=none"
     assert "dns.asyncresolver" in modules  # it did ask DNS
     assert heavy(modules, CHECK_NEVER) == []
     assert not (postdesk_home / "postdesk.db").exists()
+
+
+def test_dnscheck_answers_dnspythons_package_questions_as_the_metadata_would() -> None:
+    import dns._features
+
+    from postdesk.core import dnscheck
+
+    (wanted,) = dns._features._requirements["idna"]
+    assert dnscheck._idna_2008() is dns._features._version_check(wanted)
+    assert dns._features.have("doh") is False and dns._features.have("doq") is False
+
+
+def test_package_metadata_put_off_by_check_still_works_when_used(tmp_path: Path) -> None:
+    """Whatever asks for package metadata after ``check`` has put it off gets the real module."""
+    probe = """
+import importlib, sys
+from postdesk.cli.check import _defer_package_metadata
+_defer_package_metadata()
+import importlib.metadata as early
+assert "importlib.metadata._adapters" not in sys.modules
+version = importlib.metadata.version("dnspython")
+real = sys.modules["importlib.metadata"]
+assert type(real).__name__ == "module" and importlib.metadata is real
+assert early.version("dnspython") == version and real.version is early.version
+print(version)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("2.")
 
 
 # A test send through a service on an up-to-date SQLite workspace: read with sqlite3, kept with

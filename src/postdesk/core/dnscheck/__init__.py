@@ -11,6 +11,29 @@ import dns._features
 # client stack (an HTTP/2 client, ~0.3 s) whenever that stack happens to be installed. It must run
 # before any dns.query / dns.asyncresolver import, which is why it sits at the top of the package.
 dns._features.force("doh", False)
+# Nor over QUIC: its client stack (aioquic) would load with dns.asyncquery when installed.
+dns._features.force("doq", False)
+
+
+def _idna_2008() -> bool | None:
+    """Whether dnspython will find the ``idna`` package it wants (IDNA 2008), answered from the
+    package itself: dnspython asks the installed packages' metadata (a scan of every one, and
+    importing importlib.metadata). None: leave the question to dnspython."""
+    import importlib.util
+
+    wanted = [r for r in dns._features._requirements.get("idna", []) if r.startswith("idna>=")]
+    if len(wanted) != 1:
+        return None
+    if importlib.util.find_spec("idna") is None:
+        return False
+    from idna.package_data import __version__
+
+    minimum = dns._features._tuple_from_text(wanted[0].removeprefix("idna>="))
+    return bool(dns._features._tuple_from_text(__version__) >= minimum)
+
+
+if (_idna := _idna_2008()) is not None:
+    dns._features.force("idna", _idna)
 
 from postdesk.core.dnscheck.domain import (  # noqa: E402
     DomainReport,
