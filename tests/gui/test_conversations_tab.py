@@ -299,6 +299,9 @@ def test_a_reply_is_queued_and_shows_in_the_thread(qapp, page, store, domain) ->
         queued = s.query(QueuedMessage).filter_by(source="reply").one()
         assert queued.rcpt_tos == ["ann@outside.example"]
     assert panel.reply_edit.toPlainText() == ""
+    # The list still says who the conversation is with, not the domain's own address.
+    run_on_qt_loop(qapp, page.reload_threads())
+    assert page.thread_list.rows()[0].sender_label.text() == "Ann Lee"
 
 
 def test_a_refused_reply_says_why_and_keeps_the_text(qapp, page, store, domain) -> None:

@@ -157,6 +157,11 @@ def test_a_reply_in_a_conversation_is_shown_as_sent_not_received(workspace, stor
     assert len(heads) == 2
     assert "received" in heads[0] and "sent" not in heads[0]
     assert "sent from Postdesk" in heads[1] and "received" not in heads[1]
+    listed = ok("conversations", "list").splitlines()[1].split()
+    assert listed[4] == "carol@client.test", "listed under the customer, not the reply's sender"
+    assert json.loads(ok("conversations", "list", "--json"))[0]["correspondent"] == (
+        "carol@client.test"
+    )
 
 
 @pytest.mark.parametrize("argv", [["settings"], ["suppress", "list", "--json"]])

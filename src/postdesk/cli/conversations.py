@@ -86,6 +86,7 @@ def run_list(args: argparse.Namespace) -> int:
                     "messages": t.message_count,
                     "unread": t.unread_count,
                     "last_from": t.last_from,
+                    "correspondent": t.correspondent or None,
                     "snippet": t.snippet,
                 }
                 for t in threads
@@ -102,7 +103,7 @@ def run_list(args: argparse.Namespace) -> int:
                 t.id,
                 _when(t.last_at),
                 t.domain,
-                _cell(t.last_from, 40),
+                _cell(t.correspondent or t.last_from, 40),
                 t.message_count,
                 t.unread_count or "",
                 _cell(t.subject, 70),

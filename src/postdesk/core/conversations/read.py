@@ -39,6 +39,9 @@ class ThreadSummary:
     unread_count: int
     last_from: str
     snippet: str
+    # Who the conversation is with: the sender of its newest received message ("" if none),
+    # so a thread answered from Postdesk is still listed under the customer, not the domain.
+    correspondent: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ def list_threads(
             .offset(offset)
         ).all()
         newest = _newest_messages(s, [t.id for t in threads])
+        senders = _newest_senders(s, [t.id for t in threads])
         return [
             ThreadSummary(
                 id=t.id,
@@ -156,9 +160,27 @@ def list_threads(
                 unread_count=t.unread_count,
                 last_from=newest.get(t.id, ("", ""))[0],
                 snippet=_snippet(newest.get(t.id, ("", ""))[1]),
+                correspondent=senders.get(t.id, ""),
             )
             for t in threads
         ]
+
+
+def _newest_senders(session: Session, thread_ids: list[int]) -> dict[int, str]:
+    """The From of each thread's newest received (not sent) message."""
+    if not thread_ids:
+        return {}
+    newest = (
+        select(func.max(InboundMessage.id))
+        .where(InboundMessage.thread_id.in_(thread_ids), InboundMessage.direction == "in")
+        .group_by(InboundMessage.thread_id)
+    )
+    rows = session.execute(
+        select(InboundMessage.thread_id, InboundMessage.from_header).where(
+            InboundMessage.id.in_(newest)
+        )
+    ).all()
+    return {row[0]: row[1] for row in rows if row[0] is not None}
 
 
 def _newest_messages(session: Session, thread_ids: list[int]) -> dict[int, tuple[str, str]]:

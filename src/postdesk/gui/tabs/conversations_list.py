@@ -57,7 +57,8 @@ class ThreadRow(QWidget):
     def __init__(self, thread: ThreadSummary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thread_id = thread.id
-        self.sender_label = label(sender_name(thread.last_from) or "(no sender)", wrap=False)
+        who = thread.correspondent or thread.last_from  # the customer, even after a reply
+        self.sender_label = label(sender_name(who) or "(no sender)", wrap=False)
         self.time_label = muted(label(short_time(thread.last_at), wrap=False))
         count = f"({thread.message_count})" if thread.message_count > 1 else ""
         if thread.unread_count:
@@ -77,7 +78,7 @@ class ThreadRow(QWidget):
         # (which would push the time out of sight).
         for widget in (self.sender_label, self.subject_label, self.snippet_label):
             widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setToolTip(f"{thread.subject}\n{thread.last_from}")
+        self.setToolTip(f"{thread.subject}\n{who}")
         self.set_unread(thread.unread_count > 0)
 
     def set_unread(self, unread: bool) -> None:
