@@ -198,6 +198,18 @@ def test_cli_analyze_missing_file_is_one_line(capsys: pytest.CaptureFixture[str]
     assert captured.err.count("\n") == 1 and "no-such-message.eml" in captured.err
 
 
+def test_cli_analyze_refuses_a_file_that_is_not_mail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An image opened by mistake is named for what it is, never reported as "Result: OK"."""
+    image = tmp_path / "screenshot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)))
+    assert main(["analyze", str(image), "--no-dns"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "not a mail message" in captured.err
+
+
 def test_cli_analyze_reads_standard_input(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

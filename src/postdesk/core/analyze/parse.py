@@ -65,6 +65,15 @@ def parse_message(raw: bytes) -> ParsedMessage:
     split = _BLANK_LINE.search(raw)
     head = raw[: split.start()] if split else raw
     body = raw[split.end() :] if split else b""
+    if b"\x00" in head:
+        # Mail headers are text: an image or a document would otherwise yield junk "fields"
+        # and a report that says all is well.
+        raise UserError(
+            "analyze.not_a_message",
+            "What was given is not a mail message: it holds binary data (an image or a document?).",
+            "Open the saved .eml file, or paste the whole header block (in Gmail: Show "
+            "original; in Outlook: View message source).",
+        )
     headers = _fields(head)
     if not headers:
         raise UserError(
