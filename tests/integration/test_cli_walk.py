@@ -192,3 +192,14 @@ def test_dmarc_sources_for_a_period_without_reports_points_at_the_newest(workspa
     shown = ok("dmarc", "sources", "example.com", "--no-rdns", "--days", back[1])
     assert shown.startswith("example.com: 1 message in 1 report")
     assert "100.24.188.149" in shown
+
+
+def test_removing_an_address_listed_for_one_domain_says_how(workspace) -> None:
+    ok("suppress", "add", "fan@client.test", "--reason", "unsubscribe", "--domain", "shop.test")
+    done = postdesk("suppress", "remove", "fan@client.test")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "is suppressed for mail from shop.test, not for every domain" in done.stderr
+    assert "postdesk suppress remove fan@client.test --domain shop.test" in done.stderr
+    assert "fan@client.test" in ok("suppress", "list")  # still there: nothing was removed
+    ok("suppress", "remove", "fan@client.test", "--domain", "shop.test")
+    assert "No suppressed addresses." in ok("suppress", "list")

@@ -61,6 +61,10 @@ def _where(scope: str) -> str:
     return f" for mail from {scope}" if scope else ""
 
 
+def _scope_words(scope: str) -> str:
+    return f"for mail from {scope}" if scope else "for every domain"
+
+
 def run_add(args: argparse.Namespace) -> int:
     from postdesk.core import suppression
 
@@ -81,9 +85,23 @@ def run_remove(args: argparse.Namespace) -> int:
     store = _store()
     scope = suppression.scope_for(store, args.domain)
     if not suppression.remove(store, args.address, scope, by=BY):
+        address = args.address.strip().lower()
+        # Listed under another scope (for one domain, or for all): say which, and how.
+        others = [
+            e.scope
+            for e in suppression.list_entries(store, search=address)
+            if e.address == address and e.scope != scope
+        ]
+        if others:
+            flag = f" --domain {others[0]}" if others[0] else ""
+            raise UserError(
+                "suppression.other_scope",
+                f"{address} is suppressed {_scope_words(others[0])}, not {_scope_words(scope)}.",
+                f"Remove that entry with: postdesk suppress remove {address}{flag}",
+            )
         raise UserError(
             "suppression.not_listed",
-            f"{args.address.strip().lower()} is not on the suppression list{_where(scope)}.",
+            f"{address} is not on the suppression list{_where(scope)}.",
             "See who is with: postdesk suppress list --search PART",
         )
     print(f"Removed {args.address.strip().lower()}{_where(scope)}: mail to it goes out again.")
