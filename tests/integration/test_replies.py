@@ -128,6 +128,14 @@ async def test_reply_command_reads_the_text_from_stdin(relay_world, monkeypatch,
     text = email.message_from_bytes(raw, policy=policy.default).get_content()
     assert text.replace("\r\n", "\n").startswith("Merci, à bientôt\n")
 
+    # Without --json: the command to follow the reply, and that command finds it.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"One more thing\n")))
+    assert main(["reply", str(thread_id), "--from", "info@example.com", "--body-stdin"]) == 0
+    follow = capsys.readouterr().out.splitlines()[-1]
+    assert follow.startswith("Follow its delivery with: postdesk activity show ")
+    assert main(follow.split("postdesk ", 1)[1].split()) == 0
+    assert "Subject:      Re: Where is my parcel?" in capsys.readouterr().out
+
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Hello\n")))
     assert main(["reply", "999", "--from", "info@example.com", "--body-stdin"]) == 1
     assert "no conversation 999" in capsys.readouterr().err

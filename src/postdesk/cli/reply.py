@@ -45,5 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(sent.as_dict())
     else:
-        print(f"Reply to {sent.to} queued (message {sent.queue_id}): {sent.subject}")
+        print(f"Reply to {sent.to} queued: {sent.subject}")
+        # The activity's number of a message is its queue number.
+        print(f"Follow its delivery with: postdesk activity show {sent.queue_id}")
     return 0
