@@ -132,6 +132,27 @@ def test_every_message_is_listed_newest_first_with_its_status(qapp, window) -> N
     run_on_qt_loop(qapp, scenario())
 
 
+def test_at_900_px_long_addresses_never_hide_the_status(qapp, store, window) -> None:
+    long_to = [f"customer.number.{i}@a-rather-long-mailbox-provider.test" for i in range(3)]
+    wide = accepted(store, "shop.example", long_to, "Your order 1044 " + "and more " * 12, NOW)
+    with store.session() as s:
+        activity.set_recipient_status(s, wide, long_to[0], "bounced", bounce_class="hard.other")
+        activity.set_recipient_status(s, wide, long_to[1], "delivered")
+
+    async def scenario() -> None:
+        window.show()
+        await wait_for(lambda: len(subjects(window)) == 4 and not window.reads.running)
+
+    run_on_qt_loop(qapp, scenario())
+    table, status = window.table, COLUMNS.index("Status")
+    text = table.item(0, status).text()
+    assert "/" in text  # bounced for one, delivered for another: the longest status
+    needed = table.fontMetrics().horizontalAdvance(text)
+    assert table.columnWidth(status) > needed
+    right = table.horizontalHeader().sectionViewportPosition(status) + table.columnWidth(status)
+    assert right <= table.viewport().width(), "the status is on screen without scrolling"
+
+
 def test_typing_a_recipient_and_enter_finds_their_mail(qapp, qtbot, window) -> None:
     async def scenario() -> None:
         window.show()

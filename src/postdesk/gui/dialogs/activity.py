@@ -64,7 +64,9 @@ DIALOG_SIZE = (1100, 680)
 POLL_MS = 15_000
 PAGE_SIZE = 500
 TABLE_STRETCH, DETAIL_STRETCH = 3, 2
-COLUMNS = ("Accepted", "From", "To", "Subject", "Status")
+# Status right after the time: in a narrow window the last column is the one cut short, and
+# that is better the subject (its tooltip has it whole) than what became of the message.
+COLUMNS = ("Accepted", "Status", "From", "To", "Subject")
 STATUS_COLUMN = COLUMNS.index("Status")
 TEXT_COLUMN_MAX_WIDTH = 220
 # The worst status of a message colours its row (fixed pairs, readable in both themes).
@@ -328,10 +330,10 @@ class ActivityDialog(QDialog):
         to = ", ".join(r.address for r in row.recipients)
         cells = (
             local_time(row.accepted_at),
+            status_words(row.status),
             row.mail_from,
             to,
             row.subject,
-            status_words(row.status),
         )
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
