@@ -203,3 +203,27 @@ def test_removing_an_address_listed_for_one_domain_says_how(workspace) -> None:
     assert "fan@client.test" in ok("suppress", "list")  # still there: nothing was removed
     ok("suppress", "remove", "fan@client.test", "--domain", "shop.test")
     assert "No suppressed addresses." in ok("suppress", "list")
+
+
+def test_an_empty_conversation_list_says_how_to_receive_mail(workspace, store) -> None:  # type: ignore[no-untyped-def]
+    said = ok("conversations", "list")
+    assert "postdesk domain reception DOMAIN --on" in said
+    said = ok("conversations", "list", "--domain", "shop.test")
+    assert "shop.test does not receive mail yet" in said
+    assert "postdesk domain reception shop.test --on" in said
+    with store.session() as s:
+        s.query(DedicatedDomain).filter_by(name="shop.test").one().reception = True
+    assert ok("conversations", "list").strip() == "No conversations yet."
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["conversations", "show", "abc"], "the ID column of 'postdesk conversations list'"),
+        (["conversations", "search", " "], "type a word to look for"),
+    ],
+)
+def test_conversation_argument_mistakes_say_what_to_type(workspace, argv, says) -> None:  # type: ignore[no-untyped-def]
+    done = postdesk(*argv)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert says in done.stderr

@@ -26,17 +26,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=run_list)
 
     show = sub.add_parser("show", help="a thread's messages: headers, verdicts, text")
-    show.add_argument("thread_id", type=int, metavar="THREAD_ID")
+    show.add_argument("thread_id", type=_thread_id, metavar="THREAD_ID")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=run_show)
 
     search = sub.add_parser(
         "search", help="messages whose sender, recipients, subject or text match"
     )
-    search.add_argument("text", metavar="TEXT")
+    search.add_argument("text", type=_search_text, metavar="TEXT")
     search.add_argument("--domain", metavar="D", help="only this domain's messages")
     search.add_argument("--json", action="store_true")
     search.set_defaults(handler=run_search)
+
+
+def _thread_id(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            "use a number from the ID column of 'postdesk conversations list', e.g. 12"
+        )
+    return int(text)
+
+
+def _search_text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("type a word to look for, e.g. invoice")
+    return text
 
 
 def _store():  # type: ignore[no-untyped-def]
@@ -72,8 +86,9 @@ def run_list(args: argparse.Namespace) -> int:
             f"--limit must be between 1 and 10000, not {args.limit}.",
             "Try --limit 100.",
         )
+    store = _store()
     threads = conversations.list_threads(
-        _store(), args.domain, unread_only=args.unread, limit=args.limit
+        store, args.domain, unread_only=args.unread, limit=args.limit
     )
     if args.json:
         print_json(
@@ -95,6 +110,7 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     if not threads:
         print("No conversations yet." if not args.unread else "No unread conversations.")
+        _say_how_to_receive(store, args.domain)
         return 0
     print_table(
         ["ID", "LAST", "DOMAIN", "FROM", "MESSAGES", "UNREAD", "SUBJECT"],
@@ -142,6 +158,26 @@ def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
             for a in m.attachments
         ],
     }
+
+
+def _say_how_to_receive(store, domain: str | None) -> None:  # type: ignore[no-untyped-def]
+    """When nothing is listed because no mail can arrive, the command that changes that."""
+    from postdesk.core.domains import get_domain
+    from postdesk.core.store.models import DedicatedDomain
+
+    with store.session() as s:
+        if domain is not None:
+            chosen = get_domain(s, domain)
+            if not chosen.reception:
+                print(
+                    f"{chosen.name} does not receive mail yet; turn it on with: "
+                    f"postdesk domain reception {chosen.name} --on"
+                )
+        elif s.query(DedicatedDomain).filter_by(reception=True).first() is None:
+            print(
+                "None of your domains receives mail yet; turn it on with: "
+                "postdesk domain reception DOMAIN --on"
+            )
 
 
 def run_show(args: argparse.Namespace) -> int:
