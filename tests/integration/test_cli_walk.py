@@ -14,7 +14,7 @@ import pytest
 
 from postdesk.core import activity
 from postdesk.core.relay import queue
-from postdesk.core.store.models import DedicatedDomain
+from postdesk.core.store.models import DedicatedDomain, DomainRecord
 from support.workspace import add_verified_domain
 
 
@@ -227,3 +227,26 @@ def test_conversation_argument_mistakes_say_what_to_type(workspace, argv, says) 
     done = postdesk(*argv)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert says in done.stderr
+
+
+def test_one_click_unsubscribe_says_when_it_cannot_apply_yet(workspace, store) -> None:  # type: ignore[no-untyped-def]
+    said = ok("domain", "unsubscribe", "shop.test", "--on")
+    assert "carries no unsubscribe headers yet" in said
+    assert "postdesk settings tracking_target HOST" in said
+    assert "postdesk domain verify shop.test" in said
+    with store.session() as s:
+        domain_id = s.query(DedicatedDomain).filter_by(name="shop.test").one().id
+        s.add(
+            DomainRecord(
+                domain_id=domain_id,
+                kind="tracking",
+                type="CNAME",
+                host="track.shop.test",
+                value="track.postdesk.example",
+                required=False,
+                status="ok",
+            )
+        )
+    said = ok("domain", "unsubscribe", "shop.test")
+    assert "carries one-click unsubscribe headers, signed with DKIM" in said
+    assert "yet" not in said

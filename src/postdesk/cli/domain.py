@@ -192,15 +192,31 @@ def run_unsubscribe(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"domain": name, "one_click_unsubscribe": on})
         return 0
-    if on:
+    if on and not _has_tracking_address(store, name):
+        # The relay adds the headers only with a public tracking address (the link's host):
+        # saying "carries" now would be untrue.
+        print(
+            f"One-click unsubscribe is on for {domains.shown_name(name)}, but its mail carries "
+            "no unsubscribe headers yet: the link needs the domain's tracking address. Set a "
+            "public tracking host if there is none (postdesk settings tracking_target HOST), "
+            f"publish the tracking CNAME that 'postdesk domain records {name}' lists, then run: "
+            f"postdesk domain verify {name}"
+        )
+    elif on:
         print(
             f"Mail from {domains.shown_name(name)} to a single recipient carries one-click "
-            "unsubscribe headers, signed with DKIM; they need the domain's tracking CNAME "
-            "verified (the link points there)."
+            "unsubscribe headers, signed with DKIM."
         )
     else:
         print(f"Mail from {domains.shown_name(name)} carries no one-click unsubscribe headers.")
     return 0
+
+
+def _has_tracking_address(store, name: str) -> bool:  # type: ignore[no-untyped-def]
+    from postdesk.core.tracking import tracking_address
+
+    with store.session() as s:
+        return tracking_address(s, name) is not None
 
 
 def run_remove(args: argparse.Namespace) -> int:
