@@ -61,7 +61,8 @@ EXPLANATIONS = {
 ONE_CLICK_HELP = (
     "Adds List-Unsubscribe and List-Unsubscribe-Post headers (under the DKIM signature): the "
     "recipient's mail app shows an Unsubscribe button, and one click puts the address on the "
-    "suppression list for this domain. Gmail and Yahoo ask bulk senders for this."
+    "suppression list for this domain. Gmail and Yahoo ask bulk senders for this. The link "
+    "points at the domain's tracking address: the headers are added once it is verified."
 )
 DKIM_HELP = (
     "A new key starts waiting for DNS. Publish its DKIM record (shown on the Dedicated Domain "
