@@ -12,7 +12,10 @@ Rows, each printed with both sides and the ratio:
 Runs are interleaved (A B A B …) after a warm-up; medians, and the load average before and after.
 Needs NSD (Debian package) and checkdmarc (a test dependency).
 
-    .venv/bin/python benchmarks/bench_cli.py [--runs 9] [--listings-only]
+    .venv/bin/python benchmarks/bench_cli.py [--runs 9] [--listings-only] [--compare SRC]
+
+``--compare SRC`` adds Postdesk run from another source tree (``SRC`` first on ``PYTHONPATH``) to
+every row, interleaved in the same rounds, to compare code before and after a change.
 """
 
 from __future__ import annotations
@@ -66,17 +69,29 @@ def _time(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def _side_by_side(title: str, ours: tuple, peer: tuple, runs: int, faster: bool) -> None:
-    for argv, env in (ours, peer):
+def _side_by_side(
+    title: str, ours: tuple, peer: tuple, runs: int, faster: bool, other_src: str | None = None
+) -> None:
+    sides = [ours, peer]
+    if other_src:  # Postdesk from another source tree, run with the same arguments
+        sides.append((ours[0], {**ours[1], "PYTHONPATH": str(Path(other_src).resolve())}))
+    for argv, env in sides:
         _time(argv, env)  # warm-up
-    a: list[float] = []
-    b: list[float] = []
+    times: list[list[float]] = [[] for _ in sides]
     for _ in range(runs):
-        a.append(_time(*ours))
-        b.append(_time(*peer))
-    ours_ms, peer_ms = statistics.median(a) * 1000, statistics.median(b) * 1000
+        for side, spent in zip(sides, times, strict=True):
+            spent.append(_time(*side))
+    ours_ms, peer_ms = (statistics.median(t) * 1000 for t in times[:2])
     print(title)
     print(f"  Postdesk {ours_ms:7.0f} ms   peer {peer_ms:7.0f} ms")
+    _ratio(ours_ms, peer_ms, faster)
+    if other_src:
+        other_ms = statistics.median(times[2]) * 1000
+        print(f"  --compare tree {other_ms:7.0f} ms")
+        _ratio(other_ms, peer_ms, faster)
+
+
+def _ratio(ours_ms: float, peer_ms: float, faster: bool) -> None:
     if faster:
         speed = peer_ms / ours_ms
         how = f"{speed:.2f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
@@ -91,6 +106,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--listings-only", action="store_true", help="skip the check row")
+    parser.add_argument("--compare", metavar="SRC", help="also time Postdesk from this src tree")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     env = {**os.environ, "POSTDESK_HOME": tempfile.mkdtemp(prefix="postdesk-bench-")}
@@ -105,6 +121,7 @@ def main() -> int:
             ([*postdesk, "--version"], env),
             args.runs,
             faster=False,
+            other_src=args.compare,
         )
     if args.listings_only:
         return _load(load_before)
@@ -119,6 +136,7 @@ def main() -> int:
             ([sys.executable, "-c", CHECKDMARC, DOMAIN, str(server.port)], dns_env),
             args.runs,
             faster=True,
+            other_src=args.compare,
         )
     finally:
         server.stop()

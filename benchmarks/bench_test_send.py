@@ -7,7 +7,11 @@ interleaved (A B A B …) after a warm-up, and prints both medians, the ratio an
 Bytecode caching is on, as for a user. Needs swaks, dbus-daemon and gnome-keyring (Debian
 packages).
 
-    .venv/bin/python benchmarks/bench_test_send.py [--runs 15]
+    .venv/bin/python benchmarks/bench_test_send.py [--runs 15] [--compare SRC]
+
+``--compare SRC`` adds a third side, interleaved in the same rounds: Postdesk run from another
+source tree (``SRC`` first on ``PYTHONPATH``, e.g. ``git archive REV src | tar -x -C DIR`` and
+``--compare DIR/src``), to compare code before and after a change under the same load.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ def _time(argv: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--compare", metavar="SRC", help="also time Postdesk from this src tree")
     args = parser.parse_args()
     for tool in ("swaks", "dbus-daemon", "gnome-keyring-daemon"):
         if not shutil.which(tool):
@@ -108,7 +113,7 @@ def main() -> int:
     load_before = os.getloadavg()
     try:
         with secret_service_daemon() as bus:
-            ours, theirs = _compare(port, cafile, bus, root, args.runs)
+            ours, theirs, other = _compare(port, cafile, bus, root, args.runs, args.compare)
     finally:
         controller.stop()  # type: ignore[attr-defined]
         shutil.rmtree(root, ignore_errors=True)
@@ -117,13 +122,17 @@ def main() -> int:
     print(f"  postdesk test-send  median {ours_ms:6.0f} ms  (min {min(ours) * 1000:.0f})")
     print(f"  swaks               median {theirs_ms:6.0f} ms  (min {min(theirs) * 1000:.0f})")
     print(f"  ratio postdesk / swaks: {ours_ms / theirs_ms:.2f}x (target: at most 3x)")
+    if other:
+        other_ms = statistics.median(other) * 1000
+        print(f"  --compare tree      median {other_ms:6.0f} ms  (min {min(other) * 1000:.0f})")
+        print(f"  ratio compared tree / swaks: {other_ms / theirs_ms:.2f}x")
     print(f"  load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
     return 0
 
 
 def _compare(
-    port: int, cafile: str, bus: str, root: Path, runs: int
-) -> tuple[list[float], list[float]]:
+    port: int, cafile: str, bus: str, root: Path, runs: int, other_src: str | None
+) -> tuple[list[float], list[float], list[float]]:
     env = {
         **os.environ,
         "DBUS_SESSION_BUS_ADDRESS": bus,
@@ -163,14 +172,21 @@ def _compare(
         "--to",
         "owner@example.org",
     ]
+    other_env = None
+    if other_src:
+        other_env = {**env, "PYTHONPATH": str(Path(other_src).resolve())}
+        _time(postdesk, other_env)
     _time(postdesk, env)  # warm-up: the page cache, and bytecode written once
     _time(swaks, env)
     ours: list[float] = []
     theirs: list[float] = []
+    other: list[float] = []
     for _ in range(runs):  # interleaved, so a busy moment slows both alike
         ours.append(_time(postdesk, env))
         theirs.append(_time(swaks, env))
-    return ours, theirs
+        if other_env is not None:
+            other.append(_time(postdesk, other_env))
+    return ours, theirs, other
 
 
 if __name__ == "__main__":
