@@ -81,3 +81,11 @@ def test_no_secret_service_is_the_same_refusal_as_keyrings(
         assert "could not be loaded" in caught.value.message
         assert "PYTHON_KEYRING_BACKEND" in caught.value.hint
     assert "value-that-must-not-leak" not in str(stored.value)
+
+
+def test_without_secretstorage_the_refusal_names_the_backend(monkeypatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.SecretService.Keyring")
+    monkeypatch.setitem(sys.modules, "secretstorage", None)  # as if it were not installed
+    with pytest.raises(secrets.SecretsUnavailable) as caught:
+        secrets.read_secret("service:any")
+    assert "could not be loaded" in caught.value.message

@@ -29,8 +29,11 @@ def get_password(service: str, username: str) -> str | None:
     ``LockedException`` when the collection or item stays locked, and its other exceptions as
     they come (the secrets gateway turns them into messages).
     """
-    import secretstorage
-    from secretstorage.exceptions import LockedException, SecretServiceNotAvailableException
+    try:
+        import secretstorage
+        from secretstorage.exceptions import LockedException, SecretServiceNotAvailableException
+    except ImportError as exc:  # keyring's backend needs it too (installed with keyring on Linux)
+        raise Unreachable(type(exc).__name__) from None
 
     try:
         bus = secretstorage.dbus_init()
