@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 import dkim
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from postdesk.core import audit, outgoing, srs
@@ -264,17 +264,22 @@ def loop_reason(raw: bytes, domain: str) -> str:
     return ""
 
 
+_RULES = ForwardRule.__table__
+_FORWARDING_DOMAINS = (
+    select(_RULES.c.domain_id)
+    .where(_RULES.c.domain_id.in_(bindparam("ids", expanding=True)), _RULES.c.enabled.is_(True))
+    .distinct()
+)
+
+
 def forwarding_domains(session: Session, domain_ids: set[int]) -> set[int]:
     """Which of ``domain_ids`` have a forwarding rule in effect (one query for a whole group
     of received messages)."""
     if not domain_ids:
         return set()
-    rows = session.scalars(
-        select(ForwardRule.domain_id)
-        .where(ForwardRule.domain_id.in_(domain_ids), ForwardRule.enabled.is_(True))
-        .distinct()
-    )
-    return set(rows)
+    # A plain statement on the session's connection: no ORM work inside the group commit.
+    rows = session.connection().execute(_FORWARDING_DOMAINS, {"ids": list(domain_ids)})
+    return {int(domain_id) for (domain_id,) in rows}
 
 
 def may_owe(rcpt_tos: list[str], domain_forwards: bool) -> bool:
