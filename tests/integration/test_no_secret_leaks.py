@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import smtplib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from postdesk.core import secrets
 from support.nsd import txt
+from support.relay import RelayProcess
+from support.services import free_port
 from support.smtpd import SMTP_PASSWORD, SMTP_USER
 
 pytestmark = pytest.mark.nsd
@@ -108,6 +113,7 @@ def test_no_secret_reaches_database_logs_or_output(
         "--json",
         ok=False,
     )
+    _relay_session(postdesk_home, reset["username"], reset["password"], cli)
     cli("smtp-user", "delete", "shop.test", "crm")
 
     dkim_private = secrets.read_secret(store_dkim_ref(store))
@@ -124,10 +130,45 @@ def test_no_secret_reaches_database_logs_or_output(
         if path.is_file() and "vault" not in path.parts:  # vault: AES-GCM ciphertext only
             haystacks[str(path.relative_to(postdesk_home))] = path.read_bytes().decode("latin-1")
     assert any(name.startswith("postdesk.db") for name in haystacks)
-    assert any(name.startswith("logs") for name in haystacks)
+    logs = [text for name, text in haystacks.items() if name.startswith("logs")]
+    assert logs and "relay listening" in "".join(logs)  # the relay's session was logged
     for what, secret in needles.items():
         for where, text in haystacks.items():
             assert secret not in text, f"the {what} was found in {where}"
+
+
+def _relay_session(home: Path, username: str, password: str, cli: Cli) -> None:
+    """The relay as its own process: a wrong login, the right one, one message (its delivery
+    through the untrusted service fails and is logged), then a clean stop."""
+    port = free_port()
+    output = home.parent / "relay-output.txt"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "postdesk", "relay", "--listen", f"127.0.0.1:{port}",
+             "--no-tracking", "--retry-after", "0.2"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )  # fmt: skip
+    try:
+        RelayProcess(process, port, output).wait_listening()
+        with (
+            smtplib.SMTP("127.0.0.1", port, timeout=30) as client,
+            pytest.raises(smtplib.SMTPAuthenticationError),
+        ):
+            client.login(username, password[::-1])
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.login(username, password)
+            client.sendmail(
+                username,
+                ["owner@example.org"],
+                f"From: {username}\r\nTo: owner@example.org\r\nSubject: Hi\r\n\r\nHello\r\n",
+            )
+        time.sleep(1.0)  # a delivery attempt or two, each logged
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    cli.outputs.append(output.read_text(encoding="utf-8", errors="replace"))
 
 
 def store_dkim_ref(store) -> str:
