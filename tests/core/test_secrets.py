@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from contextlib import closing
 
 import pytest
 
@@ -41,6 +43,36 @@ def test_long_secret_is_sealed_and_never_stored_in_the_keyring_as_plain_text(
 
 def test_check_backend_names_the_secret_service(secret_service: str) -> None:
     assert "SecretService" in secrets.check_backend()
+
+
+def test_keyring_checks_at_the_same_moment_never_read_each_others_test_value(
+    secret_service: str,
+) -> None:
+    """The relay forwarding two messages at once (threads), or the relay and a command (two
+    processes), each prove the keyring: neither may be refused for the other's test value."""
+    import secretstorage
+
+    failures: list[Exception] = []
+
+    def prove() -> None:
+        for _ in range(5):
+            try:
+                secrets.check_backend()
+            except secrets.SecretsUnavailable as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=prove) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    with closing(secretstorage.dbus_init()) as bus:
+        left = [
+            item.get_attributes().get("username", "")
+            for item in secretstorage.get_default_collection(bus).get_all_items()
+        ]
+    assert not [name for name in left if name.startswith("keyring-probe")]  # none left behind
 
 
 def test_tampered_sealed_value_is_refused_with_a_message(

@@ -22,6 +22,7 @@ import hashlib
 import os
 import secrets as _random
 import sys
+import threading
 from pathlib import Path
 
 from postdesk.core.config import data_dir, folder_problem
@@ -32,6 +33,7 @@ INLINE_LIMIT = 1000
 DATA_KEY_NAME = "data-key"
 _SEALED_PREFIX = "sealed:v1:"
 _PROBE_NAME = "keyring-probe"
+_checking = threading.Lock()
 
 _backend = None
 _verified: str | None = None  # the backend whose round trip passed in this process
@@ -187,19 +189,25 @@ def _call(action: str, fn, *args):  # type: ignore[no-untyped-def]
 
 
 def check_backend() -> str:
-    """Prove the keyring works with a write-read-delete round trip; returns the backend name."""
+    """Prove the keyring works with a write-read-delete round trip; returns the backend name.
+
+    Each round trip uses an item of its own: two threads (or the relay and a command) proving
+    the keyring at the same moment must not read each other's test value."""
     global _verified
     backend = _keyring()
     token = _random.token_hex(8)
-    _call("store a test value", backend.set_password, SERVICE, _PROBE_NAME, token)
-    read = _call("read a test value", backend.get_password, SERVICE, _PROBE_NAME)
+    probe = f"{_PROBE_NAME}:{token}"
+    _call("store a test value", backend.set_password, SERVICE, probe, token)
+    read = _call("read a test value", backend.get_password, SERVICE, probe)
     if read != token:
+        with contextlib.suppress(Exception):  # leave no test item behind
+            backend.delete_password(SERVICE, probe)
         raise SecretsUnavailable(
             f"The keyring backend '{backend_name(backend)}' did not give back a test value "
             "stored in it, so it cannot keep Postdesk's passwords and keys.",
             _unusable_backend_hint(),
         )
-    _call("remove a test value", backend.delete_password, SERVICE, _PROBE_NAME)
+    _call("remove a test value", backend.delete_password, SERVICE, probe)
     _verified = backend_name(backend)
     return _verified
 
@@ -212,7 +220,10 @@ def require_storage() -> str:
     """
     if _verified is not None and _backend is not None:
         return _verified
-    return check_backend()
+    with _checking:  # threads that arrive together share one round trip
+        if _verified is not None and _backend is not None:
+            return _verified
+        return check_backend()
 
 
 def check_kind() -> str:
