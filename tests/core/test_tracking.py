@@ -33,6 +33,18 @@ def test_change_takes_effect_after_fifteen_minutes(store) -> None:
     assert later["open"].enabled is False and later["open"].pending is None
 
 
+def test_messages_of_one_group_commit_each_get_what_applies_at_their_own_time(store) -> None:
+    add_verified_domain(store)
+    tracking.set_tracking(store, "example.com", "open", False, T0)
+    switch = T0 + dt.timedelta(minutes=15)
+    with store.session() as s:
+        tracked = tracking.InEffect(s)  # one for the whole group: changes read once
+        assert tracked(1, "open", switch - dt.timedelta(milliseconds=1))
+        assert not tracked(1, "open", switch)
+        assert tracked(1, "click", switch)  # the other feature is read on its own
+        assert tracked(1, "open", switch - dt.timedelta(seconds=1))  # out of order, too
+
+
 def test_toggling_back_before_it_takes_effect_cancels(store) -> None:
     add_verified_domain(store)
     tracking.set_tracking(store, "example.com", "click", False, T0)

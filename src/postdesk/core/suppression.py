@@ -16,7 +16,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from postdesk.core import audit, settings
@@ -44,14 +44,27 @@ def _key(address: str) -> str:
     return address.strip().strip("<>").lower()
 
 
+_SUPPRESSIONS = Suppression.__table__
+# Built once: the relay asks at every RCPT, and almost every answer is "no entry".
+_FIRST_ENTRY = (
+    select(_SUPPRESSIONS.c.id)
+    .where(
+        _SUPPRESSIONS.c.address == bindparam("address"),
+        _SUPPRESSIONS.c.scope.in_([bindparam("everywhere"), bindparam("domain")]),
+    )
+    .order_by(_SUPPRESSIONS.c.scope)
+    .limit(1)
+)
+
+
 def is_suppressed(session: Session, address: str, domain: str) -> SuppressionView | None:
     """The entry that stops mail from ``domain`` to ``address`` (workspace-wide first), or None."""
-    row = session.scalars(
-        select(Suppression)
-        .where(Suppression.address == _key(address), Suppression.scope.in_(("", domain)))
-        .order_by(Suppression.scope)
-        .limit(1)
-    ).first()
+    found = session.execute(
+        _FIRST_ENTRY, {"address": _key(address), "everywhere": "", "domain": domain}
+    ).scalar()
+    if found is None:
+        return None
+    row = session.get(Suppression, found)
     return SuppressionView.from_row(row) if row is not None else None
 
 

@@ -103,8 +103,31 @@ def _state(session: Session, domain_id: int, feature: Feature, at: dt.datetime) 
 
 
 def in_effect(session: Session, domain_id: int, feature: Feature, at: dt.datetime) -> bool:
-    """Whether a tracking feature applies to mail a domain sends at time ``at`` (the relay asks)."""
-    return _state(session, domain_id, feature, at).enabled
+    """Whether a tracking feature applies to mail a domain sends at time ``at``."""
+    return InEffect(session)(domain_id, feature, at)
+
+
+class InEffect:
+    """``in_effect`` for the many messages of one transaction (the relay's group commit): each
+    domain's changes are read once, and each message still gets what applies at its own time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._read: dict[tuple[int, Feature], list[tuple[dt.datetime, bool]]] = {}
+
+    def __call__(self, domain_id: int, feature: Feature, at: dt.datetime) -> bool:
+        key = (domain_id, feature)
+        changes = self._read.get(key)
+        if changes is None:
+            changes = [
+                (c.effective_at, c.enabled) for c in _changes(self.session, domain_id, feature)
+            ]
+            self._read[key] = changes
+        enabled = True
+        for effective_at, value in changes:  # oldest first: the last one in effect wins
+            if effective_at <= at:
+                enabled = value
+        return enabled
 
 
 def tracking_state(

@@ -245,6 +245,7 @@ def _commit(store: Store, batch: list[_Request]) -> None:
     try:
         with store.session() as s:
             limit = usage.daily_limit(s)
+            tracked = tracking.InEffect(s)
             totals: dict[dt.date, int] = {}
             for request in batch:
                 day = usage.utc_day(request.now)
@@ -252,7 +253,7 @@ def _commit(store: Store, batch: list[_Request]) -> None:
                     totals[day] = usage.total_on(s, day)
                 request.outcome = _check(s, request, totals[day], limit)
                 if request.outcome is None:
-                    queued.append((request, _enqueue(s, request)))
+                    queued.append((request, _enqueue(s, request, tracked)))
                     # The next message in the group sees this one counted, as if it came
                     # after this one's count.
                     totals[day] += len(request.rcpt_tos)
@@ -356,7 +357,7 @@ def take_critical(block: headers.HeaderBlock) -> tuple[headers.HeaderBlock, bool
     return dataclasses.replace(block, lines=tuple(kept), fields=fields), critical
 
 
-def _enqueue(s: Session, request: _Request) -> int:
+def _enqueue(s: Session, request: _Request, tracked: tracking.InEffect) -> int:
     login = request.login
     domain = s.get(DedicatedDomain, login.domain_id)
     block, critical = take_critical(request.block)
@@ -370,8 +371,8 @@ def _enqueue(s: Session, request: _Request) -> int:
         raw=data,
         subject=_decoded(request.block.first("Subject")),
         message_id=_decoded(headers.read(data).first("Message-ID")),
-        track_open=tracking.in_effect(s, login.domain_id, "open", request.now),
-        track_click=tracking.in_effect(s, login.domain_id, "click", request.now),
+        track_open=tracked(login.domain_id, "open", request.now),
+        track_click=tracked(login.domain_id, "click", request.now),
         critical=critical,
         now=request.now,
     )
