@@ -29,12 +29,15 @@ class ProviderSink(SinkHandler):
         super().__init__()
         self.data_replies: list[str] = []
         self.rcpt_refusals: dict[str, str] = {}
+        self.refuse_once: dict[str, str] = {}  # refused at the first try only
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address in self.rcpt_refusals:
             return self.rcpt_refusals[address]
+        if address in self.refuse_once:
+            return self.refuse_once.pop(address)
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -188,6 +191,26 @@ async def test_a_message_partly_refused_is_delivered_to_the_others(relay_world):
     assert handed.recipient == CUSTOMER and "refused" not in handed.detail
     assert detail.provider_message_id == "1A2B3C4D5E"
     assert [r.id for r in activity.search(world.store, ActivityQuery(recipient=ghost))] == [row.id]
+
+
+async def test_a_recipient_told_to_try_later_gets_the_message_when_the_others_already_have(
+    relay_world,
+):
+    world = relay_world
+    sink = _provider_sink(world)
+    busy = "busy@client.test"
+    sink.refuse_once = {busy: "452 4.2.2 <busy@client.test>: Mailbox full, try again later"}
+    relay = await world.start_relay()
+    await _send(world, relay.port, "two, one busy", rcpts=[CUSTOMER, busy])
+    await _wait(lambda: _finished(world.store, 1))
+    assert [e.rcpt_tos for e in sink.messages] == [[CUSTOMER], [busy]]  # once each
+    (row,) = activity.search(world.store, ActivityQuery())
+    assert {r.address: r.status for r in row.recipients} == {CUSTOMER: "sent", busy: "sent"}
+    detail = activity.message_detail(world.store, row.id)
+    assert [(e.kind, e.bounce_class) for e in detail.timeline if e.recipient == busy] == [
+        ("deferred", "soft.mailbox_full"),
+        ("handed_over", None),
+    ]
 
 
 def _postfix_dsn(original_id: str, recipient: str) -> bytes:

@@ -21,7 +21,7 @@ from postdesk.core.store.models import Base, MessageEvent, MessageRecipient, Que
 
 _CODE = re.compile(r"\s*([2-5]\d\d)\b")
 _DETAIL_LIMIT = 2000
-NOT_RETRIED = "the others got the message, so this address is not tried again"
+GAVE_UP = "Postdesk stopped trying: the message had waited too long"
 
 
 @dataclass(frozen=True)
@@ -120,12 +120,14 @@ def _add_attempt(batch: _Batch, a: Attempt) -> None:
         if address in refused:
             code, text = refused[address]
             said = f"{code} {text}"
-            c = _classify(code, said, permanent=a.result != "retry")
-            if a.result == "retry" and a.status == "pending":
+            # A 4xx for one recipient of a message the others got is retried for it alone.
+            later = a.result == "retry" or (a.result == "sent" and code < 500)
+            c = _classify(code, said, permanent=not later)
+            if later and a.status == "pending":
                 batch.event(mid, "deferred", address, said, c.bounce_class.value)
                 batch.status(mid, address, "deferred", c.bounce_class.value, c.reason)
             else:
-                detail = said if code >= 500 or a.result != "sent" else f"{said} ({NOT_RETRIED})"
+                detail = said if code >= 500 or a.result != "sent" else f"{said} ({GAVE_UP})"
                 batch.bounce(mid, address, c, detail)
             first_class = first_class or c.bounce_class.value
         elif a.result == "sent":

@@ -387,7 +387,11 @@ def record_outcomes(
             attempts = row.attempts + 1
             status: str = outcome.result
             reply, next_at = outcome.reply, now
-            if outcome.result == "retry":
+            rcpt_tos = list(row.rcpt_tos or ())
+            later = later_recipients(outcome)
+            if outcome.result == "retry" or later:
+                # Handed over to some while others were told "try again later" (4xx): the
+                # message stays queued for those alone, retried like any other.
                 status, reply, next_at = _retry_values(
                     attempts, row.accepted_at, outcome.reply, policy, now
                 )
@@ -399,9 +403,10 @@ def record_outcomes(
                     "b_attempts": attempts,
                     "b_next": next_at,
                     "b_sent": now if status == "sent" else None,
+                    "b_rcpts": later if later and status == "pending" else rcpt_tos,
                 }
             )
-            attempts_seen.append(_attempt(outcome, status, row.rcpt_tos, first=row.attempts == 0))
+            attempts_seen.append(_attempt(outcome, status, rcpt_tos, first=row.attempts == 0))
         if params:
             s.execute(
                 update(t)
@@ -412,6 +417,7 @@ def record_outcomes(
                     attempts=bindparam("b_attempts"),
                     next_attempt_at=bindparam("b_next"),
                     sent_at=bindparam("b_sent"),
+                    rcpt_tos=bindparam("b_rcpts", type_=t.c.rcpt_tos.type),
                     claimed_by=None,
                     claimed_until=None,
                 ),
@@ -419,6 +425,14 @@ def record_outcomes(
             )
             activity_delivery.record_attempts(s, attempts_seen, now)
     return {p["b_id"]: str(p["b_status"]) for p in params}  # type: ignore[misc]
+
+
+def later_recipients(outcome: Outcome) -> list[str]:
+    """The recipients of a message handed over to the others that the upstream told to try
+    again later (a 4xx at RCPT): they are sent the message again."""
+    if outcome.result != "sent":
+        return []
+    return [address for address, code, _text in outcome.refused if 400 <= code < 500]
 
 
 def _attempt(
