@@ -67,7 +67,10 @@ def generate_password(length: int = GENERATED_LENGTH) -> str:
 def check_password_strength(password: str, *, login: str = "") -> None:
     """Refuse a typed password that is short, guessable or contains the login."""
     check_field("The password", password)
-    hint = f"Use at least {MIN_PASSWORD_LENGTH} characters mixing letters and digits, or Generate."
+    hint = (
+        f"Use at least {MIN_PASSWORD_LENGTH} characters mixing letters and digits, "
+        "or let Postdesk generate one."
+    )
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
             "password.short",

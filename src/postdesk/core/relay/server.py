@@ -25,6 +25,24 @@ from postdesk.core.store import Store
 
 log = logging.getLogger(__name__)
 
+
+class _KnownNotices(logging.Filter):
+    """aiosmtpd's warnings about choices Postdesk makes on purpose, logged for every session:
+    AUTH without TLS (offered on loopback only) and its own use of ``Session.login_data``.
+    Without a filter they reach the relay's console as unexplained lines."""
+
+    KNOWN = (
+        "auth_required == True but auth_require_tls == False",
+        "Session.login_data is deprecated",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(known) for known in self.KNOWN)
+
+
+logging.getLogger("mail.log").addFilter(_KnownNotices())
+
 WRONG_LOGIN = (
     "535 5.7.8 Wrong username or password; the username is the full login, e.g. shop@example.com"
 )
