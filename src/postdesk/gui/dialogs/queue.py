@@ -55,6 +55,8 @@ STATUS_COLUMN = COLUMNS.index("Status")
 # Long addresses and subjects give way so the answer stays in view (tooltips show them whole).
 TEXT_COLUMNS = tuple(COLUMNS.index(c) for c in ("From", "To", "Subject"))
 TEXT_COLUMN_MAX_WIDTH = 190
+# In a narrow window they give way further, down to this, before any column leaves the view.
+TEXT_COLUMN_MIN_WIDTH = 90
 # The answer column starts this wide and then takes whatever room is left.
 REPLY_MIN_WIDTH = 180
 STATUS_WORDS = {"pending": "Pending", "sending": "Sending", "sent": "Sent", "bounced": "Bounced"}
@@ -127,6 +129,7 @@ class QueueDialog(QDialog):
         self.wake = wake
         self.messages: list[MessageInfo] = []
         self._sized_for: list[int] = []
+        self._text_widths: dict[int, int] = {}  # what the address and subject columns need
         self.setWindowTitle("Relay queue")
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
@@ -202,6 +205,8 @@ class QueueDialog(QDialog):
     def _build_table(self) -> QTableWidget:
         table = QTableWidget(0, len(COLUMNS))
         table.setHorizontalHeaderLabels(COLUMNS)
+        for column, name in enumerate(COLUMNS):  # a narrow column cuts its heading short
+            table.horizontalHeaderItem(column).setToolTip(name)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -300,10 +305,30 @@ class QueueDialog(QDialog):
 
     def _size_columns(self) -> None:
         self.table.resizeColumnsToContents()
-        for column in TEXT_COLUMNS:
-            if self.table.columnWidth(column) > TEXT_COLUMN_MAX_WIDTH:
-                self.table.setColumnWidth(column, TEXT_COLUMN_MAX_WIDTH)
+        self._text_widths = {c: self.table.columnWidth(c) for c in TEXT_COLUMNS}
+        self._fit_text_columns()
         self.table.setColumnWidth(len(COLUMNS) - 1, REPLY_MIN_WIDTH)
+
+    def _fit_text_columns(self) -> None:
+        """Narrow the address and subject columns so the status, attempts and next attempt
+        stay in view without scrolling sideways (their tooltips show them whole)."""
+        if not self._text_widths:
+            return
+        table = self.table
+        fixed = sum(table.columnWidth(c) for c in range(len(COLUMNS) - 1) if c not in TEXT_COLUMNS)
+        room = table.viewport().width() - fixed - REPLY_MIN_WIDTH
+        needed = sorted(self._text_widths.items(), key=lambda item: item[1])
+        for left, (column, width) in enumerate(needed):
+            # A column that needs less than its share leaves the rest to the wider ones.
+            share = room // (len(needed) - left)
+            width = min(width, TEXT_COLUMN_MAX_WIDTH, max(share, TEXT_COLUMN_MIN_WIDTH))
+            table.setColumnWidth(column, width)
+            room -= width
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        if event.oldSize().width() != event.size().width():
+            self._fit_text_columns()
 
     def _fill_row(self, row: int, message: MessageInfo) -> None:
         reply = (message.last_reply or "").replace("\n", " ")
