@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from email import message_from_bytes
 from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
+from postdesk.core import forwarding, senders, suppression
 from postdesk.core.relay import queue
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, SmtpService
+from postdesk.core.store.models import DedicatedDomain, QueuedMessage, SmtpService
+from postdesk.gui.dialogs.forwarding import ForwardingDialog
 from postdesk.gui.dialogs.queue import COLUMNS as QUEUE_COLUMNS
 from postdesk.gui.dialogs.queue import QueueDialog
+from postdesk.gui.dialogs.sender_addresses import SenderAddressesDialog
+from postdesk.gui.dialogs.suppression import SuppressionDialog
 from support.qtloop import run_on_qt_loop, wait_for
 from support.workspace import add_verified_domain
 
@@ -95,3 +101,76 @@ def test_the_queue_shrunk_to_900_px_keeps_next_attempt_in_view(qapp, qtbot, stor
     assert fully_in_view(dialog.table, QUEUE_COLUMNS.index("Next attempt"))
     subject = QUEUE_COLUMNS.index("Subject")
     assert dialog.table.item(0, subject).toolTip().endswith("to the parcel shop")
+
+
+# --- data changing under an open window -----------------------------------------------------
+# Another process (the relay, the command line) changes the workspace; only polling sees it.
+
+
+def opened(qtbot: Any, qapp: QApplication, dialog: Any) -> Any:
+    qtbot.addWidget(dialog)
+    dialog.resize(NARROW, 600)
+
+    async def work() -> None:
+        dialog.show()
+        if hasattr(dialog, "load"):
+            await dialog.load()
+
+    run(qapp, work)
+    return dialog
+
+
+def wait(qapp: QApplication, condition: Any) -> None:
+    async def work() -> None:
+        await wait_for(condition)
+
+    run(qapp, work)
+
+
+def test_a_bounce_suppressed_meanwhile_appears_in_the_open_list(qapp, qtbot, store) -> None:
+    dialog = opened(qtbot, qapp, SuppressionDialog(store))
+    wait(qapp, lambda: dialog.stack.currentWidget() is dialog.empty)
+    with store.session() as s:
+        suppression.suppress(s, "gone@yahoo.test", "hard_bounce", detail="550 5.1.1 no such user")
+    wait(qapp, lambda: dialog.table.rowCount() == 1 and dialog.stack.currentIndex() == 0)
+    assert dialog.table.item(0, 0).text() == "gone@yahoo.test"
+
+
+def test_a_rule_added_meanwhile_appears_in_open_forwarding(qapp, qtbot, store, domain) -> None:
+    dialog = opened(qtbot, qapp, ForwardingDialog(store, domain))
+    assert dialog.stack.currentWidget() is dialog.empty
+    forwarding.add_rule(store, domain, "info", "team@elsewhere.example")
+    wait(qapp, lambda: dialog.table.rowCount() == 1)
+    assert dialog.stack.currentWidget() is dialog.table
+    assert dialog.table.texts(1) == ["team@elsewhere.example"]
+
+    # The chosen rule stays chosen when another one is listed above it.
+    dialog.table.selectRow(0)
+    forwarding.add_rule(store, domain, "billing", "books@elsewhere.example")
+    wait(qapp, lambda: dialog.table.rowCount() == 2)
+    assert dialog.selected() is not None and dialog.selected().local_part == "info"
+    assert dialog.pause_button.isEnabled()
+
+
+def sent_code(store: Store, address: str) -> str:
+    """The code in the newest confirmation mail queued to ``address`` (what its inbox gets)."""
+    with store.session() as s:
+        rows = s.query(QueuedMessage).filter(QueuedMessage.source == "confirm").all()
+        raw = [r.raw for r in rows if address in r.rcpt_tos][-1]
+    text = b"".join(
+        part.get_payload(decode=True) or b""
+        for part in message_from_bytes(raw).walk()
+        if part.get_content_type() == "text/plain"
+    )
+    return re.search(rb"\b(\d{6})\b", text).group(1).decode()
+
+
+def test_a_code_confirmed_by_itself_shows_in_open_sender_addresses(
+    qapp, qtbot, store, domain
+) -> None:
+    senders.add_sender(store, "sales@example.com")
+    dialog = opened(qtbot, qapp, SenderAddressesDialog(store, domain))
+    assert dialog.table.texts(1) == ["Waiting for the code"]
+    # What Conversations does when the code's mail arrives on a domain Postdesk receives.
+    senders.confirm_sender(store, "sales@example.com", sent_code(store, "sales@example.com"))
+    wait(qapp, lambda: dialog.table.texts(1) == ["Confirmed"])

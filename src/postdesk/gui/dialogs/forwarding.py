@@ -20,13 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from postdesk.gui.asyncutil import async_slot
+from postdesk.gui.asyncutil import LatestRead, async_slot
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.plain_table import PlainTable
+from postdesk.gui.widgets.shown_refresh import ShownRefresh
 from postdesk.gui.widgets.stats_panel import heading, local_time
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ class ForwardingDialog(QDialog):
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
+        # The command line (or another window) may add or pause rules while this one is open.
+        self.reads = LatestRead(self.refresh, banner=self.banner, when=self.isVisible)
+        self.refresher = ShownRefresh(self, self.reads)
         self.table = PlainTable(COLUMNS, stretch=1)
         self.table.setAccessibleName("Forwarding rules")
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -142,16 +146,22 @@ class ForwardingDialog(QDialog):
     @async_slot
     async def load(self) -> None:
         """Read the domain's rules off the GUI thread and show them."""
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Read the rules and show them, keeping the selected one selected."""
         from postdesk.core import forwarding
 
-        self.rules = await asyncio.to_thread(forwarding.list_rules, self.store, self.domain)
-        chosen = self.selected()
+        rules = await asyncio.to_thread(forwarding.list_rules, self.store, self.domain)
+        chosen = self.selected()  # by the rows still shown, before they are replaced
+        self.rules = rules
         self.table.fill(
             [
                 (rule_address(r), r.destination, rule_state(r), local_time(r.created_at))
                 for r in self.rules
             ]
         )
+        self.table.clearSelection()  # a row removed meanwhile is not replaced by its neighbour
         if chosen is not None:
             for row, rule in enumerate(self.rules):
                 if rule.id == chosen.id:
@@ -207,7 +217,7 @@ class ForwardingDialog(QDialog):
         self.banner.show_message(
             "info", f"Mail to {rule_address(rule)} now also goes to {rule.destination}."
         )
-        await self.load()
+        await self.refresh()
 
     def confirm_remove(self) -> QMessageBox | None:
         """Ask before removing the selected rule (Cancel is the default)."""
@@ -233,7 +243,7 @@ class ForwardingDialog(QDialog):
         self.banner.show_message(
             "info", f"Mail to {rule_address(rule)} no longer goes to {rule.destination}."
         )
-        await self.load()
+        await self.refresh()
 
     @async_slot(button="pause_button")
     async def toggle_selected(self) -> None:
@@ -259,4 +269,4 @@ class ForwardingDialog(QDialog):
         else:
             text = f"Mail to {rule_address(rule)} goes to {rule.destination} again."
         self.banner.show_message("info", text)
-        await self.load()
+        await self.refresh()

@@ -21,12 +21,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from postdesk.gui.asyncutil import async_slot
+from postdesk.gui.asyncutil import LatestRead, async_slot
 from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.plain_table import PlainTable
+from postdesk.gui.widgets.shown_refresh import ShownRefresh
 from postdesk.gui.widgets.stats_panel import heading, local_time
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ class SenderAddressesDialog(QDialog):
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
+        # A code is confirmed by itself when its mail arrives in Conversations; show it.
+        self.reads = LatestRead(self.refresh, banner=self.banner, when=self.isVisible)
+        self.refresher = ShownRefresh(self, self.reads)
+        self._policy_saves = 0  # a read begun before a save must not show the older policy
 
         self.any_radio = QRadioButton(f"Any address on {domain} (the default)")
         self.listed_radio = QRadioButton("Only the confirmed addresses listed here")
@@ -135,8 +140,14 @@ class SenderAddressesDialog(QDialog):
     @async_slot
     async def load(self) -> None:
         """Read the addresses and the policy off the GUI thread and show them."""
-        self.senders, policy = await asyncio.to_thread(_read, self.store, self.domain)
-        selected = self.selected()
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Read the addresses and the policy and show them, keeping the selection."""
+        saves = self._policy_saves
+        found, policy = await asyncio.to_thread(_read, self.store, self.domain)
+        selected = self.selected()  # by the rows still shown, before they are replaced
+        self.senders = found
         self.table.fill(
             [
                 (
@@ -147,10 +158,12 @@ class SenderAddressesDialog(QDialog):
                 for s in self.senders
             ]
         )
+        self.table.clearSelection()  # a row removed meanwhile is not replaced by its neighbour
         for row, sender in enumerate(self.senders):
             if selected is not None and sender.address == selected.address:
                 self.table.selectRow(row)
-        (self.listed_radio if policy == LISTED else self.any_radio).setChecked(True)
+        if saves == self._policy_saves:
+            (self.listed_radio if policy == LISTED else self.any_radio).setChecked(True)
         self._show_policy_note()
         self._update_buttons()
 
@@ -195,7 +208,7 @@ class SenderAddressesDialog(QDialog):
             f"A confirmation code was sent to {added.address}.",
             "Select it in the list and type the code from that mail.",
         )
-        await self.load()
+        await self.refresh()
         self._select(added.address)
 
     @async_slot(button="confirm_button")
@@ -219,7 +232,7 @@ class SenderAddressesDialog(QDialog):
             return
         self.code_edit.clear()
         self.banner.show_message("info", f"{chosen.address} is confirmed.")
-        await self.load()
+        await self.refresh()
 
     def confirm_remove(self) -> QMessageBox | None:
         """Ask before removing the selected address (Cancel is the default)."""
@@ -242,13 +255,14 @@ class SenderAddressesDialog(QDialog):
 
         await asyncio.to_thread(senders.remove_sender, self.store, chosen.address)
         self.banner.show_message("info", f"{chosen.address} was removed.")
-        await self.load()
+        await self.refresh()
 
     @async_slot
     async def save_policy(self) -> None:
         from postdesk.core import senders
 
         policy = LISTED if self.listed_radio.isChecked() else ANY
+        self._policy_saves += 1
         await asyncio.to_thread(senders.set_policy, self.store, self.domain, policy)
         self._show_policy_note()
 

@@ -47,6 +47,7 @@ from postdesk.gui.qtutils import (
 )
 from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.emptystate import EmptyState
+from postdesk.gui.widgets.shown_refresh import ShownRefresh
 from postdesk.gui.widgets.stats_panel import heading, local_time
 
 # Who acted, in the audit log.
@@ -70,6 +71,8 @@ class SuppressionDialog(QDialog):
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
         self.reads = LatestRead(self.refresh, banner=self.banner, when=self.isVisible)
+        # Bounces and complaints suppress addresses while the window is open.
+        self.refresher = ShownRefresh(self, self.reads)
         self.search_edit = QLineEdit()
         self.search_edit.setPlaceholderText("Search addresses")
         self.search_edit.setClearButtonEnabled(True)
