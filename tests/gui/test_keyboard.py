@@ -13,6 +13,8 @@ from postdesk.core.services import ServiceForm
 from postdesk.core.smtptest import TestResult
 from postdesk.gui.dialogs.add_domain import AddDomainDialog
 from postdesk.gui.dialogs.add_ip import AddIpDialog
+from postdesk.gui.dialogs.add_suppression import AddSuppressionDialog
+from postdesk.gui.dialogs.analyze import AnalyzeDialog
 from postdesk.gui.dialogs.diagnose import DiagnoseDialog
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
@@ -211,3 +213,59 @@ def test_tab_reaches_every_field_of_add_service(qtbot, host) -> None:
         dialog.save_button,
     ):
         assert widget in chain, widget.accessibleName() or widget.objectName()
+
+
+# --- the newer dialogs --------------------------------------------------------------------------
+
+
+def test_enter_suppresses_the_address(qtbot, host) -> None:
+    dialog = shown(qtbot, AddSuppressionDialog(["shop.com"], host))
+    type_then_enter(qtbot, dialog.address_edit, "Customer@Example.com")
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.values()[0] == "Customer@Example.com"
+
+
+def test_enter_on_the_note_still_suppresses(qtbot, host) -> None:
+    dialog = shown(qtbot, AddSuppressionDialog([], host))
+    dialog.address_edit.setText("customer@example.com")
+    type_then_enter(qtbot, dialog.note_edit, "asked by phone")
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.values()[3] == "asked by phone"
+
+
+def test_enter_with_a_bad_address_neither_suppresses_nor_cancels(qtbot, host) -> None:
+    dialog = shown(qtbot, AddSuppressionDialog([], host))
+    type_then_enter(qtbot, dialog.address_edit, "customer at example")
+    assert dialog.isVisible()
+    assert dialog.address_message.isVisible() and dialog.address_message.text()
+    assert dialog.address_edit.text() == "customer at example"
+
+
+def test_tab_leaves_the_pasted_message_and_reaches_analyze(qtbot, host) -> None:
+    dialog = shown(qtbot, AnalyzeDialog(host))
+    dialog.text_edit.setPlainText("From: a@example.com\nSubject: hi\n")
+    before = dialog.text_edit.toPlainText()
+    chain = tab_chain(dialog.text_edit)
+    for widget in (dialog.open_button, dialog.live_check, dialog.analyze_button):
+        assert widget in chain, widget.text()
+    assert dialog.text_edit.toPlainText() == before, "Tab typed nothing into the message"
+
+
+def test_ctrl_enter_in_the_pasted_message_analyzes(qapp, qtbot, host) -> None:
+    dialog = shown(qtbot, AnalyzeDialog(host))
+    dialog.live_check.setChecked(False)  # offline: no DNS
+
+    async def press() -> None:
+        dialog.text_edit.setFocus()
+        qtbot.keyClicks(dialog.text_edit, "From: a@example.com")
+        qtbot.keyClick(dialog.text_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        await wait_for(lambda: dialog.analysis is not None)
+
+    run_on_qt_loop(qapp, press())
+    assert dialog.text_edit.toPlainText() == "From: a@example.com", "no new line was typed"
+
+
+def test_escape_closes_the_analyzer(qtbot, host) -> None:
+    dialog = shown(qtbot, AnalyzeDialog(host))
+    qtbot.keyClick(dialog.text_edit, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -38,6 +38,7 @@ INTRO = (
 )
 DIALOG_SIZE = (900, 720)
 MAX_OPEN_BYTES = 50 * 1024 * 1024
+ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 EML_FILTER = "Messages (*.eml *.msg.txt *.txt);;All files (*)"
 
 
@@ -57,6 +58,10 @@ class AnalyzeDialog(QDialog):
         self.text_edit.setPlaceholderText("Paste the headers or the whole message here")
         self.text_edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.text_edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        # Tab moves on (a pasted message keeps its own tabs); Ctrl+Enter analyzes, as Enter
+        # is a new line here.
+        self.text_edit.setTabChangesFocus(True)
+        self.text_edit.installEventFilter(self)
         self.text_edit.textChanged.connect(self._typed)
         self.open_button = QPushButton("Open .eml…")
         self.open_button.clicked.connect(self.choose_file)
@@ -64,6 +69,7 @@ class AnalyzeDialog(QDialog):
         self.live_check.setChecked(True)
         self.analyze_button = QPushButton("Analyze")
         self.analyze_button.clicked.connect(self.start_analysis)
+        self.analyze_button.setToolTip("Ctrl+Enter in the message does the same")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_analysis)
@@ -110,6 +116,19 @@ class AnalyzeDialog(QDialog):
         self._update()
 
     # --- input --------------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in the message analyzes it."""
+        if (
+            watched is self.text_edit
+            and isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in ENTER_KEYS
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.start_analysis()
+            return True
+        return super().eventFilter(watched, event)
 
     def raw(self) -> bytes:
         """What will be analyzed: the opened file, or the pasted text."""
