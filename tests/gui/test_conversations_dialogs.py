@@ -327,6 +327,7 @@ def test_tab_reaches_every_control_of_forwarding(qapp, qtbot, host, store, domai
 
 
 def test_tab_reaches_every_control_of_sender_addresses(qapp, qtbot, host, store, domain) -> None:
+    senders.add_sender(store, "sales@example.com")  # without addresses the list is not shown
     dialog = shown(qtbot, qapp, SenderAddressesDialog(store, domain, host))
     chain = tab_chain(dialog.address_edit)
     for widget in (dialog.add_button, dialog.table):

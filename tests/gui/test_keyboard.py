@@ -16,8 +16,10 @@ from postdesk.gui.dialogs.add_ip import AddIpDialog
 from postdesk.gui.dialogs.add_suppression import AddSuppressionDialog
 from postdesk.gui.dialogs.analyze import AnalyzeDialog
 from postdesk.gui.dialogs.diagnose import DiagnoseDialog
+from postdesk.gui.dialogs.forwarding import ForwardingDialog
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
+from postdesk.gui.dialogs.sender_addresses import SenderAddressesDialog
 from postdesk.gui.dialogs.service_form import ServiceFormDialog
 from postdesk.gui.dialogs.test_send import TestSendDialog
 from postdesk.gui.dialogs.workspace_settings import WorkspaceSettingsDialog
@@ -269,3 +271,70 @@ def test_escape_closes_the_analyzer(qtbot, host) -> None:
     dialog = shown(qtbot, AnalyzeDialog(host))
     qtbot.keyClick(dialog.text_edit, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+@pytest.fixture
+def receiving_domain(store) -> str:
+    from postdesk.core.store.models import SmtpService
+    from support.workspace import add_verified_domain
+
+    with store.session() as s:
+        service = SmtpService(name="Mailgun", host="smtp.mailgun.org", port=587, security="tls")
+        s.add(service)
+        s.flush()
+        service_id = service.id
+    add_verified_domain(store, "example.com", service_id=service_id)
+    return "example.com"
+
+
+def loaded(qapp: Any, qtbot: Any, dialog: Any) -> Any:
+    shown(qtbot, dialog)
+
+    async def load() -> None:
+        await dialog.load()
+
+    run_on_qt_loop(qapp, load())
+    return dialog
+
+
+def test_enter_with_an_address_of_another_domain_keeps_it_and_says_why(
+    qapp, qtbot, host, store, receiving_domain
+) -> None:
+    dialog = loaded(qapp, qtbot, SenderAddressesDialog(store, receiving_domain, host))
+
+    async def press() -> None:
+        type_then_enter(qtbot, dialog.address_edit, "sales@elsewhere.example")
+        await wait_for(dialog.address_message.isVisible)
+
+    run_on_qt_loop(qapp, press())
+    assert "example.com" in dialog.address_message.text()
+    assert dialog.address_edit.text() == "sales@elsewhere.example"
+    assert dialog.table.rowCount() == 0
+
+
+def test_enter_adds_the_forwarding_rule_from_either_field(
+    qapp, qtbot, host, store, receiving_domain
+) -> None:
+    dialog = loaded(qapp, qtbot, ForwardingDialog(store, receiving_domain, host))
+    dialog.destination_edit.setText("team@elsewhere.example")
+
+    async def press() -> None:
+        type_then_enter(qtbot, dialog.local_edit, "info")
+        await wait_for(lambda: dialog.table.rowCount() == 1)
+
+    run_on_qt_loop(qapp, press())
+    assert dialog.isVisible(), "Enter added the rule; it did not close the window"
+
+
+def test_enter_with_a_malformed_address_keeps_it_and_says_why(
+    qapp, qtbot, host, store, receiving_domain
+) -> None:
+    dialog = loaded(qapp, qtbot, SenderAddressesDialog(store, receiving_domain, host))
+
+    async def press() -> None:
+        type_then_enter(qtbot, dialog.address_edit, "sales at example.com")
+        await wait_for(dialog.address_message.isVisible)
+
+    run_on_qt_loop(qapp, press())
+    assert dialog.address_edit.text() == "sales at example.com"
+    assert not dialog.banner.isVisible(), "the problem is told under the field, once"

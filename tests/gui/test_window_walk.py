@@ -174,3 +174,16 @@ def test_a_code_confirmed_by_itself_shows_in_open_sender_addresses(
     # What Conversations does when the code's mail arrives on a domain Postdesk receives.
     senders.confirm_sender(store, "sales@example.com", sent_code(store, "sales@example.com"))
     wait(qapp, lambda: dialog.table.texts(1) == ["Confirmed"])
+
+
+# --- empty windows say what they are for --------------------------------------------------------
+
+
+def test_sender_addresses_without_any_says_what_they_are_for(qapp, qtbot, store, domain) -> None:
+    dialog = opened(qtbot, qapp, SenderAddressesDialog(store, domain))
+    assert dialog.stack.currentWidget() is dialog.empty
+    assert dialog.empty.heading_label.text() == "No sender addresses yet"
+    assert "Only the confirmed addresses" in dialog.empty.text_label.text(), "what to do"
+    senders.add_sender(store, "sales@example.com")
+    wait(qapp, lambda: dialog.stack.currentWidget() is dialog.table)
+    assert dialog.table.texts(0) == ["sales@example.com"]

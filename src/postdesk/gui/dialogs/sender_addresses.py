@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QRadioButton,
+    QStackedWidget,
     QWidget,
 )
 
@@ -26,6 +27,7 @@ from postdesk.gui.confirm import confirm_destructive
 from postdesk.gui.dialogs.fields import inline_message, show_inline
 from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_M, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.widgets.banner import Banner
+from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.plain_table import PlainTable
 from postdesk.gui.widgets.shown_refresh import ShownRefresh
 from postdesk.gui.widgets.stats_panel import heading, local_time
@@ -76,11 +78,22 @@ class SenderAddressesDialog(QDialog):
         self.table = PlainTable(COLUMNS)
         self.table.setAccessibleName("Sender addresses")
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.empty = EmptyState(
+            "icons/empty-logins.png",
+            "No sender addresses yet",
+            f"As it is, the SMTP users may send as any address on {domain}. Add the addresses "
+            "you send from (each gets a code to confirm it), then choose 'Only the confirmed "
+            "addresses' to have the relay refuse every other From address.",
+        )
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.table)
+        self.stack.addWidget(self.empty)
 
         self.address_edit = QLineEdit()
         self.address_edit.setPlaceholderText(f"e.g. sales@{domain}")
         self.address_edit.setAccessibleName("New sender address")
         self.address_edit.returnPressed.connect(self._add_if_typed)
+        self.address_message = inline_message()
         self.add_button = QPushButton("Add and send code")
         self.add_button.clicked.connect(self._add_if_typed)
         self.code_edit = QLineEdit()
@@ -117,10 +130,11 @@ class SenderAddressesDialog(QDialog):
                 self.any_radio,
                 self.listed_radio,
                 self.policy_message,
-                self.table,
+                self.stack,
                 code_row,
                 self.code_message,
                 add_row,
+                self.address_message,
                 muted(
                     label(
                         "A code is sent to each new address through the domain's SMTP service. "
@@ -148,6 +162,7 @@ class SenderAddressesDialog(QDialog):
         found, policy = await asyncio.to_thread(_read, self.store, self.domain)
         selected = self.selected()  # by the rows still shown, before they are replaced
         self.senders = found
+        self.stack.setCurrentWidget(self.table if found else self.empty)
         self.table.fill(
             [
                 (
@@ -199,9 +214,25 @@ class SenderAddressesDialog(QDialog):
     async def add(self) -> None:
         """Add the typed address and send it a code."""
         from postdesk.core import senders
+        from postdesk.core.errors import UserError
 
         address = self.address_edit.text().strip()
-        added = await asyncio.to_thread(senders.add_sender, self.store, address)
+        show_inline(self.address_message, "", error=False)
+        if "@" in address and address.rpartition("@")[2].lower() != self.domain:
+            # core would file it under its own domain, out of this list.
+            show_inline(
+                self.address_message,
+                f"This list is for addresses @{self.domain}. Type one ending in @{self.domain}, "
+                "or open the Sender addresses of the other domain.",
+                error=True,
+            )
+            return
+        try:
+            added = await asyncio.to_thread(senders.add_sender, self.store, address)
+        except UserError as error:
+            # Under the field, which keeps what was typed so it can be corrected.
+            show_inline(self.address_message, f"{error.message} {error.hint}".strip(), error=True)
+            return
         self.address_edit.clear()
         self.banner.show_message(
             "info",

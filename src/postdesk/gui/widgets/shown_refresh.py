@@ -32,10 +32,14 @@ class ShownRefresh(QObject):
         window.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The window still sends events (its Hide) while Python takes this object apart.
+        timer = getattr(self, "timer", None)
+        if timer is None:
+            return False
         if event.type() == QEvent.Type.Show:
-            self.timer.start()
+            timer.start()
         elif event.type() == QEvent.Type.Hide:
-            self.timer.stop()
+            timer.stop()
         return False
 
     def _tick(self) -> None:
