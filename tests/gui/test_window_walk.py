@@ -8,17 +8,19 @@ from email import message_from_bytes
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 
 from postdesk.core import forwarding, senders, suppression
 from postdesk.core.relay import queue
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, QueuedMessage, SmtpService
+from postdesk.gui.dialogs.diagnose import DiagnoseDialog
 from postdesk.gui.dialogs.forwarding import ForwardingDialog
 from postdesk.gui.dialogs.queue import COLUMNS as QUEUE_COLUMNS
 from postdesk.gui.dialogs.queue import QueueDialog
 from postdesk.gui.dialogs.sender_addresses import SenderAddressesDialog
 from postdesk.gui.dialogs.suppression import SuppressionDialog
+from postdesk.gui.qtutils import SPACE_M
 from support.qtloop import run_on_qt_loop, wait_for
 from support.workspace import add_verified_domain
 
@@ -187,3 +189,21 @@ def test_sender_addresses_without_any_says_what_they_are_for(qapp, qtbot, store,
     senders.add_sender(store, "sales@example.com")
     wait(qapp, lambda: dialog.stack.currentWidget() is dialog.table)
     assert dialog.table.texts(0) == ["sales@example.com"]
+
+
+# --- dialogs before their first result ----------------------------------------------------------
+
+
+def test_diagnose_keeps_its_fields_together_before_the_first_check(qtbot) -> None:
+    dialog = DiagnoseDialog()
+    qtbot.addWidget(dialog)
+    dialog.resize(NARROW, 640)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    domain_label = next(w for w in dialog.findChildren(QLabel) if w.text() == "Domain")
+    gap = dialog.domain_edit.geometry().top() - domain_label.geometry().bottom()
+    assert gap <= 2 * SPACE_M, "the label stays by its field"
+    check_bottom = dialog.check_button.geometry().bottom()
+    assert dialog.buttons.geometry().top() - check_bottom > dialog.height() // 3, (
+        "the room below Check is free for the results"
+    )

@@ -142,6 +142,9 @@ class DiagnoseDialog(QDialog):
         actions.addStretch(1)
         layout = vbox(label(INTRO), fields, actions, margin=PAGE_MARGIN, spacing=SPACE_M)
         layout.addWidget(self.results_area, 1)
+        # Until there are results this takes the spare height, so the labels stay by their
+        # fields instead of drifting apart; the results (stretch 1) take it once shown.
+        layout.addStretch(0)
         layout.addWidget(self.buttons)
         self.setLayout(layout)
         make_default(self.check_button)
