@@ -199,12 +199,27 @@ def test_threads_newest_first_unread_bold_then_read_on_open(qapp, page, store, d
     assert len(panel.cards) == 3
     assert panel.count_label.text() == "3 messages"
     assert not page.thread_list.rows()[1].subject_label.font().bold()
+    assert "new" not in page.thread_list.rows()[1].count_label.text(), "read: no 'N new' left"
     assert conversations.get_thread(store, panel.thread_id).unread_count == 0
     assert page.thread_list.rows()[0].unread, "the other conversation stays unread"
 
     act(qapp, panel.unread_button.click, lambda: page.thread_list.rows()[1].unread)
     assert page.thread_list.rows()[1].subject_label.font().bold()
     assert conversations.get_thread(store, panel.thread_id).unread_count == 3
+
+
+def test_a_long_subject_and_sender_end_in_an_ellipsis_at_900_px(qapp, page, store, domain) -> None:
+    subject = "Your order 100234 has shipped and is on its way to the parcel shop near you"
+    sender = "Annabelle Leeuwenhoek-Vandermeer <annabelle@outside.example>"
+    receive(store, mail(subject, "Where is my parcel? " * 20, sender=sender).as_bytes())
+    attach(qapp, page, store)
+    row = page.thread_list.rows()[0]
+    QApplication.processEvents()
+    assert row.subject_label.text() == subject, "the whole subject is kept"
+    assert row.subject_label.is_elided(), "the list is narrower than the subject at 900 px"
+    assert subject in row.toolTip()
+    time_right = row.time_label.geometry().right()
+    assert 0 < time_right <= row.width(), "the time stays in view"
 
 
 def test_verdicts_show_as_badges(qapp, page, store, domain) -> None:

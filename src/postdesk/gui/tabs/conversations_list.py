@@ -13,11 +13,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QSizePolicy,
     QWidget,
 )
 
 from postdesk.gui.qtutils import SPACE_S, SPACE_XS, hbox, label, muted, vbox
+from postdesk.gui.widgets.elided import ElidingLabel
 
 if TYPE_CHECKING:
     from postdesk.core.conversations import ThreadSummary
@@ -58,15 +58,16 @@ class ThreadRow(QWidget):
         super().__init__(parent)
         self.thread_id = thread.id
         who = thread.correspondent or thread.last_from  # the customer, even after a reply
-        self.sender_label = label(sender_name(who) or "(no sender)", wrap=False)
+        self.message_count = thread.message_count
+        self.unread_count = thread.unread_count
+        # Long names, subjects and snippets end in "…" at the list's edge instead of widening
+        # the row (which would push the time out of sight); the tooltip has them whole.
+        self.sender_label = ElidingLabel(sender_name(who) or "(no sender)")
         self.time_label = muted(label(short_time(thread.last_at), wrap=False))
-        count = f"({thread.message_count})" if thread.message_count > 1 else ""
-        if thread.unread_count:
-            count = f"{count} · {thread.unread_count} new".lstrip(" ·")
-        self.count_label = muted(label(count, wrap=False))
-        self.subject_label = label(thread.subject or "(no subject)", wrap=False)
+        self.count_label = muted(label(wrap=False))
+        self.subject_label = ElidingLabel(thread.subject or "(no subject)")
         snippet = " ".join(thread.snippet.split())[:SNIPPET_CHARS]
-        self.snippet_label = muted(label(snippet, wrap=False))
+        self.snippet_label = muted(ElidingLabel(snippet))
         first = hbox(spacing=SPACE_XS)
         first.addWidget(self.sender_label, 1)
         first.addWidget(self.count_label)
@@ -74,15 +75,18 @@ class ThreadRow(QWidget):
         self.setLayout(
             vbox(first, self.subject_label, self.snippet_label, margin=SPACE_S, spacing=2)
         )
-        # Long subjects and snippets are cut at the list's edge instead of widening the row
-        # (which would push the time out of sight).
-        for widget in (self.sender_label, self.subject_label, self.snippet_label):
-            widget.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setToolTip(f"{thread.subject}\n{who}")
         self.set_unread(thread.unread_count > 0)
 
     def set_unread(self, unread: bool) -> None:
+        """Bold and "N new" while unread; a conversation just read loses both at once."""
         self.unread = unread
+        if not unread:
+            self.unread_count = 0
+        count = f"({self.message_count})" if self.message_count > 1 else ""
+        if unread:
+            count = f"{count} · {max(1, self.unread_count)} new".lstrip(" ·")
+        self.count_label.setText(count)
         for widget in (self.sender_label, self.subject_label):
             _bold(widget, unread)
         self.setAccessibleName(("Unread: " if unread else "") + self.subject_label.text())
