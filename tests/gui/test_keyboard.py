@@ -16,6 +16,7 @@ from postdesk.gui.dialogs.add_ip import AddIpDialog
 from postdesk.gui.dialogs.add_suppression import AddSuppressionDialog
 from postdesk.gui.dialogs.analyze import AnalyzeDialog
 from postdesk.gui.dialogs.diagnose import DiagnoseDialog
+from postdesk.gui.dialogs.dmarc_sources import DmarcSourcesDialog
 from postdesk.gui.dialogs.forwarding import ForwardingDialog
 from postdesk.gui.dialogs.new_smtp_user import NewSmtpUserDialog
 from postdesk.gui.dialogs.reset_password import ResetPasswordDialog
@@ -338,3 +339,29 @@ def test_enter_with_a_malformed_address_keeps_it_and_says_why(
     run_on_qt_loop(qapp, press())
     assert dialog.address_edit.text() == "sales at example.com"
     assert not dialog.banner.isVisible(), "the problem is told under the field, once"
+
+
+def test_tab_reaches_the_period_and_import_of_who_sends(
+    qapp, qtbot, host, store, receiving_domain
+) -> None:
+    dialog = loaded(qapp, qtbot, DmarcSourcesDialog(store, receiving_domain, host))
+    chain = tab_chain(dialog.period_combo)
+    assert dialog.import_button in chain
+
+
+@pytest.mark.parametrize("kind", ["suppression", "forwarding", "senders", "dmarc", "queue"])
+def test_escape_closes_the_window(qapp, qtbot, host, store, receiving_domain, kind) -> None:
+    from postdesk.gui.dialogs.queue import QueueDialog
+    from postdesk.gui.dialogs.suppression import SuppressionDialog
+
+    make = {
+        "suppression": lambda: SuppressionDialog(store, host),
+        "forwarding": lambda: ForwardingDialog(store, receiving_domain, host),
+        "senders": lambda: SenderAddressesDialog(store, receiving_domain, host),
+        "dmarc": lambda: DmarcSourcesDialog(store, receiving_domain, host),
+        "queue": lambda: QueueDialog(store, parent=host),
+    }
+    dialog = shown(qtbot, make[kind]())
+    QApplication.processEvents()
+    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
