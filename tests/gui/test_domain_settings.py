@@ -402,3 +402,15 @@ def test_show_domain_selects_it_in_the_picker(
     )
     assert page.domain_combo.currentText() == "a-shop.example"
     assert page.domain == "a-shop.example"
+
+
+def test_at_900_px_the_setting_explanations_are_shown_whole(qapp, page, store) -> None:
+    service_id = add_service(store, "SendGrid", "sendgrid.net", default=True)
+    add_domain_sending_through(store, service_id)
+    page.resize(900, 700)
+    attach(qapp, page, store)
+    QApplication.processEvents()
+    rows = [page.one_click, *page.toggles.values()]
+    for row in rows:
+        text = row.explanation_label
+        assert text.height() >= text.heightForWidth(text.width()), text.text()[:40]

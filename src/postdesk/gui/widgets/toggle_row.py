@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QCheckBox, QStyle, QWidget
+from PySide6.QtGui import QFont, QResizeEvent
+from PySide6.QtWidgets import QCheckBox, QLabel, QStyle, QWidget
 
-from postdesk.gui.qtutils import SPACE_XS, label, muted, vbox
+from postdesk.gui.qtutils import SPACE_XS, muted, vbox
+
+
+class WholeLabel(QLabel):
+    """A word-wrapped label that keeps the height its width needs, also inside a scroll area.
+
+    A scroll area's page does not ask its labels for their height at a width; squeezed, the
+    label cut its first and last lines (the page should scroll instead).
+    """
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        needed = self.heightForWidth(self.width()) if self.wordWrap() else -1
+        if needed > 0 and self.minimumHeight() != needed:
+            self.setMinimumHeight(needed)
+
+
+def _whole(text: str = "") -> WholeLabel:
+    widget = WholeLabel(text)
+    widget.setTextFormat(Qt.TextFormat.PlainText)
+    widget.setWordWrap(True)
+    return widget
 
 
 class ToggleRow(QWidget):
@@ -20,8 +41,9 @@ class ToggleRow(QWidget):
         bold = QFont(self.switch.font())
         bold.setWeight(QFont.Weight.DemiBold)
         self.switch.setFont(bold)
-        self.explanation_label = muted(label(explanation))
-        self.pending_label = label(selectable=True)
+        self.explanation_label = muted(_whole(explanation))
+        self.pending_label = _whole()
+        self.pending_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pending_label.setFont(bold)
         self.pending_label.hide()
         # clicked, not toggled: showing a stored value must not look like the user changed it.
