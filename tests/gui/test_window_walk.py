@@ -178,6 +178,22 @@ def test_a_code_confirmed_by_itself_shows_in_open_sender_addresses(
     wait(qapp, lambda: dialog.table.texts(1) == ["Confirmed"])
 
 
+def test_a_report_arriving_meanwhile_shows_in_open_who_sends(
+    qapp, qtbot, store, domain, tmp_path, monkeypatch
+) -> None:
+    from test_conversations_dialogs import recent_copy
+
+    from postdesk.core import dmarcreports
+    from postdesk.gui.dialogs import dmarc_sources
+
+    monkeypatch.setattr(dmarc_sources, "REFRESH_MS", 200)  # reports come daily; no half minute
+    dialog = opened(qtbot, qapp, dmarc_sources.DmarcSourcesDialog(store, domain))
+    assert dialog.stack.currentWidget() is dialog.empty
+    dmarcreports.import_files(store, [recent_copy(tmp_path, "outlook.xml", "r-live")])
+    wait(qapp, lambda: dialog.sources.rowCount() == 1)
+    assert dialog.stack.currentWidget() is not dialog.empty
+
+
 # --- empty windows say what they are for --------------------------------------------------------
 
 

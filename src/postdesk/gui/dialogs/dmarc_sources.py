@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from postdesk.gui.asyncutil import async_slot
+from postdesk.gui.asyncutil import LatestRead, async_slot
 from postdesk.gui.qtutils import PAGE_MARGIN, SPACE_S, hbox, label, muted, vbox
 from postdesk.gui.widgets.banner import Banner
 from postdesk.gui.widgets.emptystate import EmptyState
 from postdesk.gui.widgets.plain_table import PlainTable
+from postdesk.gui.widgets.shown_refresh import ShownRefresh
 from postdesk.gui.widgets.stats_panel import heading
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from postdesk.core.store import Store
 
 DIALOG_SIZE = (980, 560)
+# Reports come a few a day: a look every half minute is plenty.
+REFRESH_MS = 30_000
 ALL_DAYS = 100 * 365
 PERIODS = (
     (7, "Last 7 days"),
@@ -110,6 +113,9 @@ class DmarcSourcesDialog(QDialog):
         self.setModal(False)
         self.resize(*DIALOG_SIZE)
         self.banner = Banner()
+        # Reports arrive by mail (a day's worth at a time) while the window may be open.
+        self.reads = LatestRead(self.refresh, banner=self.banner, when=self.isVisible)
+        self.refresher = ShownRefresh(self, self.reads, REFRESH_MS)
         self.period_combo = QComboBox()
         self.period_combo.setAccessibleName("Period")
         for days, text in PERIODS:
@@ -169,6 +175,10 @@ class DmarcSourcesDialog(QDialog):
     @async_slot
     async def load(self) -> None:
         """Read the view for the chosen period and show it."""
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Read the view for the chosen period and show it (a newer period choice wins)."""
         from postdesk.core import dmarcreports
 
         days = self.days
@@ -236,7 +246,7 @@ class DmarcSourcesDialog(QDialog):
         message, hint = import_summary(results)
         refused = any(r.status == "refused" for r in results)
         self.banner.show_message("warning" if refused else "info", message, hint)
-        await self.load()
+        await self.refresh()
         return results
 
     @async_slot(button="names_button")
@@ -252,4 +262,4 @@ class DmarcSourcesDialog(QDialog):
 
         named = await asyncio.to_thread(resolve)
         self.banner.show_message("info", f"{named} source names found.")
-        await self.load()
+        await self.refresh()
