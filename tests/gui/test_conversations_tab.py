@@ -290,9 +290,13 @@ def test_an_attachment_is_saved_where_the_user_chose(qapp, page, store, domain, 
     chooser = card.ask_where_to_save(attachment)
     assert chooser in dialogs_of(QFileDialog), "a chooser opens; the file is not opened"
     target = tmp_path / "saved.pdf"
-    act(qapp, lambda: chooser.fileSelected.emit(str(target)), target.exists)
+    # Saved is said once the file is written whole (it exists, empty, a moment before).
+    act(
+        qapp,
+        lambda: chooser.fileSelected.emit(str(target)),
+        lambda: str(target) in page.banner.message_label.text(),
+    )
     assert target.read_bytes() == b"%PDF-1.4 signed"
-    assert str(target) in page.banner.message_label.text()
     chooser.close()
 
 
@@ -317,6 +321,25 @@ def test_a_reply_is_queued_and_shows_in_the_thread(qapp, page, store, domain) ->
     # The list still says who the conversation is with, not the domain's own address.
     run_on_qt_loop(qapp, page.reload_threads())
     assert page.thread_list.rows()[0].sender_label.text() == "Ann Lee"
+
+
+def test_ctrl_enter_in_the_reply_sends_it(qapp, qtbot, page, store, domain) -> None:
+    from PySide6.QtCore import Qt
+
+    receive(store, mail("Question", "Do you ship to Norway?").as_bytes(policy=SMTP))
+    attach(qapp, page, store)
+    open_thread(qapp, page, 0)
+    panel = page.thread_panel
+    panel.reply_edit.setFocus()
+    qtbot.keyClicks(panel.reply_edit, "Yes.")
+    control = Qt.KeyboardModifier.ControlModifier
+    act(
+        qapp,
+        lambda: qtbot.keyClick(panel.reply_edit, Qt.Key.Key_Return, control),
+        lambda: len(panel.cards) == 2,
+    )
+    assert "Yes." in panel.cards[1].browser.toPlainText()
+    assert panel.reply_edit.toPlainText() == ""
 
 
 def test_a_refused_reply_says_why_and_keeps_the_text(qapp, page, store, domain) -> None:

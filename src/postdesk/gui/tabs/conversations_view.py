@@ -6,7 +6,8 @@ import asyncio
 import email.utils
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -116,11 +117,14 @@ class ThreadPanel(QStackedWidget):
             "Write your reply. The message you answer is quoted below it when it is sent."
         )
         self.reply_edit.setTabChangesFocus(True)
+        self.reply_edit.installEventFilter(self)  # Ctrl+Enter sends (Enter is a new line)
         line = self.reply_edit.fontMetrics().lineSpacing()
         self.reply_edit.setFixedHeight(line * REPLY_LINES)
         self.reply_edit.textChanged.connect(self._update_send)
         self.send_button = QPushButton("Send reply")
-        self.send_button.setToolTip("Queued through the domain's SMTP service, DKIM-signed")
+        self.send_button.setToolTip(
+            "Queued through the domain's SMTP service, DKIM-signed (Ctrl+Enter in the reply)"
+        )
         self.send_button.clicked.connect(self.send_reply)
         self.reply_status = muted(label(wrap=False))
         sender = hbox(label("From", wrap=False), self.from_combo, spacing=SPACE_S)
@@ -132,6 +136,20 @@ class ThreadPanel(QStackedWidget):
         box.setLayout(vbox(sender, self.reply_edit, bottom, margin=SPACE_S, spacing=SPACE_S))
         self._update_send()
         return box
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+Enter in the reply sends it, as the Send reply button would."""
+        if (
+            watched is self.reply_edit
+            and isinstance(event, QKeyEvent)
+            and event.type() == QEvent.Type.KeyPress
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            if self.send_button.isEnabled():
+                self.send_reply()
+            return True
+        return super().eventFilter(watched, event)
 
     @property
     def thread_id(self) -> int | None:
