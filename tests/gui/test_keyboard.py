@@ -365,3 +365,13 @@ def test_escape_closes_the_window(qapp, qtbot, host, store, receiving_domain, ki
     QApplication.processEvents()
     qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_forwarding_and_sender_addresses_open_ready_to_type(
+    qapp, qtbot, host, store, receiving_domain
+) -> None:
+    forwarding = loaded(qapp, qtbot, ForwardingDialog(store, receiving_domain, host))
+    assert forwarding.focusWidget() is forwarding.local_edit
+    forwarding.close()
+    addresses = loaded(qapp, qtbot, SenderAddressesDialog(store, receiving_domain, host))
+    assert addresses.focusWidget() is addresses.address_edit

@@ -142,6 +142,7 @@ class ForwardingDialog(QDialog):
             )
         )
         self._update_buttons()
+        self.local_edit.setFocus()  # opened to add a rule, most often: type at once
 
     @async_slot
     async def load(self) -> None:

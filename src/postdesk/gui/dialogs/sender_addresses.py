@@ -148,6 +148,7 @@ class SenderAddressesDialog(QDialog):
             )
         )
         self._update_buttons()
+        self.address_edit.setFocus()  # opened to add an address, most often: type at once
 
     # --- reading ------------------------------------------------------------------------------
 
