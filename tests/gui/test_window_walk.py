@@ -223,3 +223,48 @@ def test_diagnose_keeps_its_fields_together_before_the_first_check(qtbot) -> Non
     assert dialog.buttons.geometry().top() - check_bottom > dialog.height() // 3, (
         "the room below Check is free for the results"
     )
+
+
+def test_an_empty_queue_says_how_mail_gets_there_or_which_filter_hides_it(
+    qapp, qtbot, store, domain
+) -> None:
+    dialog = QueueDialog(store)
+    qtbot.addWidget(dialog)
+
+    async def work() -> None:
+        dialog.show()
+        await wait_for(lambda: dialog.stack.currentWidget() is dialog.empty)
+
+    run(qapp, work)
+    assert dialog.empty.heading_label.text() == "No mail here"
+    assert "SMTP Settings" in dialog.empty.text_label.text(), "what to do"
+    _long_pending_message(store)
+
+    async def filtered() -> None:  # the filter's read starts on the running loop
+        dialog.status_filter.setCurrentIndex(dialog.status_filter.findData("bounced"))
+        await wait_for(lambda: dialog.empty.heading_label.text() == "No mail matches")
+
+    run(qapp, filtered)
+    assert "All statuses" in dialog.empty.text_label.text()
+
+
+def test_empty_activity_says_what_it_shows_or_which_filter_hides_it(qapp, qtbot, store) -> None:
+    from postdesk.gui.dialogs.activity import ActivityDialog
+
+    dialog = ActivityDialog(store)
+    qtbot.addWidget(dialog)
+
+    async def work() -> None:
+        dialog.show()
+        await wait_for(lambda: dialog.stack.currentIndex() == 1)
+
+    run(qapp, work)
+    assert dialog.empty.heading_label.text() == "No mail sent yet"
+    assert "test email" in dialog.empty.text_label.text(), "what to do"
+
+    async def searched() -> None:  # the search's read starts on the running loop
+        dialog.search_edit.setText("nobody@example.net")
+        dialog.search_button.click()
+        await wait_for(lambda: dialog.empty.heading_label.text() == "No messages match")
+
+    run(qapp, searched)

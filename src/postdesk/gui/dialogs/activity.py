@@ -36,6 +36,8 @@ from postdesk.core.activity import ActivityQuery, ActivityRow
 from postdesk.core.store import Store
 from postdesk.gui.asyncutil import LatestRead, async_slot, run_blocking, start_task
 from postdesk.gui.dialogs.activity_text import (
+    EMPTY_FILTERED,
+    EMPTY_UNFILTERED,
     SEARCH_FIELDS,
     STATUS_WORDS,
     describe,
@@ -154,12 +156,7 @@ class ActivityDialog(QDialog):
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
         self.detail.setPlaceholderText("Select a message to see its headers and its timeline.")
-        self.empty = EmptyState(
-            "icons/empty-logins.png",
-            "No messages match",
-            "Every message Postdesk sends appears here with what became of it: handed over, "
-            "delivered, bounced (and why), opened, clicked. Try fewer filters.",
-        )
+        self.empty = EmptyState("icons/empty-logins.png", *EMPTY_UNFILTERED)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_split())
         self.stack.addWidget(self.empty)
@@ -306,6 +303,11 @@ class ActivityDialog(QDialog):
         )
         self.summary_label.setText(f"{len(rows)} message{'s' if len(rows) != 1 else ''}{more}")
         self.stack.setCurrentIndex(0 if rows else 1)
+        query = self.query()
+        filtered = query != ActivityQuery(limit=PAGE_SIZE)
+        heading_text, text = EMPTY_FILTERED if filtered else EMPTY_UNFILTERED
+        self.empty.heading_label.setText(heading_text)
+        self.empty.text_label.setText(text)
         self.table.blockSignals(True)
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):

@@ -27,6 +27,18 @@ STATUS_WORDS = {
     "opened": "Opened",
     "clicked": "Clicked",
 }
+# The empty list: nothing sent yet, or nothing the search and filters let through.
+EMPTY_UNFILTERED = (
+    "No mail sent yet",
+    "Every message Postdesk sends (through the relay, test sends, replies) appears here with "
+    "what became of it: handed over, delivered, bounced (and why), opened, clicked. Send a "
+    "test email from the SMTP Settings tab to see one.",
+)
+EMPTY_FILTERED = (
+    "No messages match",
+    "Nothing sent matches the search and the filters. Clear the search, or choose Any status, "
+    "All domains and Any dates.",
+)
 KIND_WORDS = {
     "accepted": "Accepted",
     "signed": "Signed (DKIM)",

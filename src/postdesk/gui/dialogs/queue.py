@@ -68,6 +68,18 @@ STATUS_COLOURS = {
     "bounced": ("#fdecea", "#5f1a12"),
 }
 ALL = ""
+# The empty list: nothing sent yet, or nothing the filters let through.
+EMPTY_UNFILTERED = (
+    "No mail here",
+    "Messages your apps send through the relay appear here — waiting, sent or bounced — with "
+    "the answer of the SMTP service that delivered them. Point an app at the relay with an "
+    "SMTP user from the SMTP Settings tab.",
+)
+EMPTY_FILTERED = (
+    "No mail matches",
+    "Nothing in the queue has this status or domain. Choose All statuses and All domains to "
+    "see the rest.",
+)
 DELETE_QUESTION = {
     "pending": "It has not been sent yet and will not be sent.",
     "sending": "It is being handed to the SMTP service right now; it may still arrive.",
@@ -157,12 +169,7 @@ class QueueDialog(QDialog):
         self.detail = QPlainTextEdit()
         self.detail.setReadOnly(True)
         self.detail.setPlaceholderText("Select a message to see its details and the full answer.")
-        self.empty = EmptyState(
-            "icons/empty-logins.png",
-            "No mail here",
-            "Messages your apps send through the relay appear here — waiting, sent or bounced — "
-            "with the answer of the SMTP service that delivered them.",
-        )
+        self.empty = EmptyState("icons/empty-logins.png", *EMPTY_UNFILTERED)
         self.stack = QStackedWidget()
         self.stack.addWidget(self._build_split())
         self.stack.addWidget(self.empty)
@@ -287,6 +294,10 @@ class QueueDialog(QDialog):
         chosen = self.selected()
         self.messages = messages
         self.stack.setCurrentIndex(0 if messages else 1)
+        filtered = bool(self.status_filter.currentData() or self.domain_filter.currentData())
+        heading_text, text = EMPTY_FILTERED if filtered else EMPTY_UNFILTERED
+        self.empty.heading_label.setText(heading_text)
+        self.empty.text_label.setText(text)
         self.table.blockSignals(True)
         self.table.setRowCount(len(messages))
         for row, message in enumerate(messages):
