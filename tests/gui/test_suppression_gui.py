@@ -82,6 +82,9 @@ def test_search_and_reason_filter(qapp, qtbot, window) -> None:
         await wait_for(lambda: window.empty.isVisible())
 
     run_on_qt_loop(qapp, scenario())
+    # Three are listed: the empty page names the filters, not an empty list.
+    assert window.empty.heading_label.text() == "No address matches"
+    assert "Every reason" in window.empty.text_label.text()
 
 
 def test_add_by_hand_with_enter_checks_the_address_and_is_audited(

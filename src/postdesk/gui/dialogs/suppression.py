@@ -56,6 +56,16 @@ DIALOG_SIZE = (980, 600)
 COLUMNS = ("Address", "Domain", "Reason", "Since", "Detail")
 ADDRESS_COLUMN = COLUMNS.index("Address")
 TEXT_COLUMN_MAX_WIDTH = 260
+EMPTY_LIST = (
+    "Nobody is suppressed",
+    "Addresses land here after a hard bounce, a spam complaint or an unsubscribe, or when you "
+    "add them. Postdesk then refuses mail to them for every domain.",
+)
+# Addresses are listed, but the search and the reason filter let none through.
+EMPTY_FILTERED = (
+    "No address matches",
+    "Clear the search, or choose Every reason, to see the others.",
+)
 
 
 class SuppressionDialog(QDialog):
@@ -95,12 +105,7 @@ class SuppressionDialog(QDialog):
         self.summary_label = muted(label(wrap=False))
         self.action_status = muted(label())
         self.table = self._build_table()
-        self.empty = EmptyState(
-            "icons/empty-logins.png",
-            "Nobody is suppressed",
-            "Addresses land here after a hard bounce, a spam complaint or an unsubscribe, or "
-            "when you add them. Postdesk then refuses mail to them for every domain.",
-        )
+        self.empty = EmptyState("icons/empty-logins.png", *EMPTY_LIST)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
@@ -179,6 +184,9 @@ class SuppressionDialog(QDialog):
         shown = f"{len(entries):,} of {total:,}" if len(entries) != total else f"{total:,}"
         self.summary_label.setText(f"{shown} address{'es' if total != 1 else ''} suppressed")
         self.stack.setCurrentIndex(0 if entries else 1)
+        heading_text, text = EMPTY_FILTERED if total else EMPTY_LIST
+        self.empty.heading_label.setText(heading_text)
+        self.empty.text_label.setText(text)
         self.table.blockSignals(True)
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
