@@ -162,22 +162,19 @@ def _message_json(m) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 def _say_how_to_receive(store, domain: str | None) -> None:  # type: ignore[no-untyped-def]
     """When nothing is listed because no mail can arrive, the command that changes that."""
-    from postdesk.core.domains import get_domain
-    from postdesk.core.store.models import DedicatedDomain
+    from postdesk.core.inbound.reception import not_receiving
 
-    with store.session() as s:
-        if domain is not None:
-            chosen = get_domain(s, domain)
-            if not chosen.reception:
-                print(
-                    f"{chosen.name} does not receive mail yet; turn it on with: "
-                    f"postdesk domain reception {chosen.name} --on"
-                )
-        elif s.query(DedicatedDomain).filter_by(reception=True).first() is None:
-            print(
-                "None of your domains receives mail yet; turn it on with: "
-                "postdesk domain reception DOMAIN --on"
-            )
+    name = not_receiving(store, domain)
+    if name:
+        print(
+            f"{name} does not receive mail yet; turn it on with: "
+            f"postdesk domain reception {name} --on"
+        )
+    elif name == "":
+        print(
+            "None of your domains receives mail yet; turn it on with: "
+            "postdesk domain reception DOMAIN --on"
+        )
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -55,6 +55,17 @@ def _local(host: str) -> bool:
     return True  # an MX names a host, never an address (RFC 5321 section 5.1)
 
 
+def not_receiving(store: Store, name: str | None = None) -> str | None:
+    """Why no mail can arrive: the domain's name when ``name`` does not receive, "" when no
+    domain receives at all (``name`` None), None when mail can arrive."""
+    with store.session() as s:
+        if name is not None:
+            chosen = get_domain(s, name)
+            return None if chosen.reception else chosen.name
+        receiving = s.query(DedicatedDomain.id).filter_by(reception=True).first()
+        return None if receiving is not None else ""
+
+
 def set_reception(store: Store, name: str, on: bool) -> ReceptionView:
     """Receive the domain's mail into Conversations (``on``) or stop; makes the MX record
     required (or optional again) and asks for a check soon."""
