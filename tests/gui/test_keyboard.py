@@ -361,9 +361,14 @@ def test_escape_closes_the_window(qapp, qtbot, host, store, receiving_domain, ki
         "dmarc": lambda: DmarcSourcesDialog(store, receiving_domain, host),
         "queue": lambda: QueueDialog(store, parent=host),
     }
-    dialog = shown(qtbot, make[kind]())
-    QApplication.processEvents()
-    qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+    dialog = make[kind]()
+
+    async def escape() -> None:
+        shown(qtbot, dialog)  # on the running loop, where its first read runs and ends
+        await wait_for(lambda: not dialog.reads.running)
+        qtbot.keyClick(dialog.focusWidget() or dialog, Qt.Key.Key_Escape)
+
+    run_on_qt_loop(qapp, escape())
     assert not dialog.isVisible()
 
 
