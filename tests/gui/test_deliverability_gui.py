@@ -256,6 +256,53 @@ def test_domain_settings_shows_each_providers_webhook_url_and_what_arrived(
     assert QGuiApplication.clipboard().text() == hooks.urls["mailgun"].value()
 
 
+def test_a_providers_key_is_pasted_in_the_window_checked_as_typed_and_kept_in_the_keyring(
+    qapp: QApplication, qtbot: Any, shop: Store, secret_service: str
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from postdesk.core.webhooks import urls
+    from postdesk.gui.tabs.domain_settings import DomainSettingsPage
+
+    with shop.session() as s:
+        settings.change(s, "tracking_target", "track.postdesk.example")
+    page = DomainSettingsPage()
+    qtbot.addWidget(page)
+    page.resize(900, 900)
+    page.show()
+    mailgun_key = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+
+    async def scenario() -> None:
+        await page.attach(shop)
+        page.webhooks.show_button.click()
+        await wait_for(lambda: page.webhooks.urls["mailgun"].value() != "")
+        assert page.webhooks.state_text("mailgun").startswith("No verification key")
+        # Postmark's URL carries a secret path of its own: basic auth is optional there.
+        assert page.webhooks.state_text("postmark").startswith("No event received yet")
+
+        # A SendGrid key that is not one: said under the field, Enter saves nothing.
+        page.webhooks.key_buttons["sendgrid"].click()
+        dialog = page.webhook_key_dialog
+        qtbot.keyClicks(dialog.key_edit, "not-a-key")
+        assert "not a SendGrid verification key" in dialog.key_message.text()
+        qtbot.keyClick(dialog.key_edit, Qt.Key.Key_Return)
+        assert dialog.isVisible() and dialog.key_edit.text() == "not-a-key"
+        dialog.reject()
+
+        page.webhooks.key_buttons["mailgun"].click()
+        dialog = page.webhook_key_dialog
+        assert dialog.key_edit.echoMode() == dialog.key_edit.EchoMode.Password
+        qtbot.keyClicks(dialog.key_edit, mailgun_key)
+        qtbot.keyClick(dialog.key_edit, Qt.Key.Key_Return)  # Enter saves
+        await wait_for(
+            lambda: page.webhooks.state_text("mailgun").startswith("No event received yet")
+        )
+
+    run_on_qt_loop(qapp, scenario())
+    assert urls.read_secret(shop, "mailgun") == mailgun_key
+    assert page.webhooks.state_text("sendgrid").startswith("No verification key")
+
+
 def test_sends_through_per_smtp_user_changes_its_route_and_names_the_spf_include(
     qapp: QApplication, qtbot: Any, shop: Store
 ) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QComboBox,
+    QDialog,
     QGridLayout,
     QGroupBox,
     QLabel,
@@ -202,7 +203,37 @@ class DomainSettingsPage(Page):
 
         self.webhooks = ProviderWebhooks()
         self.webhooks.show_button.clicked.connect(self._reveal_webhooks)
+        for provider, button in self.webhooks.key_buttons.items():
+            button.clicked.connect(lambda _=False, p=provider: self.open_webhook_key(p))
         return group("Provider webhooks", self.webhooks)
+
+    def open_webhook_key(self, provider: str) -> QDialog:
+        """Ask for a provider's key (non-blocking); it is stored when the dialog is accepted."""
+        from postdesk.gui.dialogs.webhook_key import WebhookKeyDialog
+        from postdesk.gui.widgets.provider_webhooks import PROVIDER_NAMES
+
+        dialog = WebhookKeyDialog(provider, PROVIDER_NAMES[provider], self)
+        self.webhook_key_dialog = dialog
+        dialog.accepted.connect(lambda: self._store_webhook_key(provider, dialog.value()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def _store_webhook_key(self, provider: str, value: str) -> None:
+        from postdesk.gui.asyncutil import start_task
+
+        self.key_task = start_task(self.save_webhook_key(provider, value), banner=self.banner)
+
+    async def save_webhook_key(self, provider: str, value: str) -> None:
+        """Store the key through the secrets gateway (off the GUI thread), then show the state."""
+        from postdesk.core.webhooks.urls import set_secret
+        from postdesk.gui.asyncutil import run_blocking
+
+        store = self.store
+        assert store is not None
+        await run_blocking(lambda: set_secret(store, provider, value))
+        if self.domain is not None:
+            await self.load_webhooks(self.domain)
 
     def _reveal_webhooks(self) -> None:
         from postdesk.gui.asyncutil import start_task

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
-from postdesk.gui.qtutils import SPACE_M, SPACE_S, hbox, label, muted, vbox
+from postdesk.gui.qtutils import SPACE_M, SPACE_S, SPACE_XS, hbox, label, muted, vbox
 from postdesk.gui.widgets.copyfield import CopyField
 from postdesk.gui.widgets.stats_panel import local_time
 
@@ -28,9 +28,9 @@ NO_HOST = (
     "providers post their events to it."
 )
 HELP = (
-    "Paste a URL into the provider's event webhook settings and send its test event. Bounces, "
-    "complaints and unsubscribes then reach Activity and the suppression list. Each key is set "
-    "with 'postdesk webhooks'."
+    "Paste a URL into the provider's event webhook settings, give Postdesk the provider's key "
+    "(Set key…), and send its test event. Bounces, complaints and unsubscribes then reach "
+    "Activity and the suppression list."
 )
 
 
@@ -45,7 +45,7 @@ def indicator(info: WebhookInfo) -> tuple[str, str]:
             f"{info.received:,} in all{unmatched}"
         )
         return text, RECEIVED_COLOUR
-    if not info.has_secret:
+    if not info.has_secret and info.provider != "postmark":  # Postmark's URL has a secret path
         return "No verification key stored yet: events would be refused.", WAITING_COLOUR
     return "No event received yet: send the provider's test event.", WAITING_COLOUR
 
@@ -59,18 +59,23 @@ class ProviderWebhooks(QWidget):
         self.no_host.hide()
         self.urls: dict[str, CopyField] = {}
         self.states: dict[str, QLabel] = {}
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(SPACE_M)
-        grid.setVerticalSpacing(SPACE_S)
-        for row, (provider, name) in enumerate(PROVIDER_NAMES.items()):
+        self.key_buttons: dict[str, QPushButton] = {}
+        # One block per provider (name and Set key…, the URL, the state line), each line the
+        # whole width: the URLs and the state sentences stay readable at 900 px.
+        blocks = []
+        for provider, name in PROVIDER_NAMES.items():
             field = CopyField(name=f"{name} webhook URL", monospace=True)
             field.field.setPlaceholderText("needs a tracking host")
             state = label(selectable=True)
+            key_button = QPushButton("Set key…")
+            key_button.setAccessibleName(f"Set the {name} webhook key")
             self.urls[provider], self.states[provider] = field, state
-            grid.addWidget(label(name, wrap=False), 2 * row, 0)
-            grid.addWidget(field, 2 * row, 1)
-            grid.addWidget(state, 2 * row + 1, 1)
-        grid.setColumnStretch(1, 1)
+            self.key_buttons[provider] = key_button
+            title = hbox(label(name, wrap=False), spacing=SPACE_M)
+            title.addStretch(1)
+            title.addWidget(key_button)
+            blocks.append(vbox(title, field, state, spacing=SPACE_XS))
+        grid = vbox(*blocks, spacing=SPACE_M)
         self.rows = QWidget()
         self.rows.setLayout(vbox(self.no_host, grid, spacing=SPACE_S))
         self.rows.hide()
