@@ -13,6 +13,7 @@ from postdesk.core import activity, settings
 from postdesk.core.relay import queue
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, SmtpUser
+from postdesk.gui.asyncutil import running_tasks
 from postdesk.gui.dialogs.activity import ActivityDialog
 from postdesk.gui.dialogs.suppression import SuppressionDialog
 from postdesk.gui.mainwindow import MainWindow
@@ -297,6 +298,7 @@ def test_a_providers_key_is_pasted_in_the_window_checked_as_typed_and_kept_in_th
         await wait_for(
             lambda: page.webhooks.state_text("mailgun").startswith("No event received yet")
         )
+        await wait_for(lambda: not running_tasks())
 
     run_on_qt_loop(qapp, scenario())
     assert urls.read_secret(shop, "mailgun") == mailgun_key
@@ -382,6 +384,7 @@ def test_one_click_unsubscribe_is_switched_per_domain_and_audited(
         page.one_click.switch.click()
         await wait_for(lambda: unsubscribe.one_click_on(shop, "shop.example"))
         await wait_for(lambda: page.one_click.checked)
+        await wait_for(lambda: not running_tasks())  # the switch's read-back ends here
 
     run_on_qt_loop(qapp, scenario())
     # Without a verified tracking address nothing is added: the switch says what it waits for.
