@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from postdesk.core import activity
 from postdesk.core.relay import queue
 from postdesk.core.store.models import DedicatedDomain
+from support.cli import ok, postdesk
 from support.workspace import add_verified_domain
 
 DAY = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
-
-
-def postdesk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def ok(*args: str) -> str:
-    done = postdesk(*args)
-    assert "Traceback" not in done.stderr, done.stderr
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture

@@ -7,16 +7,14 @@ Typed secrets are never echoed: only a password Postdesk generated is shown, onc
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from postdesk.core import services
 from postdesk.core.services import ServiceForm
+from support.cli import postdesk
 from support.workspace import add_verified_domain
 
 LONG = "a" * 10_000
@@ -25,17 +23,6 @@ LONG_ADDRESS = "abcdefghij@" + ".".join(["a" * 63] * 3) + "." + "b" * 50 + ".tes
 SERVICE = ("--host", "smtp.mailer.test", "--username", "u", "--password-stdin")
 # The longest line a refusal may take: what was typed is echoed at most ~60 characters.
 MAX_LINE = 400
-
-
-def postdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def snapshot(home: Path) -> dict[str, object]:

@@ -10,34 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from postdesk.core import credentials, domains, ips, services
 from postdesk.core.services import ServiceForm
+from support.cli import ok, postdesk
 from support.workspace import add_verified_domain
-
-
-def postdesk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def ok(*args: str) -> str:
-    """Run a command that must succeed; its standard output."""
-    done = postdesk(*args)
-    assert "Traceback" not in done.stderr, done.stderr
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture

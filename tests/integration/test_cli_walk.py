@@ -15,25 +15,8 @@ import pytest
 from postdesk.core import activity
 from postdesk.core.relay import queue
 from postdesk.core.store.models import DedicatedDomain, DomainRecord
+from support.cli import ok, postdesk
 from support.workspace import add_verified_domain
-
-
-def postdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def ok(*args: str) -> str:
-    done = postdesk(*args)
-    assert "Traceback" not in done.stderr, done.stderr
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+
+from support.cli import postdesk
 
 pytestmark = pytest.mark.parametrize("conversations_store", ["sqlite"], indirect=True)
 
@@ -15,12 +15,6 @@ ESCAPES = (
     b"Subject: =?utf-8?q?Urgent=1B[2J=1B]0;owned=07?=\r\nMessage-ID: <esc-1@evil.example>\r\n\r\n"
     b"Line one\x1b[31m red\x1b[0m\r\n\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\r\n"
 )
-
-
-def postdesk(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *argv], capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.fixture

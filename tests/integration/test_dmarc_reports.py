@@ -6,29 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from postdesk.core import dmarcreports
 from postdesk.core.store import open_store
+from support.cli import postdesk
 from support.workspace import add_verified_domain
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "dmarc"
 NOW = dt.datetime(2024, 4, 2, tzinfo=dt.UTC)
-
-
-def postdesk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def report_xml(report_id: str, begin: int, rows: list[tuple[str, int, str, str, str]]) -> bytes:

@@ -7,32 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select
 
 from postdesk.core import credentials, domains, services
 from postdesk.core.services import ServiceForm
+from support.cli import postdesk
 from support.nsd import txt
 
 pytestmark = pytest.mark.nsd
 
 MAILER = 'spf IN TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
 EXISTING = '@ IN TXT "v=spf1 ip4:198.51.100.7 -all"\n@ IN MX 10 mail.shop.test.\n'
-
-
-def postdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def publish(records: list[dict], skip: str = "") -> str:
