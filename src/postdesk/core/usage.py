@@ -12,12 +12,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from postdesk.core import audit, secrets, settings
 from postdesk.core.store import Store
-from postdesk.core.store.models import DailyUsage, DedicatedDomain, SmtpUser, utcnow
+from postdesk.core.store.models import (
+    DailyUsage,
+    DedicatedDomain,
+    Setting,
+    SmtpUser,
+    table_of,
+    utcnow,
+)
 from postdesk.core.usageday import CRITICAL_SHARE as CRITICAL_SHARE
 from postdesk.core.usageday import WARNING_SHARE as WARNING_SHARE
 from postdesk.core.usageday import Level as Level
@@ -48,8 +55,28 @@ class Recorded:
     forget: tuple[str, ...] = ()  # keyring entries to remove once the deletion is committed
 
 
+_USAGE = table_of(DailyUsage)
+_USERS = table_of(SmtpUser)
+_SETTINGS = table_of(Setting)
+# Plain Core statements: the relay counts every accepted group with them.
+_LIMIT = select(_SETTINGS.c.value).where(_SETTINGS.c.key == "daily_limit")
+_TOTAL = select(func.coalesce(func.sum(_USAGE.c.sent), 0)).where(_USAGE.c.day == bindparam("day"))
+_TOUCH_USER = (
+    update(_USERS)
+    .where(
+        _USERS.c.id == bindparam("user"),
+        or_(_USERS.c.last_used_at.is_(None), _USERS.c.last_used_at < bindparam("at")),
+    )
+    .values(last_used_at=bindparam("at"))
+)
+_UPSERTS: dict[str, Executable] = {}
+
+
 def daily_limit(session: Session) -> int:
-    return int(settings.get(session, "daily_limit"))
+    """The account's daily limit (the setting, or its default)."""
+    session.flush()  # a limit changed in this session counts
+    value = session.connection().execute(_LIMIT).scalar()
+    return int(settings.DEFAULTS["daily_limit"] if value is None else value)
 
 
 def record_sent(
@@ -96,9 +123,7 @@ def count_sent(
     bucket = f"user:{smtp_user_id}" if smtp_user_id is not None else f"service:{service_id}"
     _upsert(session, day, bucket, recipients, domain_id, smtp_user_id, service_id)
     if smtp_user_id is not None:
-        user = session.get(SmtpUser, smtp_user_id)
-        if user is not None and (user.last_used_at is None or user.last_used_at < at):
-            user.last_used_at = at
+        session.connection().execute(_TOUCH_USER, {"user": smtp_user_id, "at": at})
     limit = daily_limit(session)
     sent = total_on(session, day)
     enforced = None
@@ -118,32 +143,46 @@ def _upsert(
     service_id: int | None,
 ) -> None:
     """One statement that adds ``n`` to the day's row, so concurrent senders never lose counts."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(DailyUsage).values(
-        day=day,
-        bucket=bucket,
-        sent=n,
-        domain_id=domain_id,
-        smtp_user_id=smtp_user_id,
-        service_id=service_id,
+    conn = session.connection()
+    dialect = conn.dialect.name
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        statement = _UPSERTS[dialect] = (
+            insert(_USAGE)
+            .values(
+                day=bindparam("day"),
+                bucket=bindparam("bucket"),
+                sent=bindparam("n"),
+                domain_id=bindparam("domain"),
+                smtp_user_id=bindparam("user"),
+                service_id=bindparam("service"),
+            )
+            .on_conflict_do_update(
+                index_elements=["day", "bucket"], set_={"sent": _USAGE.c.sent + bindparam("more")}
+            )
+        )
+    conn.execute(
+        statement,
+        {
+            "day": day,
+            "bucket": bucket,
+            "n": n,
+            "more": n,
+            "domain": domain_id,
+            "user": smtp_user_id,
+            "service": service_id,
+        },
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["day", "bucket"], set_={"sent": DailyUsage.sent + n}
-    )
-    session.execute(statement)
 
 
 def total_on(session: Session, day: dt.date) -> int:
     """Emails sent by the whole account on one UTC day."""
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(DailyUsage.sent), 0)).where(DailyUsage.day == day)
-        )
-        or 0
-    )
+    session.flush()
+    return int(session.connection().execute(_TOTAL, {"day": day}).scalar() or 0)
 
 
 def _delete_all_credentials(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import secrets as _random
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from postdesk.core import suppression
@@ -27,7 +28,13 @@ from postdesk.core.activity.reading import (
 from postdesk.core.activity.replies import provider_message_id
 from postdesk.core.bounces import classify_reply, parse_dsn
 from postdesk.core.store import Store
-from postdesk.core.store.models import MessageEvent, MessageRecipient, QueuedMessage, utcnow
+from postdesk.core.store.models import (
+    MessageEvent,
+    MessageRecipient,
+    QueuedMessage,
+    table_of,
+    utcnow,
+)
 
 __all__ = [
     "ActivityDetail",
@@ -84,10 +91,12 @@ Db = Session | Connection
 
 _KINDS = frozenset(k.value for k in EventKind)
 _DETAIL_LIMIT = 2000  # a timeline line, not a transcript: long replies are cut
+# The tables themselves: inserting through them skips the ORM's bulk-insert machinery.
+_EVENTS = table_of(MessageEvent)
+_RECIPIENTS = table_of(MessageRecipient)
 
 
-def record_event(
-    session: Db,
+def event_row(
     message_id: int,
     kind: str,
     *,
@@ -96,38 +105,68 @@ def record_event(
     detail: str = "",
     bounce_class: str | None = None,
     at: dt.datetime | None = None,
-) -> None:
-    """Add one step to a message's timeline (in the caller's transaction; nothing is committed)."""
+) -> dict[str, object]:
+    """One step of a message's timeline as a row for :func:`insert_events`."""
     if kind not in _KINDS:
         raise ValueError(f"unknown activity kind {kind!r}")
-    session.execute(
-        insert(MessageEvent),
-        [
-            {
-                "message_id": message_id,
-                "recipient": recipient.lower() if recipient else None,
-                "kind": kind,
-                "at": at or utcnow(),
-                "source": source,
-                "detail": (detail or "")[:_DETAIL_LIMIT],
-                "bounce_class": bounce_class,
-            }
-        ],
-    )
+    return {
+        "message_id": message_id,
+        "recipient": recipient.lower() if recipient else None,
+        "kind": kind,
+        "at": at or utcnow(),
+        "source": source,
+        "detail": (detail or "")[:_DETAIL_LIMIT],
+        "bounce_class": bounce_class,
+    }
+
+
+def recipient_rows(
+    message_id: int,
+    addresses: list[str],
+    now: dt.datetime | None = None,
+    *,
+    status: str = "pending",
+    reasons: dict[str, str] | None = None,
+) -> list[dict[str, object]]:
+    """A message's status rows, one per recipient (duplicates counted once), for
+    :func:`insert_recipients`; ``reasons`` by lowercased address."""
+    RecipientStatus(status)  # a typo is a bug, not a new status
+    now = now or utcnow()
+    reasons = reasons or {}
+    unique = dict.fromkeys(a.lower() for a in addresses)
+    return [
+        {
+            "message_id": message_id,
+            "address": a,
+            "status": status,
+            "reason": reasons.get(a, "")[:_DETAIL_LIMIT],
+            "updated_at": now,
+        }
+        for a in unique
+    ]
+
+
+def insert_events(session: Db, rows: list[dict[str, object]]) -> None:
+    """Add timeline rows built by :func:`event_row` (one statement; plain Core, no ORM)."""
+    if rows:
+        session.execute(_EVENTS.insert(), rows)
+
+
+def insert_recipients(session: Db, rows: list[dict[str, object]]) -> None:
+    """Add status rows built by :func:`recipient_rows` (one statement; plain Core, no ORM)."""
+    if rows:
+        session.execute(_RECIPIENTS.insert(), rows)
+
+
+def record_event(session: Db, message_id: int, kind: str, **fields: Any) -> None:
+    """Add one step to a message's timeline (in the caller's transaction; nothing is committed);
+    ``fields`` are :func:`event_row`'s."""
+    insert_events(session, [event_row(message_id, kind, **fields)])
 
 
 def add_recipients(session: Db, message_id: int, addresses: list[str]) -> None:
     """Give a message one pending status row per recipient (duplicates counted once)."""
-    now = utcnow()
-    unique = dict.fromkeys(a.lower() for a in addresses)
-    if unique:
-        session.execute(
-            insert(MessageRecipient),
-            [
-                {"message_id": message_id, "address": a, "status": "pending", "updated_at": now}
-                for a in unique
-            ],
-        )
+    insert_recipients(session, recipient_rows(message_id, addresses))
 
 
 def set_recipient_status(

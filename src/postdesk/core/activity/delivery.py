@@ -11,13 +11,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from postdesk.core import suppression
 from postdesk.core.activity.replies import provider_message_id
 from postdesk.core.bounces import Classification, classify_reply
-from postdesk.core.store.models import Base, MessageEvent, MessageRecipient, QueuedMessage
+from postdesk.core.store.models import MessageEvent, MessageRecipient, QueuedMessage, table_of
 
 _CODE = re.compile(r"\s*([2-5]\d\d)\b")
 _DETAIL_LIMIT = 2000
@@ -151,6 +151,38 @@ def _add_attempt(batch: _Batch, a: Attempt) -> None:
         batch.messages.append({"m_id": mid, "m_provider": provider, "m_class": first_class})
 
 
+_EVENTS = table_of(MessageEvent)
+_RECIPIENTS = table_of(MessageRecipient)
+_MESSAGES = table_of(QueuedMessage)
+# Built once: every group of delivery outcomes writes its activity with these.
+_SIGNED = select(_EVENTS.c.message_id).where(
+    _EVENTS.c.message_id.in_(bindparam("ids", expanding=True)), _EVENTS.c.kind == "signed"
+)
+_RECIPIENT_STATUS = (
+    update(_RECIPIENTS)
+    .where(
+        _RECIPIENTS.c.message_id == bindparam("r_message"),
+        _RECIPIENTS.c.address == bindparam("r_address"),
+    )
+    .values(
+        status=bindparam("r_status"),
+        bounce_class=func.coalesce(bindparam("r_class", type_=String), _RECIPIENTS.c.bounce_class),
+        reason=bindparam("r_reason"),
+        updated_at=bindparam("r_at"),
+    )
+)
+_MESSAGE_IDS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("m_id"))
+    .values(
+        provider_message_id=func.coalesce(
+            bindparam("m_provider", type_=String), _MESSAGES.c.provider_message_id
+        ),
+        bounce_class=func.coalesce(bindparam("m_class", type_=String), _MESSAGES.c.bounce_class),
+    )
+)
+
+
 def record_attempts(conn: Connection, attempts: list[Attempt], now: dt.datetime) -> None:
     """Add the activity of these attempts to the relay's open transaction on ``conn``."""
     if not attempts:
@@ -159,48 +191,18 @@ def record_attempts(conn: Connection, attempts: list[Attempt], now: dt.datetime)
     again = [a.message_id for a in attempts if a.signed and not a.first]
     if again:
         # A message held before it was ever signed shows its signature on its first real try.
-        signed = set(
-            conn.scalars(
-                select(MessageEvent.message_id).where(
-                    MessageEvent.message_id.in_(again), MessageEvent.kind == "signed"
-                )
-            )
-        )
+        signed = set(conn.scalars(_SIGNED, {"ids": again}))
         attempts = [
             a if not a.signed or a.first or a.message_id in signed else _first(a) for a in attempts
         ]
     for attempt in attempts:
         _add_attempt(batch, attempt)
     if batch.events:
-        conn.execute(insert(MessageEvent), batch.events)
+        conn.execute(_EVENTS.insert(), batch.events)
     if batch.recipients:
-        recipients = _table(MessageRecipient)
-        r = recipients.c
-        conn.execute(
-            update(recipients)
-            .where(r.message_id == bindparam("r_message"), r.address == bindparam("r_address"))
-            .values(
-                status=bindparam("r_status"),
-                bounce_class=func.coalesce(bindparam("r_class", type_=String), r.bounce_class),
-                reason=bindparam("r_reason"),
-                updated_at=bindparam("r_at"),
-            ),
-            batch.recipients,
-        )
+        conn.execute(_RECIPIENT_STATUS, batch.recipients)
     if batch.messages:
-        messages = _table(QueuedMessage)
-        q = messages.c
-        conn.execute(
-            update(messages)
-            .where(q.id == bindparam("m_id"))
-            .values(
-                provider_message_id=func.coalesce(
-                    bindparam("m_provider", type_=String), q.provider_message_id
-                ),
-                bounce_class=func.coalesce(bindparam("m_class", type_=String), q.bounce_class),
-            ),
-            batch.messages,
-        )
+        conn.execute(_MESSAGE_IDS, batch.messages)
     if batch.bounces:
         # The suppression list decides what a hard bounce means for the address; the session
         # joins the relay's transaction and leaves the commit to it.
@@ -214,9 +216,3 @@ def record_attempts(conn: Connection, attempts: list[Attempt], now: dt.datetime)
 
 def _first(a: Attempt) -> Attempt:
     return replace(a, first=True)
-
-
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email import errors, policy
 
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,7 @@ from postdesk.core.relay import headers, queue
 from postdesk.core.relay.addresses import envelope_problem, shown, smtp_safe
 from postdesk.core.relay.groupcommit import GroupCommit
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, SmtpUser, utcnow
+from postdesk.core.store.models import DedicatedDomain, SmtpUser, table_of, utcnow
 
 log = logging.getLogger(__name__)
 _HEADER_FACTORY = policy.default.header_factory
@@ -113,8 +114,8 @@ def suppressed_reply(store: Store, address: str, login: RelayLogin) -> str | Non
     One indexed lookup per RCPT; the reply names the reason, so the sender knows what to do.
     """
     try:
-        with store.session() as s:
-            entry = suppression.is_suppressed(s, address, login.domain)
+        with store.engine.connect() as conn:
+            entry = suppression.is_suppressed(conn, address, login.domain)
     except (SQLAlchemyError, UserError):
         log.exception("could not read the suppression list")
         return "451 4.3.0 Postdesk could not check this recipient right now; try again shortly"
@@ -238,26 +239,37 @@ def _commit(store: Store, batch: list[_Request]) -> None:
     """Queue and count a group of messages in one transaction; sets every outcome.
 
     Counting in the same transaction as queueing means a crash can never leave a queued message
-    uncounted (or a counted one unqueued).
+    uncounted (or a counted one unqueued). Plain Core statements, a handful per group rather
+    than per message: this is what every sender waits for before its 250.
     """
-    queued: list[tuple[_Request, int]] = []
+    queued: list[_Request] = []
     forget: list[str] = []
     try:
         with store.session() as s:
+            conn = s.connection()
             limit = usage.daily_limit(s)
             tracked = tracking.InEffect(s)
+            logins = _logins(conn, {r.login.user_id for r in batch})
+            domains = _domains(conn, {r.login.domain_id for r in batch})
             totals: dict[dt.date, int] = {}
+            rows: list[dict[str, object]] = []
             for request in batch:
                 day = usage.utc_day(request.now)
                 if day not in totals:
                     totals[day] = usage.total_on(s, day)
-                request.outcome = _check(s, request, totals[day], limit)
+                domain = domains.get(request.login.domain_id)
+                request.outcome = _check(
+                    s, request, logins.get(request.login.user_id), domain, totals[day], limit
+                )
                 if request.outcome is None:
-                    queued.append((request, _enqueue(s, request, tracked)))
+                    queued.append(request)
+                    rows.append(_queue_row(request, domain, tracked))
                     # The next message in the group sees this one counted, as if it came
                     # after this one's count.
                     totals[day] += len(request.rcpt_tos)
-            fired = _count_group(s, [request for request, _ in queued], forget)
+            ids = queue.enqueue_many(conn, rows)
+            _record_accepted(conn, queued, rows, ids)
+            fired = _count_group(s, queued, forget)
     except SQLAlchemyError:
         log.exception("could not store accepted messages")
         for request in batch:
@@ -271,8 +283,48 @@ def _commit(store: Store, batch: list[_Request]) -> None:
         events.publish(events.Change.USAGE)  # today's count and the logins' "last used"
     if any(fired.values()):
         events.publish(events.Change.USERS)  # the daily-limit rule deleted every login
-    for request, queued_id in queued:
+    for request, queued_id in zip(queued, ids, strict=True):
         request.outcome = Outcome(f"250 2.0.0 Queued as {queued_id}", queued_id, fired[id(request)])
+
+
+@dataclass(frozen=True)
+class _Login:
+    """What acceptance needs of an SMTP user's row."""
+
+    deleted: bool
+    deleted_reason: str | None
+
+
+@dataclass(frozen=True)
+class _Domain:
+    """What acceptance needs of a dedicated domain's row."""
+
+    sender_policy: str
+    reply_to: str | None
+
+
+_USERS = table_of(SmtpUser)
+_DOMAINS = table_of(DedicatedDomain)
+_READ_LOGINS = select(_USERS.c.id, _USERS.c.deleted_at, _USERS.c.deleted_reason).where(
+    _USERS.c.id.in_(bindparam("ids", expanding=True))
+)
+_READ_DOMAINS = select(_DOMAINS.c.id, _DOMAINS.c.sender_policy, _DOMAINS.c.reply_to).where(
+    _DOMAINS.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _logins(conn: Connection, ids: set[int]) -> dict[int, _Login]:
+    return {
+        row.id: _Login(row.deleted_at is not None, row.deleted_reason)
+        for row in conn.execute(_READ_LOGINS, {"ids": sorted(ids)})
+    }
+
+
+def _domains(conn: Connection, ids: set[int]) -> dict[int, _Domain]:
+    return {
+        row.id: _Domain(row.sender_policy, row.reply_to)
+        for row in conn.execute(_READ_DOMAINS, {"ids": sorted(ids)})
+    }
 
 
 _grouped = GroupCommit(_commit, lambda request: request.outcome is not None)
@@ -306,34 +358,41 @@ def _count_group(s: Session, requests: list[_Request], forget: list[str]) -> dic
     return fired
 
 
-def _check(s: Session, request: _Request, total: int, limit: int) -> Outcome | None:
+def _check(
+    s: Session,
+    request: _Request,
+    login: _Login | None,
+    domain: _Domain | None,
+    total: int,
+    limit: int,
+) -> Outcome | None:
     """Why the message is refused (None: it may be queued), in the order a user notices."""
-    login = request.login
-    user = s.get(SmtpUser, login.user_id)
-    if user is None or user.deleted_at is not None:
-        return Outcome(_deleted_reply(user))
+    if login is None or login.deleted:
+        return Outcome(_deleted_reply(login.deleted_reason if login else None))
     if request.header_problem:
         return Outcome(request.header_problem)
-    refused = _sender_refusal(s, request)
+    refused = _sender_refusal(s, request, domain)
     if refused:
         return Outcome(refused)
     if total > limit:
         # Counting an earlier message of this group fires the limit rule, which deletes
         # every login: refused as a deleted login would be.
-        return Outcome(_deleted_reply(None, daily_limit=True))
+        return Outcome(_deleted_reply("daily_limit"))
     if total >= limit:
         return Outcome(limit_reply(limit))
     return None
 
 
-def _sender_refusal(s: Session, request: _Request) -> str | None:
+def _sender_refusal(s: Session, request: _Request, domain: _Domain | None) -> str | None:
     """With the domain's sender policy "listed", only confirmed sender addresses may send:
     the envelope sender and every From address."""
-    domain = s.get(DedicatedDomain, request.login.domain_id)
     if domain is None or domain.sender_policy != "listed":
         return None
+    row = s.get(DedicatedDomain, request.login.domain_id)
+    if row is None:
+        return None
     froms = [a for value in request.block.all("From") for a in _addresses(value) or []]
-    return senders.refusal(s, domain, [request.mail_from, *froms])
+    return senders.refusal(s, row, [request.mail_from, *froms])
 
 
 CRITICAL_HEADER = "x-postdesk-critical"
@@ -357,13 +416,13 @@ def take_critical(block: headers.HeaderBlock) -> tuple[headers.HeaderBlock, bool
     return dataclasses.replace(block, lines=tuple(kept), fields=fields), critical
 
 
-def _enqueue(s: Session, request: _Request, tracked: tracking.InEffect) -> int:
+def _queue_row(
+    request: _Request, domain: _Domain | None, tracked: tracking.InEffect
+) -> dict[str, object]:
     login = request.login
-    domain = s.get(DedicatedDomain, login.domain_id)
     block, critical = take_critical(request.block)
     data = complete_headers(block, login, domain.reply_to if domain else None)
-    row = queue.enqueue(
-        s,
+    return queue.new_row(
         domain_id=login.domain_id,
         smtp_user_id=login.user_id,
         mail_from=request.mail_from,
@@ -376,37 +435,43 @@ def _enqueue(s: Session, request: _Request, tracked: tracking.InEffect) -> int:
         critical=critical,
         now=request.now,
     )
-    _record_accepted(s, row.id, request, critical)
-    _record_suppressed(s, row.id, request.suppressed)
-    return row.id
 
 
-def _record_accepted(s: Session, message_id: int, request: _Request, critical: bool) -> None:
-    """The first step of the message's activity: who sent it, from where, to whom."""
+def _record_accepted(
+    conn: Connection, requests: list[_Request], rows: list[dict[str, object]], ids: list[int]
+) -> None:
+    """The first steps of the messages' activity: who sent each, from where, to whom; and the
+    recipients refused at RCPT for being on the suppression list."""
     from postdesk.core import activity
 
-    count = len(request.rcpt_tos)
-    detail = (
-        f"Accepted from SMTP user {request.login.login}: MAIL FROM <{request.mail_from}>, "
-        f"{count} recipient{'s' if count != 1 else ''}"
-    )
-    if critical:
-        detail += "; marked critical"
-    activity.add_recipients(s, message_id, request.rcpt_tos)
-    activity.record_event(s, message_id, "accepted", detail=detail, at=request.now)
-
-
-def _record_suppressed(s: Session, message_id: int, refused: tuple[tuple[str, str], ...]) -> None:
-    """Show the recipients refused at RCPT (suppressed) in the accepted message's activity."""
-    if not refused:
-        return
-    from postdesk.core import activity
-
-    addresses = [address for address, _ in refused]
-    activity.add_recipients(s, message_id, addresses)
-    for address, reply in refused:
-        activity.set_recipient_status(s, message_id, address, "suppressed", reason=reply)
-        activity.record_event(s, message_id, "suppressed", recipient=address, detail=reply)
+    events: list[dict[str, object]] = []
+    recipients: list[dict[str, object]] = []
+    for request, row, message_id in zip(requests, rows, ids, strict=True):
+        count = len(request.rcpt_tos)
+        detail = (
+            f"Accepted from SMTP user {request.login.login}: MAIL FROM <{request.mail_from}>, "
+            f"{count} recipient{'s' if count != 1 else ''}"
+        )
+        if row["critical"]:
+            detail += "; marked critical"
+        recipients += activity.recipient_rows(message_id, request.rcpt_tos, request.now)
+        events.append(activity.event_row(message_id, "accepted", detail=detail, at=request.now))
+        if request.suppressed:
+            recipients += activity.recipient_rows(
+                message_id,
+                [address for address, _ in request.suppressed],
+                request.now,
+                status="suppressed",
+                reasons={address.lower(): reply for address, reply in request.suppressed},
+            )
+            events += [
+                activity.event_row(
+                    message_id, "suppressed", recipient=address, detail=reply, at=request.now
+                )
+                for address, reply in request.suppressed
+            ]
+    activity.insert_recipients(conn, recipients)
+    activity.insert_events(conn, events)
 
 
 def _decoded(value: str | None) -> str:
@@ -417,8 +482,8 @@ def _decoded(value: str | None) -> str:
     return str(_HEADER_FACTORY("subject", text))
 
 
-def _deleted_reply(user: SmtpUser | None, *, daily_limit: bool = False) -> str:
-    if daily_limit or (user is not None and user.deleted_reason == "daily_limit"):
+def _deleted_reply(deleted_reason: str | None) -> str:
+    if deleted_reason == "daily_limit":
         return (
             "550 5.7.1 This SMTP login was deleted because the daily sending limit was "
             "exceeded; create a new login in SMTP Settings"

@@ -21,17 +21,24 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from postdesk.core.activity import delivery as activity_delivery
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, QueuedMessage, TrackingEvent, utcnow
+from postdesk.core.store.models import (
+    DedicatedDomain,
+    QueuedMessage,
+    TrackingEvent,
+    table_of,
+    utcnow,
+)
 
 STATUSES = ("pending", "sending", "sent", "bounced")
 UNFINISHED = ("pending", "sending")
+_QUEUE = table_of(QueuedMessage)
 
 
 _write_locks: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
@@ -107,8 +114,7 @@ class MessageInfo:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def enqueue(
-    session: Session,
+def new_row(
     *,
     domain_id: int,
     smtp_user_id: int | None,
@@ -122,32 +128,49 @@ def enqueue(
     critical: bool = False,
     source: str = "relay",
     now: dt.datetime | None = None,
-) -> QueuedMessage:
-    """Add an accepted message in the caller's transaction (durable once that commits)."""
+) -> dict[str, object]:
+    """The queue row of an accepted message, ready to send, for :func:`enqueue_many`."""
     now = now or utcnow()
-    row = QueuedMessage(
-        domain_id=domain_id,
-        smtp_user_id=smtp_user_id,
-        mail_from=mail_from,
-        rcpt_tos=list(rcpt_tos),
-        subject=subject[:300],
-        message_id_header=message_id[:300],
-        raw=raw,
-        size=len(raw),
-        accepted_at=now,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        track_open=track_open,
-        track_click=track_click,
-        critical=critical,
-        source=source,
-        tracking_token=_random.token_urlsafe(18),
-        tracking_key=_random.token_hex(32),
-    )
+    return {
+        "domain_id": domain_id,
+        "smtp_user_id": smtp_user_id,
+        "mail_from": mail_from,
+        "rcpt_tos": list(rcpt_tos),
+        "subject": subject[:300],
+        "message_id_header": message_id[:300],
+        "raw": raw,
+        "size": len(raw),
+        "accepted_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "track_open": track_open,
+        "track_click": track_click,
+        "critical": critical,
+        "source": source,
+        "tracking_token": _random.token_urlsafe(18),
+        "tracking_key": _random.token_hex(32),
+    }
+
+
+def enqueue(session: Session, **fields: Any) -> QueuedMessage:
+    """Add an accepted message in the caller's transaction (durable once that commits);
+    ``fields`` are :func:`new_row`'s."""
+    row = QueuedMessage(**new_row(**fields))
     session.add(row)
     session.flush()
     return row
+
+
+_INSERT_MANY = _QUEUE.insert().returning(_QUEUE.c.id, sort_by_parameter_order=True)
+
+
+def enqueue_many(conn: Connection, rows: list[dict[str, object]]) -> list[int]:
+    """Add accepted messages (rows from :func:`new_row`) in one statement, on the caller's
+    transaction; their ids, in the order of ``rows``."""
+    if not rows:
+        return []
+    return list(conn.execute(_INSERT_MANY, rows).scalars())
 
 
 def _ready(now: dt.datetime):  # type: ignore[no-untyped-def]
@@ -349,6 +372,29 @@ def _retry_values(
     return "pending", reply, min(now + delay, deadline)
 
 
+_Q = _QUEUE.c
+# Built once: every group of outcomes reads the messages it finishes and writes their new state.
+_HELD = select(_Q.id, _Q.attempts, _Q.accepted_at, _Q.rcpt_tos).where(
+    _Q.id.in_(bindparam("ids", expanding=True)),
+    _Q.status == "sending",
+    _Q.claimed_by == bindparam("worker"),
+)
+_RECORD = (
+    update(_QUEUE)
+    .where(_Q.id == bindparam("b_id"), _Q.status == "sending", _Q.claimed_by == bindparam("worker"))
+    .values(
+        status=bindparam("b_status"),
+        last_reply=bindparam("b_reply"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        sent_at=bindparam("b_sent"),
+        rcpt_tos=bindparam("b_rcpts", type_=_Q.rcpt_tos.type),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+
+
 def record_outcomes(
     store: Store,
     worker: str,
@@ -366,16 +412,11 @@ def record_outcomes(
     if not outcomes:
         return {}
     now = now or utcnow()
-    t = QueuedMessage.__table__
-    assert isinstance(t, Table)
-    held = and_(t.c.status == "sending", t.c.claimed_by == worker)
     with bookkeeping(store) as s:
         rows = {
             row.id: row
             for row in s.execute(
-                select(t.c.id, t.c.attempts, t.c.accepted_at, t.c.rcpt_tos).where(
-                    t.c.id.in_([o.message_id for o in outcomes]), held
-                )
+                _HELD, {"ids": [o.message_id for o in outcomes], "worker": worker}
             ).all()
         }
         params: list[dict[str, object]] = []
@@ -408,21 +449,9 @@ def record_outcomes(
             )
             attempts_seen.append(_attempt(outcome, status, rcpt_tos, first=row.attempts == 0))
         if params:
-            s.execute(
-                update(t)
-                .where(t.c.id == bindparam("b_id"), held)
-                .values(
-                    status=bindparam("b_status"),
-                    last_reply=bindparam("b_reply"),
-                    attempts=bindparam("b_attempts"),
-                    next_attempt_at=bindparam("b_next"),
-                    sent_at=bindparam("b_sent"),
-                    rcpt_tos=bindparam("b_rcpts", type_=t.c.rcpt_tos.type),
-                    claimed_by=None,
-                    claimed_until=None,
-                ),
-                params,
-            )
+            for p in params:
+                p["worker"] = worker
+            s.execute(_RECORD, params)
             activity_delivery.record_attempts(s, attempts_seen, now)
     return {p["b_id"]: str(p["b_status"]) for p in params}  # type: ignore[misc]
 

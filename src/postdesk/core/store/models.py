@@ -23,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -66,6 +67,13 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for plain Core statements (no ORM machinery on hot write paths)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Setting(Base):
