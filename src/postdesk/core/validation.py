@@ -325,8 +325,11 @@ def _check_label(label: str, original: str) -> None:
             raise _bad_idn_error(label)
 
 
+@lru_cache(maxsize=4096)
 def _domain_syntax(text: str) -> str:
-    """Turn typed text into a lowercase A-label name, checking only its syntax."""
+    """Turn typed text into a lowercase A-label name, checking only its syntax.
+
+    Kept for names seen before: the relay checks the domain of every envelope address."""
     original = text.strip()
     if not original:
         raise _syntax_error(
@@ -435,6 +438,8 @@ def display_domain(a_label: str) -> str:
 
 def check_field(name: str, value: str) -> str:
     """Reject line breaks and control characters (they would break mail headers); return value."""
+    if value.isprintable():  # no character of the categories below
+        return value
     for char in value:
         if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             what = "a line break" if char in "\r\n\u2028\u2029\x85" else _describe(char)

@@ -7,6 +7,8 @@ still get a reply with words, never an encoding error.
 
 from __future__ import annotations
 
+import re
+
 from postdesk.core.domains import lookup_name
 from postdesk.core.errors import UserError
 from postdesk.core.validation import normalize_email
@@ -14,6 +16,8 @@ from postdesk.core.validation import normalize_email
 MAX_SHOWN = 100
 MAX_REPLY = 480  # RFC 5321 allows 512 octets per reply line, CRLF included
 # Typographic marks that validation messages use, in their plain ASCII spelling.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ANGLE_ADDRESS = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 _PLAIN = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2026": "...", "\ufffd": "?"})
 
 
@@ -52,3 +56,23 @@ def envelope_problem(address: str, role: str) -> str | None:
     except UserError as err:
         return smtp_safe(f"{role} refused: {err.message} {err.hint}".strip())
     return None
+
+
+def plain_angle_address(arg: str) -> tuple[str, str] | None:
+    """``<local@domain>`` and what follows it, for the common plain form of a MAIL or RCPT
+    argument; None for anything else (the SMTP server's full parser reads those).
+
+    Gives what that parser gives for the plain form (checked in the tests), at a small
+    fraction of its cost: the relay reads two of these per message.
+    """
+    text = arg.lstrip()
+    found = _PLAIN_ANGLE_ADDRESS.match(text)
+    if found is None:
+        return None
+    rest = text[found.end() :]
+    if rest and rest[0] not in " \t":
+        return None
+    rest = rest.lstrip(" \t")
+    if rest.startswith("("):  # a comment: the full parser skips it
+        return None
+    return found.group(1), rest

@@ -19,7 +19,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from postdesk.core.relay import accept
 from postdesk.core.relay.accept import RelayLogin
-from postdesk.core.relay.addresses import smtp_safe
+from postdesk.core.relay.addresses import plain_angle_address, smtp_safe
 from postdesk.core.relay.ratelimit import LoginLimiter
 from postdesk.core.store import Store
 
@@ -126,6 +126,15 @@ class RelaySMTP(SMTP):
             super().__init__(handler, **kwargs)
         self._store = store
         self._limiter = limiter
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        plain = plain_angle_address(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        local = plain[0].rpartition("@")[0]
+        if self.local_part_limit and len(local) > self.local_part_limit:
+            return None, None
+        return plain
 
     def _peer_ip(self) -> str:
         peer = self.session.peer if self.session is not None else None

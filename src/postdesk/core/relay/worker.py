@@ -110,6 +110,22 @@ class _Item:
         return Outcome(self.message.id, result, reply, **{**values, **kw})
 
 
+def _read_claim(
+    store: Store, claim: queue.Claim, worker: str
+) -> tuple[dict[int, int | None], dict[int | None, Upstream | Exception], dict[int, QueuedMessage]]:
+    """Everything a claim needs before sending (blocking: in a thread): the service each
+    message goes through, each service's upstream (or why it cannot be used now) and the
+    messages this worker still holds."""
+    services = routing.message_services(store, claim.ids)
+    upstreams: dict[int | None, Upstream | Exception] = {}
+    for service_id in dict.fromkeys(services.get(i) for i in claim.ids):
+        try:
+            upstreams[service_id] = load_upstream(store, claim.domain_id, service_id)
+        except Exception as exc:  # told apart by the caller, per service
+            upstreams[service_id] = exc
+    return services, upstreams, queue.load_many(store, claim.ids, worker)
+
+
 class Worker:
     """Claims and delivers until stopped: a few connections per service, no ordering."""
 
@@ -255,43 +271,46 @@ class Worker:
             log.exception("could not renew the relay's claims")
 
     async def _dispatch(self, claim: queue.Claim) -> None:
-        """Split a domain's claimed messages by the service each goes through: the domain's,
-        or the one its SMTP user sends through instead."""
-        try:
-            services = await self._call(routing.message_services, self.store, claim.ids)
-        except Exception as exc:
-            log.exception("could not read which service messages go through")
-            await self._settle_all(claim.ids, "retry", f"Postdesk could not send it: {exc}")
-            return
-        routes: dict[int | None, list[tuple[int, int]]] = {}
-        sizes = claim.sizes or (0,) * len(claim.ids)
-        for message_id, size in zip(claim.ids, sizes, strict=True):
-            routes.setdefault(services.get(message_id), []).append((message_id, size))
-        for service_id, run in routes.items():
-            part = queue.Claim(claim.domain_id, [i for i, _ in run], tuple(n for _, n in run))
-            await self._dispatch_via(part, service_id)
+        """Split a domain's claimed messages by the service each goes through (the domain's,
+        or the one its SMTP user sends through instead) and put them in line for its lanes.
 
-    async def _dispatch_via(self, claim: queue.Claim, service_id: int | None) -> None:
-        """Read claimed messages and put them in line for their service's lanes."""
+        What they need is read in one call off the event loop: the routes, each service's
+        upstream and the messages themselves."""
         try:
-            upstream = await self._call(load_upstream, self.store, claim.domain_id, service_id)
-            found = await self._call(queue.load_many, self.store, claim.ids, self.options.worker_id)
-        except PermanentFailure as exc:
-            await self._settle_all(claim.ids, "bounced", str(exc))
-            return
-        except TemporaryFailure as exc:  # Held: a missing secret; the messages wait
-            await self._settle_all(claim.ids, "retry", str(exc), local=True)
-            return
-        except Exception as exc:
+            services, upstreams, found = await self._call(
+                _read_claim, self.store, claim, self.options.worker_id
+            )
+        except Exception as exc:  # the workspace could not be read: Postdesk's own trouble
             log.exception("could not prepare messages for delivery")
             reply = f"Postdesk could not send it: {exc}"
             await self._settle_all(claim.ids, "retry", reply, local=True)
+            return
+        routes: dict[int | None, list[int]] = {}
+        for message_id in claim.ids:
+            routes.setdefault(services.get(message_id), []).append(message_id)
+        for service_id, ids in routes.items():
+            await self._dispatch_via(ids, upstreams[service_id], found)
+
+    async def _dispatch_via(
+        self, ids: list[int], upstream: Upstream | Exception, found: dict[int, QueuedMessage]
+    ) -> None:
+        """Put claimed messages in line for their service's lanes."""
+        if isinstance(upstream, PermanentFailure):
+            await self._settle_all(ids, "bounced", str(upstream))
+            return
+        if isinstance(upstream, TemporaryFailure):  # Held: a missing secret; the messages wait
+            await self._settle_all(ids, "retry", str(upstream), local=True)
+            return
+        if isinstance(upstream, Exception):
+            log.error("could not prepare messages for delivery", exc_info=upstream)
+            reply = f"Postdesk could not send it: {upstream}"
+            await self._settle_all(ids, "retry", reply, local=True)
             return
         base = None
         if self.tracking_base is not None and upstream.tracking_host:
             base = self.tracking_base(upstream.tracking_host)
         box = self._outbox.setdefault(upstream.endpoint, collections.deque())
-        for message_id in claim.ids:
+        for message_id in ids:
             message = found.get(message_id)
             if message is None:  # another worker took it over (our lease ran out)
                 self._in_flight.pop(message_id, None)
