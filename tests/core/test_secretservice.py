@@ -52,10 +52,23 @@ def test_a_read_in_a_fresh_process_does_not_import_keyring(secret_service: str) 
         "import sys\n"
         "from postdesk.core import secrets\n"
         "value = secrets.read_secret('service:interop-4')\n"
-        "print(value == 'value-4', 'keyring' in sys.modules)\n"
+        "print(value == 'value-4', 'keyring' in sys.modules, 'secretstorage' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.stdout.split() == ["True", "False"], done.stderr
+    # The usual read (unlocked collection and item) speaks D-Bus itself, without secretstorage.
+    assert done.stdout.split() == ["True", "False", "False"], done.stderr
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 31, 32, 33, 500])
+def test_the_direct_read_decrypts_every_length_as_keyring_does(
+    secret_service: str, length: int
+) -> None:
+    """The transfer is AES-CBC with padding to 16 bytes: lengths around a block's edge."""
+    value = ("é✓x" * 200)[:length]
+    name = f"service:length-{length}"
+    _keyring_backend().set_password(secrets.SERVICE, name, value)
+    assert secretservice.get_password(secrets.SERVICE, name) == value
+    assert _keyring_backend().get_password(secrets.SERVICE, name) == value
 
 
 def test_a_locked_collection_is_reported_on_a_direct_read(locked_secret_service: str) -> None:
