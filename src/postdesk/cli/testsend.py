@@ -26,8 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
     from postdesk.core import sending
     from postdesk.core.validation import check_field, normalize_email
 
@@ -39,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.subject:
         email.subject = args.subject
     live = None if args.json or args.format else _print_line
-    result = asyncio.run(_send(args, email, live))
+    result = _send(args, email, live)
     if args.format:
         from postdesk.core.report import from_test_result
 
@@ -51,17 +49,22 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-async def _send(args: argparse.Namespace, email, live):  # type: ignore[no-untyped-def]
+def _send(args: argparse.Namespace, email, live):  # type: ignore[no-untyped-def]
     """Through a service on the light path when the workspace allows it (no ORM: most of a
     test send's time would be spent importing it), otherwise through the store."""
-    from postdesk.core import sending
-
     if args.service:
         from postdesk.core import sendlite
 
         planned = sendlite.plan(args.service, email.from_addr)
         if planned is not None:
-            return await sendlite.send_through_service(planned, email, on_line=live)
+            return sendlite.send_through_service(planned, email, on_line=live)
+    import asyncio
+
+    return asyncio.run(_send_through_store(args, email, live))
+
+
+async def _send_through_store(args: argparse.Namespace, email, live):  # type: ignore[no-untyped-def]
+    from postdesk.core import sending
     from postdesk.core.store import open_store
 
     store = open_store()

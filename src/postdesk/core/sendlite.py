@@ -61,25 +61,26 @@ def plan(service_name: str, from_addr: str) -> Plan | None:
     return lite.read_or_none(read)
 
 
-async def send_through_service(
+def send_through_service(
     planned: Plan, email: TestEmail, *, on_line: OnLine | None = None
 ) -> TestResult:
-    """As ``sending.send_through_service``, with the workspace already read into ``planned``."""
+    """As ``sending.send_through_service``, with the workspace already read into ``planned``.
+
+    Blocking, for the command line: nothing else runs meanwhile, so the keyring read and the
+    record are done around the conversation's event loop instead of being handed to threads.
+    """
     message = build_test_message(
         email.from_addr, email.to_addr, email.subject, email.text, email.html
     )
     service = planned.service
-    password = await asyncio.to_thread(service_password, service)
+    password = service_password(service)
     key = planned.key
-    signer = (
-        await asyncio.to_thread(signer_for, key.domain, key.selector, key.secret_ref)
-        if key is not None
-        else None
-    )
-    result = await run_test(_endpoint(service, password), message, on_line=on_line, signer=signer)
+    signer = signer_for(key.domain, key.selector, key.secret_ref) if key is not None else None
+    conversation = run_test(_endpoint(service, password), message, on_line=on_line, signer=signer)
+    result = asyncio.run(conversation)
     outcome = outcome_of(service, planned.domain_id, message, result)
-    if not await asyncio.to_thread(record_test_send, outcome):
-        await asyncio.to_thread(_record_on_normal_path, planned, message, result)
+    if not record_test_send(outcome):
+        _record_on_normal_path(planned, message, result)
     return result
 
 

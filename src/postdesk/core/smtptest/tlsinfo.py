@@ -214,8 +214,31 @@ def _rfc4514(name: tuple[tuple[tuple[str, str], ...], ...]) -> str | None:
     return ",".join(parts)
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _decoded_time(text: str) -> datetime:
-    return datetime.fromtimestamp(ssl.cert_time_to_seconds(text), UTC)
+    """A certificate time in OpenSSL's format ("Nov  9 21:37:18 2027 GMT"), as
+    ``ssl.cert_time_to_seconds`` reads it but without its ``strptime`` (which loads the
+    locale-aware ``_strptime`` module and compiles its patterns for two dates)."""
+    month, day, clock, year, zone = text.split()  # ValueError when not five parts
+    hour, minute, second = clock.split(":")
+    numbers = (year, day, hour, minute, second)
+    if (
+        zone != "GMT"
+        or month not in _MONTHS
+        or not all(n.isascii() and n.isdigit() for n in numbers)
+    ):
+        raise ValueError(f"not a certificate time: {text!r}")
+    return datetime(
+        int(year),
+        _MONTHS.index(month) + 1,
+        int(day),
+        int(hour),
+        int(minute),
+        int(second),
+        tzinfo=UTC,
+    )
 
 
 def describe_decoded(
