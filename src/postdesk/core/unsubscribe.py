@@ -27,6 +27,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -34,6 +35,9 @@ from postdesk.core import activity, audit, suppression
 from postdesk.core.domains import get_domain
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain, QueuedMessage
+
+if TYPE_CHECKING:
+    from postdesk.core.relay.queue import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ def sole_recipient(rcpt_tos: list[str]) -> str | None:
     return addresses.pop() if len(addresses) == 1 else None
 
 
-def add_headers(raw: bytes, base: str, message: QueuedMessage) -> bytes:
+def add_headers(raw: bytes, base: str, message: QueuedMessage | Claimed) -> bytes:
     """``raw`` (CRLF) with the two headers added at the end of its header block, or unchanged
     when the message has several recipients or already carries a List-Unsubscribe."""
     address = sole_recipient(list(message.rcpt_tos))

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
@@ -119,18 +119,25 @@ class KeyRef:
     secret_ref: str
 
 
+_ACTIVE_KEYS: Any = None  # the query below, built on first use
+
+
 def active_key(session: Session, domain: DedicatedDomain) -> KeyRef | None:
     """The key that signs the domain's mail: the active one under its selector, else the newest."""
-    # Imported here: a signing process loads this module without the database layer.
-    from sqlalchemy import select
+    global _ACTIVE_KEYS
+    if _ACTIVE_KEYS is None:
+        # Built here, once: a signing process loads this module without the database layer.
+        from sqlalchemy import bindparam, select
 
-    from postdesk.core.store.models import DkimKey
+        from postdesk.core.store.models import DkimKey, table_of
 
-    keys = session.scalars(
-        select(DkimKey)
-        .where(DkimKey.domain_id == domain.id, DkimKey.state == "active")
-        .order_by(DkimKey.created_at.desc(), DkimKey.id.desc())
-    ).all()
+        k = table_of(DkimKey).c
+        _ACTIVE_KEYS = (
+            select(k.selector, k.secret_ref)
+            .where(k.domain_id == bindparam("domain"), k.state == "active")
+            .order_by(k.created_at.desc(), k.id.desc())
+        )
+    keys = session.connection().execute(_ACTIVE_KEYS, {"domain": domain.id}).all()
     key = next((k for k in keys if k.selector == domain.dkim_selector), None)
     key = key or (keys[0] if keys else None)
     return None if key is None else KeyRef(domain.name, key.selector, key.secret_ref)

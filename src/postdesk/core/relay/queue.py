@@ -20,7 +20,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, update
@@ -173,12 +173,19 @@ def enqueue_many(conn: Connection, rows: list[dict[str, object]]) -> list[int]:
     return list(conn.execute(_INSERT_MANY, rows).scalars())
 
 
-def _ready(now: dt.datetime):  # type: ignore[no-untyped-def]
-    """SQL condition: the message may be claimed now (due, or its claimer's lease ran out)."""
-    return or_(
-        and_(QueuedMessage.status == "pending", QueuedMessage.next_attempt_at <= now),
-        and_(QueuedMessage.status == "sending", QueuedMessage.claimed_until < now),
-    )
+# Built once: a busy relay claims many times a second. ``now`` is a bound value.
+_READY = or_(
+    and_(_QUEUE.c.status == "pending", _QUEUE.c.next_attempt_at <= bindparam("now")),
+    and_(_QUEUE.c.status == "sending", _QUEUE.c.claimed_until < bindparam("now")),
+)
+_CANDIDATES = select(_QUEUE.c.id, _QUEUE.c.size).where(_READY).order_by(_QUEUE.c.id)
+_CANDIDATES_LOCKED = _CANDIDATES.with_for_update(skip_locked=True)
+_TAKE = (
+    update(_QUEUE)
+    .where(_QUEUE.c.id.in_(bindparam("ids", expanding=True)), _READY)
+    .values(status="sending", claimed_by=bindparam("worker"), claimed_until=bindparam("until"))
+    .returning(_QUEUE.c.id, _QUEUE.c.domain_id, _QUEUE.c.size)
+)
 
 
 def claim(
@@ -196,34 +203,20 @@ def claim(
     others skip them; everywhere the update re-checks readiness and reports what it took.
     """
     now = now or utcnow()
+    candidates = _CANDIDATES_LOCKED if store.dialect == "postgresql" else _CANDIDATES
     with bookkeeping(store) as s:
-        query = (
-            select(QueuedMessage.id, QueuedMessage.size)
-            .where(_ready(now))
-            .order_by(QueuedMessage.id)
-            .limit(batch_size)
-        )
-        if store.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
         wanted: list[int] = []
         total = 0
-        for message_id, size in s.execute(query).all():
+        for message_id, size in s.execute(candidates.limit(batch_size), {"now": now}).all():
             total += size
             if wanted and max_bytes is not None and total > max_bytes:
                 break
             wanted.append(message_id)
         if not wanted:
             return []
-        taken = s.execute(
-            update(QueuedMessage)
-            .where(QueuedMessage.id.in_(wanted), _ready(now))
-            .values(
-                status="sending",
-                claimed_by=worker,
-                claimed_until=now + dt.timedelta(seconds=lease),
-            )
-            .returning(QueuedMessage.id, QueuedMessage.domain_id, QueuedMessage.size)
-        ).all()
+        until = now + dt.timedelta(seconds=lease)
+        params = {"ids": wanted, "now": now, "worker": worker, "until": until}
+        taken = s.execute(_TAKE, params).all()
     by_domain: dict[int, list[tuple[int, int]]] = {}
     for message_id, domain_id, size in sorted(taken):
         by_domain.setdefault(domain_id, []).append((message_id, size))
@@ -244,20 +237,35 @@ def load(store: Store, message_id: int, worker: str | None = None) -> QueuedMess
         return row
 
 
-def load_many(store: Store, ids: list[int], worker: str) -> dict[int, QueuedMessage]:
-    """Several claimed messages in one query (detached), keyed by id; those the worker no
-    longer holds are missing."""
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What delivery needs of a claimed message."""
+
+    id: int
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes = field(repr=False)
+    track_open: bool
+    track_click: bool
+    tracking_token: str
+    tracking_key: str = field(repr=False)
+
+
+_HELD_BY = select(*(_QUEUE.c[name] for name in Claimed.__dataclass_fields__)).where(
+    _QUEUE.c.id.in_(bindparam("ids", expanding=True)),
+    _QUEUE.c.status == "sending",
+    _QUEUE.c.claimed_by == bindparam("worker"),
+)
+
+
+def load_many(store: Store, ids: list[int], worker: str) -> dict[int, Claimed]:
+    """Several claimed messages in one query, keyed by id; those the worker no longer holds
+    are missing."""
     if not ids:
         return {}
-    with store.session() as s:
-        rows = s.scalars(
-            select(QueuedMessage).where(
-                QueuedMessage.id.in_(ids),
-                QueuedMessage.status == "sending",
-                QueuedMessage.claimed_by == worker,
-            )
-        ).all()
-        return {row.id: row for row in rows}
+    with store.engine.connect() as conn:
+        rows = conn.execute(_HELD_BY, {"ids": ids, "worker": worker}).all()
+    return {row.id: Claimed(*row) for row in rows}
 
 
 def _finish(store: Store, message_id: int, worker: str, **values: object) -> bool:

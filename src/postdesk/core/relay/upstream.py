@@ -27,8 +27,9 @@ from sqlalchemy.orm import joinedload
 from postdesk.core import secrets, tracking
 from postdesk.core.errors import UserError
 from postdesk.core.relay import dkimsign
+from postdesk.core.relay.queue import Claimed
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, QueuedMessage, SmtpService
+from postdesk.core.store.models import DedicatedDomain, SmtpService
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ class Handed:
     refused: Refused = ()
 
 
-async def send_one(smtp: aiosmtplib.SMTP, message: QueuedMessage, data: bytes) -> Handed:
+async def send_one(smtp: aiosmtplib.SMTP, message: Claimed, data: bytes) -> Handed:
     """Hand one message over; returns the reply, or raises Temporary/PermanentFailure."""
     # 8-bit content is announced as such (RFC 6152) when the service offers it, as the app
     # announced it to the relay; a 7-bit message needs no parameter.

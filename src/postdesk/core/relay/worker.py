@@ -49,7 +49,6 @@ from postdesk.core.relay.upstream import (
     send_one,
 )
 from postdesk.core.store import Store
-from postdesk.core.store.models import QueuedMessage
 from postdesk.core.tracking import is_public_host
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ COUNTS_EVERY = 0.5  # seconds between refreshes of the queue counts the status b
 COMMIT_TRIES = 3  # a commit that fails (database busy) is tried again before giving up
 
 
-def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | None) -> Job:
+def prepare(message: queue.Claimed, upstream: Upstream, tracking_base: str | None) -> Job:
     """What making the message ready takes: one-click unsubscribe headers and tracking (when
     the domain has a public tracking address), then the DKIM signature over the final bytes.
 
@@ -93,7 +92,7 @@ def prepare(message: QueuedMessage, upstream: Upstream, tracking_base: str | Non
 class _Item:
     """A claimed message on its way: its upstream and its signed bytes (being made)."""
 
-    message: QueuedMessage
+    message: queue.Claimed
     upstream: Upstream
     data: asyncio.Future[bytes]
     tracking: str = ""  # what tracking the signed bytes carry ("open, click"), for the activity
@@ -112,7 +111,7 @@ class _Item:
 
 def _read_claim(
     store: Store, claim: queue.Claim, worker: str
-) -> tuple[dict[int, int | None], dict[int | None, Upstream | Exception], dict[int, QueuedMessage]]:
+) -> tuple[dict[int, int | None], dict[int | None, Upstream | Exception], dict[int, queue.Claimed]]:
     """Everything a claim needs before sending (blocking: in a thread): the service each
     message goes through, each service's upstream (or why it cannot be used now) and the
     messages this worker still holds."""
@@ -292,7 +291,7 @@ class Worker:
             await self._dispatch_via(ids, upstreams[service_id], found)
 
     async def _dispatch_via(
-        self, ids: list[int], upstream: Upstream | Exception, found: dict[int, QueuedMessage]
+        self, ids: list[int], upstream: Upstream | Exception, found: dict[int, queue.Claimed]
     ) -> None:
         """Put claimed messages in line for their service's lanes."""
         if isinstance(upstream, PermanentFailure):
