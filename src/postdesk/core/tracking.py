@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,6 @@ from postdesk.core import audit, settings
 from postdesk.core.domains import get_domain
 from postdesk.core.store import Store
 from postdesk.core.store.models import (
-    DedicatedDomain,
     DomainRecord,
     TrackingChange,
     table_of,
@@ -236,19 +235,33 @@ def is_public_host(host: str) -> bool:
     )
 
 
-def tracking_address_status(
-    session: Session, domain: str | DedicatedDomain
-) -> TrackingAddressStatus:
+class NamedDomain(Protocol):
+    """A dedicated domain's id and name: its row, or what the relay read of it."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+_RECORDS = table_of(DomainRecord)
+_TRACKING_RECORD = (
+    select(_RECORDS.c.host, _RECORDS.c.value, _RECORDS.c.status)
+    .where(_RECORDS.c.domain_id == bindparam("domain"), _RECORDS.c.kind == "tracking")
+    .order_by(_RECORDS.c.position, _RECORDS.c.id)
+    .limit(1)
+)
+
+
+def tracking_address_status(session: Session, domain: str | NamedDomain) -> TrackingAddressStatus:
     """The domain's usable tracking address, or the reason there is none and how to fix it.
 
     ``domain`` is a dedicated domain's name (Unicode or A-label) or its row.
     """
-    row = domain if isinstance(domain, DedicatedDomain) else get_domain(session, domain)
-    record = session.scalars(
-        select(DomainRecord)
-        .where(DomainRecord.domain_id == row.id, DomainRecord.kind == "tracking")
-        .order_by(DomainRecord.position, DomainRecord.id)
-    ).first()
+    row = get_domain(session, domain) if isinstance(domain, str) else domain
+    session.flush()  # a record changed in this session counts
+    record = session.connection().execute(_TRACKING_RECORD, {"domain": row.id}).first()
     host = f"track.{row.name}"
     if record is None:
         return TrackingAddressStatus(
@@ -274,6 +287,6 @@ def tracking_address_status(
     return TrackingAddressStatus(TrackingAddress(host, target), None)
 
 
-def tracking_address(session: Session, domain: str | DedicatedDomain) -> TrackingAddress | None:
+def tracking_address(session: Session, domain: str | NamedDomain) -> TrackingAddress | None:
     """The public address tracked links of the domain's mail use; None while there is none."""
     return tracking_address_status(session, domain).address

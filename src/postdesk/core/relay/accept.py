@@ -180,20 +180,24 @@ def header_problem(block: headers.HeaderBlock, login: RelayLogin) -> str | None:
     return None
 
 
-def complete_headers(block: headers.HeaderBlock, login: RelayLogin, reply_to: str | None) -> bytes:
+def complete_headers(
+    block: headers.HeaderBlock, login: RelayLogin, reply_to: str | None
+) -> tuple[bytes, str]:
     """The message with the Date and Message-ID it must have (and the domain's Reply-To) added
-    at the end of its real header block, all in CRLF."""
+    at the end of its real header block, all in CRLF; and its Message-ID."""
     added: list[str] = []
     if block.first("Date") is None:
         added.append(f"Date: {email.utils.formatdate(usegmt=True)}")
-    if block.first("Message-ID") is None:
-        added.append(f"Message-ID: <{_random.token_hex(16)}@{login.domain}>")
+    message_id = block.first("Message-ID")
+    if message_id is None:
+        message_id = f"<{_random.token_hex(16)}@{login.domain}>"
+        added.append(f"Message-ID: {message_id}")
     if reply_to and block.first("Reply-To") is None:
         added.append(f"Reply-To: {reply_to}")
     # Work in CRLF throughout so the DKIM signature covers exactly what goes on the wire.
     extra = "".join(line + "\r\n" for line in added).encode("utf-8")
     body = block.body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    return block.head_crlf() + extra + b"\r\n" + body
+    return block.head_crlf() + extra + b"\r\n" + body, message_id
 
 
 @dataclass
@@ -421,7 +425,7 @@ def _queue_row(
 ) -> dict[str, object]:
     login = request.login
     block, critical = take_critical(request.block)
-    data = complete_headers(block, login, domain.reply_to if domain else None)
+    data, message_id = complete_headers(block, login, domain.reply_to if domain else None)
     return queue.new_row(
         domain_id=login.domain_id,
         smtp_user_id=login.user_id,
@@ -429,7 +433,7 @@ def _queue_row(
         rcpt_tos=request.rcpt_tos,
         raw=data,
         subject=_decoded(request.block.first("Subject")),
-        message_id=_decoded(headers.read(data).first("Message-ID")),
+        message_id=_decoded(message_id),
         track_open=tracked(login.domain_id, "open", request.now),
         track_click=tracked(login.domain_id, "click", request.now),
         critical=critical,
@@ -478,6 +482,8 @@ def _decoded(value: str | None) -> str:
     """A header value as a user reads it (encoded words decoded), for the queue's listing."""
     if not value:
         return ""
+    if value.isascii() and "=?" not in value:  # nothing to decode: the parser gives it back
+        return value
     text = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return str(_HEADER_FACTORY("subject", text))
 

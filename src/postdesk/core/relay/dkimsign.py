@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,7 +29,6 @@ from dkim.canonicalization import Relaxed
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from postdesk.core.store.models import DedicatedDomain
 
 SIGNED_HEADERS = (
     "from",
@@ -122,7 +121,20 @@ class KeyRef:
 _ACTIVE_KEYS: Any = None  # the query below, built on first use
 
 
-def active_key(session: Session, domain: DedicatedDomain) -> KeyRef | None:
+class SigningDomain(Protocol):
+    """What choosing a domain's signing key reads of it: its row, or what the relay read."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dkim_selector(self) -> str | None: ...
+
+
+def active_key(session: Session, domain: SigningDomain) -> KeyRef | None:
     """The key that signs the domain's mail: the active one under its selector, else the newest."""
     global _ACTIVE_KEYS
     if _ACTIVE_KEYS is None:

@@ -22,14 +22,14 @@ import time
 from dataclasses import dataclass
 
 import aiosmtplib
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select
 
 from postdesk.core import secrets, tracking
 from postdesk.core.errors import UserError
 from postdesk.core.relay import dkimsign
 from postdesk.core.relay.queue import Claimed
 from postdesk.core.store import Store
-from postdesk.core.store.models import DedicatedDomain, SmtpService
+from postdesk.core.store.models import DedicatedDomain, SmtpService, table_of
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,27 @@ def forget_keys() -> None:
     dkimsign.forget_keys()
 
 
+_DOMAINS = table_of(DedicatedDomain)
+_SERVICES = table_of(SmtpService)
+# Built once: read for every claimed batch.
+_DOMAIN = select(
+    _DOMAINS.c.id,
+    _DOMAINS.c.name,
+    _DOMAINS.c.service_id,
+    _DOMAINS.c.dkim_selector,
+    _DOMAINS.c.one_click_unsubscribe,
+).where(_DOMAINS.c.id == bindparam("id"))
+_SERVICE = select(
+    _SERVICES.c.name,
+    _SERVICES.c.host,
+    _SERVICES.c.port,
+    _SERVICES.c.security,
+    _SERVICES.c.username,
+    _SERVICES.c.secret_ref,
+    _SERVICES.c.pinned_sha256,
+).where(_SERVICES.c.id == bindparam("id"))
+
+
 def load_upstream(store: Store, domain_id: int, service_id: int | None = None) -> Upstream:
     """The domain's service, its DKIM key and tracking address (keyring on a cache miss).
 
@@ -111,10 +132,14 @@ def load_upstream(store: Store, domain_id: int, service_id: int | None = None) -
     mail waits rather than go unsigned.
     """
     with store.session() as s:
-        domain = s.get(DedicatedDomain, domain_id, options=[joinedload(DedicatedDomain.service)])
+        conn = s.connection()
+        domain = conn.execute(_DOMAIN, {"id": domain_id}).first()
         if domain is None:
             raise PermanentFailure("The domain was removed from Postdesk.")
-        service = (s.get(SmtpService, service_id) if service_id else None) or domain.service
+        service = None
+        for wanted in (service_id, domain.service_id):
+            if wanted is not None and service is None:
+                service = conn.execute(_SERVICE, {"id": wanted}).first()
         if service is None:
             raise Held(
                 f"{domain.name} has no SMTP service to send through; choose one in Domain Settings."
