@@ -5,8 +5,10 @@ whether a sender's DNS answers were asked afresh or reused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -61,7 +63,7 @@ def _message(subject: str, domain: str) -> tuple[bytes, str]:
 
 
 async def test_senders_at_once_are_each_stored_once_with_their_own_verdicts(
-    inbound_world: InboundWorld,
+    database: str, inbound_world: InboundWorld
 ) -> None:
     # Twice over: the first wave asks DNS, the second reuses what the first was told.
     for wave in (1, 2):
@@ -145,3 +147,69 @@ async def test_a_failed_commit_refuses_every_message_in_it_and_keeps_none(
     with store.session() as s:
         subjects = s.scalars(select(InboundMessage.subject).order_by(InboundMessage.id)).all()
     assert sorted(subjects) == ["a", "b", "c", "plug", "poison"]
+
+
+@contextlib.contextmanager
+def _writes_held(store) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Hold the database's writes (the process's write turn on SQLite, a table lock on
+    PostgreSQL) until the block ends, so that messages arriving meanwhile form one group."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        if store.dialect == "sqlite":
+            with queue.writing(store):
+                held.set()
+                release.wait(60)
+            return
+        with store.engine.connect() as conn, conn.begin():
+            conn.execute(text("LOCK TABLE inbound_messages IN EXCLUSIVE MODE"))
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def _plain(sender: str, subject: str, message_id: str, extra: str = "") -> tuple[bytes, str]:
+    raw = (
+        f"From: {sender}\r\nTo: hello@shop.test\r\nSubject: {subject}\r\n"
+        f"Message-ID: {message_id}\r\n{extra}\r\nText of {subject}.\r\n"
+    ).encode()
+    return raw, sender
+
+
+async def test_messages_of_one_group_that_answer_each_other_share_a_thread(
+    database: str, inbound_world: InboundWorld
+) -> None:
+    # Related only by their reply headers (different subjects and senders), arriving in the
+    # same commit in any order: a reply may even be filed before the message it answers.
+    question = _plain("ann@one.test", "A question", "<q-1@one.test>")
+    answer = _plain("bob@two.test", "Different words", "<a-1@two.test>",
+                    "In-Reply-To: <q-1@one.test>\r\n")  # fmt: skip
+    follow = _plain("cy@three.test", "Third", "<f-1@three.test>",
+                    "References: <q-1@one.test> <a-1@two.test>\r\n")  # fmt: skip
+    group = [answer, follow, question, _message("unrelated", "sender.test")]
+    with _writes_held(inbound_world.store):
+        plug = [_message("plug", "sender.test")]
+        first = asyncio.ensure_future(_deliver_all(inbound_world, plug))
+        await asyncio.sleep(1.0)
+        rest = asyncio.ensure_future(_deliver_all(inbound_world, group))
+        await asyncio.sleep(3.0)
+    assert await first == [250]
+    assert await rest == [250] * len(group)
+    rows = inbound_world.stored()
+    assert sorted(r.subject for r in rows) == sorted(
+        ["A question", "Different words", "Third", "unrelated", "plug"]
+    )  # each stored once
+    thread_of = {r.subject: r.thread_id for r in rows}
+    assert thread_of["A question"] == thread_of["Different words"] == thread_of["Third"]
+    assert len(set(thread_of.values())) == 3  # the three, the plug, the unrelated message
+    with inbound_world.store.session() as s:
+        thread = s.get(InboundThread, thread_of["A question"])
+        assert (thread.message_count, thread.unread_count) == (3, 3)

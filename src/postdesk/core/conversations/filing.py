@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, Table, bindparam, case, insert, select, update
@@ -25,6 +27,10 @@ _MESSAGES = _table(InboundMessage)
 # Built once: filing runs for every received message, inside the group commit.
 _NEW_THREAD = insert(_THREADS)
 _NEW_MESSAGE = insert(_MESSAGES)
+# A group's rows in one statement each, ids handed back in the order of the rows.
+_NEW_THREADS = insert(_THREADS).returning(_THREADS.c.id, sort_by_parameter_order=True)
+_NEW_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
+_DOMAIN_NAME = select(DedicatedDomain.name).where(DedicatedDomain.id == bindparam("domain"))
 _BUMP_THREAD = (
     update(_THREADS)
     .where(_THREADS.c.id == bindparam("thread"))
@@ -84,7 +90,8 @@ def file_inbound(
     unread = direction == "in"
     # Plain INSERT/UPDATE statements rather than ORM objects: filing runs for every received
     # message inside the group commit, and nothing here needs the objects afterwards.
-    thread_id = threads.find_thread_id(session, domain_id, domain_name, parsed, now)
+    found = threads.find_thread_id(session, domain_id, domain_name, parsed, now)
+    thread_id = found if isinstance(found, int) else None  # no group: never a NewThread
     if thread_id is None:
         subject = threads.normalized_subject(parsed.subject) or parsed.subject
         inserted = session.execute(
@@ -103,36 +110,22 @@ def file_inbound(
             _BUMP_THREAD, {"thread": thread_id, "unread_add": 1 if unread else 0, "at": now}
         )
         _expire(session, InboundThread, thread_id)
-    recipients = ", ".join(v for v in (parsed.to_header, parsed.cc_header) if v)
-    inserted = session.execute(
-        _NEW_MESSAGE,
-        {
-            "domain_id": domain_id,
-            "thread_id": thread_id,
-            "direction": direction,
-            "kind": "message",
-            "received_at": now,
-            "remote_ip": clean_text(remote_ip)[:64],
-            "helo": clean_text(helo)[:255],
-            "mail_from": clean_text(mail_from)[:320],
-            "rcpt_tos": [clean_text(r) for r in rcpt_tos],
-            "from_header": _cut(parsed.from_header, 400),
-            "to_header": recipients,
-            "subject": _cut(parsed.subject, 300),
-            "message_id_header": parsed.message_id,
-            "in_reply_to": parsed.in_reply_to,
-            "references": parsed.references,
-            "body_text": parsed.text,
-            "raw": raw,
-            "size": len(raw),
-            "spf": (verdicts.get("spf") or "none")[:12],
-            "dkim": (verdicts.get("dkim") or "none")[:12],
-            "dmarc": (verdicts.get("dmarc") or "none")[:12],
-            "auth_results": clean_text(auth_results),
-            "unread": unread,
-            "pending": pending,
-        },
+    row = _message_row(
+        domain_id=domain_id,
+        thread_id=thread_id,
+        direction=direction,
+        now=now,
+        raw=raw,
+        mail_from=mail_from,
+        rcpt_tos=rcpt_tos,
+        remote_ip=remote_ip,
+        helo=helo,
+        verdicts=verdicts,
+        auth_results=auth_results,
+        parsed=parsed,
+        pending=pending,
     )
+    inserted = session.execute(_NEW_MESSAGE, row)
     return _inserted_id(inserted)
 
 
@@ -148,3 +141,161 @@ def _expire(session: Session, model: type[InboundThread], ident: int) -> None:
     loaded = session.identity_map.get(session.identity_key(model, ident))
     if loaded is not None:
         session.expire(loaded)
+
+
+def _message_row(
+    *,
+    domain_id: int,
+    thread_id: int | None,
+    direction: str,
+    now: Any,
+    raw: bytes,
+    mail_from: str,
+    rcpt_tos: list[str],
+    remote_ip: str,
+    helo: str,
+    verdicts: dict[str, str],
+    auth_results: str,
+    parsed: ParsedMessage,
+    pending: str,
+) -> dict[str, Any]:
+    """The ``inbound_messages`` row of a message, as filing writes it."""
+    recipients = ", ".join(v for v in (parsed.to_header, parsed.cc_header) if v)
+    return {
+        "domain_id": domain_id,
+        "thread_id": thread_id,
+        "direction": direction,
+        "kind": "message",
+        "received_at": now,
+        "remote_ip": clean_text(remote_ip)[:64],
+        "helo": clean_text(helo)[:255],
+        "mail_from": clean_text(mail_from)[:320],
+        "rcpt_tos": [clean_text(r) for r in rcpt_tos],
+        "from_header": _cut(parsed.from_header, 400),
+        "to_header": recipients,
+        "subject": _cut(parsed.subject, 300),
+        "message_id_header": parsed.message_id,
+        "in_reply_to": parsed.in_reply_to,
+        "references": parsed.references,
+        "body_text": parsed.text,
+        "raw": raw,
+        "size": len(raw),
+        "spf": (verdicts.get("spf") or "none")[:12],
+        "dkim": (verdicts.get("dkim") or "none")[:12],
+        "dmarc": (verdicts.get("dmarc") or "none")[:12],
+        "auth_results": clean_text(auth_results),
+        "unread": direction == "in",
+        "pending": pending,
+    }
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One received message for ``file_group``: what ``file_inbound`` takes, for mail in."""
+
+    domain_id: int
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+    remote_ip: str
+    helo: str
+    verdicts: dict[str, str]
+    auth_results: str
+    parsed: ParsedMessage | None = None
+    domain_name: str | None = None
+    pending: str = ""
+
+
+def file_group(session: Session, messages: Sequence[Incoming]) -> list[int]:
+    """Store received messages as ``file_inbound`` would one after another, with one INSERT
+    for all their new threads and one for all the messages; their new ids, in order.
+
+    Threading sees the group's earlier messages as already stored (``threads.Group``), so a
+    reply in the same group as its parent joins its thread. A thread continued from before
+    the group is updated at once, so the next message's subject lookup sees it as it is now.
+    Runs in the caller's transaction and commits nothing."""
+    connection = session.connection()  # plain statements: no ORM work inside the group commit
+    group = threads.Group()
+    rows: list[dict[str, Any]] = []
+    row_threads: list[int | threads.NewThread] = []
+    names: dict[int, str] = {}
+    every: list[ParsedMessage] = []
+    for m in messages:
+        name = m.domain_name or names.get(m.domain_id)
+        if not name:
+            name = connection.execute(_DOMAIN_NAME, {"domain": m.domain_id}).scalar()
+            if name is None:
+                raise ValueError(f"no dedicated domain with id {m.domain_id}")
+        names[m.domain_id] = name
+        every.append(m.parsed if m.parsed is not None else parse_message(m.raw))
+    # Each domain's threading lookups for the whole group in one query each.
+    start = utcnow()
+    for domain_id in names:
+        group.look_ahead(
+            connection,
+            domain_id,
+            [p for m, p in zip(messages, every, strict=True) if m.domain_id == domain_id],
+            start,
+        )
+    for m, parsed in zip(messages, every, strict=True):
+        name = names[m.domain_id]
+        now = utcnow()
+        found = threads.find_thread_id(connection, m.domain_id, name, parsed, now, group)
+        if found is None:
+            subject = threads.normalized_subject(parsed.subject) or parsed.subject
+            found = threads.NewThread(m.domain_id, _cut(subject, 300), now)
+            group.threads.append(found)
+        if isinstance(found, threads.NewThread):
+            found.message_count += 1
+            found.unread_count += 1
+            found.last_at = max(found.last_at, now)
+        else:
+            connection.execute(_BUMP_THREAD, {"thread": found, "unread_add": 1, "at": now})
+            group.continued_stored = True
+            _expire(session, InboundThread, found)
+        row = _message_row(
+            domain_id=m.domain_id,
+            thread_id=None,
+            direction="in",
+            now=now,
+            raw=m.raw,
+            mail_from=m.mail_from,
+            rcpt_tos=m.rcpt_tos,
+            remote_ip=m.remote_ip,
+            helo=m.helo,
+            verdicts=m.verdicts,
+            auth_results=m.auth_results,
+            parsed=parsed,
+            pending=m.pending,
+        )
+        rows.append(row)
+        row_threads.append(found)
+        group.add(
+            m.domain_id,
+            found,
+            row["message_id_header"],
+            row["in_reply_to"],
+            row["from_header"],
+            row["to_header"],
+        )
+    if group.threads:
+        inserted = connection.execute(
+            _NEW_THREADS,
+            [
+                {
+                    "domain_id": t.domain_id,
+                    "subject": t.subject,
+                    "last_at": t.last_at,
+                    "message_count": t.message_count,
+                    "unread_count": t.unread_count,
+                }
+                for t in group.threads
+            ],
+        )
+        for thread, (thread_id,) in zip(group.threads, inserted.all(), strict=True):
+            thread.id = int(thread_id)
+    for row, into in zip(rows, row_threads, strict=True):
+        row["thread_id"] = into.id if isinstance(into, threads.NewThread) else into
+    if not rows:
+        return []
+    return [int(i) for (i,) in connection.execute(_NEW_MESSAGES, rows).all()]

@@ -21,12 +21,14 @@ from postdesk.core.analyze.alignment import aligns
 from postdesk.core.analyze.parse import Header, ParsedMessage
 from postdesk.core.analyze.verify import SignatureCheck, fetch_keys, key_names, verify_signatures
 from postdesk.core.dnscheck.dmarc import dmarc_tags, is_dmarc, organizational_domain
-from postdesk.core.dnscheck.resolver import DnsClient
+from postdesk.core.dnscheck.resolver import Answer, DnsClient
 from postdesk.core.inbound.spf import SpfVerdict, check_host
 
 log = logging.getLogger(__name__)
 _FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.DOTALL)
 _UNSAFE_VALUE = re.compile(r'[\s;()"\\]')
+# The only fields the checks read: the From domain, the signatures and the ARC seals.
+_READ_FIELDS = frozenset({b"from", b"dkim-signature", b"arc-message-signature", b"arc-seal"})
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,50 @@ class Verdicts:
         return {"spf": self.spf.result, "dkim": self.dkim_result, "dmarc": self.dmarc.result}
 
 
+@dataclass(frozen=True)
+class Lookups:
+    """What DNS said about one incoming message (every question asked at once), before any
+    CPU-bound checking: ``decide`` works the verdicts out from it in a worker thread."""
+
+    message: ParsedMessage
+    from_domain: str
+    spf: SpfVerdict
+    keys: dict[str, Answer]
+    dmarc_record: tuple[str, str | None, str]
+
+
+async def look_up(
+    client: DnsClient, *, raw: bytes, remote_ip: str, mail_from: str, helo: str
+) -> Lookups:
+    """SPF for the connection, every DKIM key and the From domain's DMARC record, at once."""
+    message = _parse(raw)
+    from_domain = _single_from_domain(message)
+    spf_task = check_host(client, remote_ip, mail_from, helo)
+    keys_task = fetch_keys(client, key_names(message))
+    dmarc_task = _dmarc_record(client, from_domain) if from_domain else _no_record()
+    spf, keys, record = await asyncio.gather(spf_task, keys_task, dmarc_task)
+    return Lookups(message, from_domain, spf, keys, record)
+
+
+def decide(looked: Lookups, *, raw: bytes, mail_from: str, helo: str, authserv_id: str) -> Verdicts:
+    """Every DKIM signature verified with the keys already fetched, then DMARC and the
+    Authentication-Results text (CPU only: run in a worker thread)."""
+    message = looked.message
+    dkim: tuple[DkimVerdict, ...] = ()
+    if looked.keys:
+        try:
+            checks = verify_signatures(raw, looked.keys)
+            dkim = tuple(_dkim_verdict(c, _b_prefix(message, i)) for i, c in enumerate(checks))
+        except Exception as exc:  # a message dkimpy cannot even read: keep it, say so
+            log.info("DKIM signatures could not be read: %s", exc)
+            dkim = (DkimVerdict("permerror", "", "", "the signature could not be read"),)
+    spf = looked.spf
+    identity = mail_from if "@" in mail_from else (helo or "unknown")
+    dmarc = _dmarc(looked.from_domain, looked.dmarc_record, spf, dkim, message)
+    header = _header(authserv_id, spf, identity, mail_from, dkim, dmarc)
+    return Verdicts(spf, identity, dkim, dmarc, header)
+
+
 async def evaluate(
     client: DnsClient,
     *,
@@ -84,34 +130,25 @@ async def evaluate(
     authserv_id: str,
 ) -> Verdicts:
     """SPF for the connection, every DKIM signature, then DMARC for the From domain."""
-    message = _parse(raw)
-    from_domain = _single_from_domain(message)
-    spf_task = check_host(client, remote_ip, mail_from, helo)
-    keys_task = fetch_keys(client, key_names(message))
-    dmarc_task = _dmarc_record(client, from_domain) if from_domain else _no_record()
-    spf, keys, record = await asyncio.gather(spf_task, keys_task, dmarc_task)
-    dkim: tuple[DkimVerdict, ...] = ()
-    if keys:
-        try:
-            checks = await asyncio.to_thread(verify_signatures, raw, keys)
-            dkim = tuple(_dkim_verdict(c, _b_prefix(message, i)) for i, c in enumerate(checks))
-        except Exception as exc:  # a message dkimpy cannot even read: keep it, say so
-            log.info("DKIM signatures could not be read: %s", exc)
-            dkim = (DkimVerdict("permerror", "", "", "the signature could not be read"),)
-    identity = mail_from if "@" in mail_from else (helo or "unknown")
-    dmarc = _dmarc(from_domain, record, spf, dkim, message)
-    header = _header(authserv_id, spf, identity, mail_from, dkim, dmarc)
-    return Verdicts(spf, identity, dkim, dmarc, header)
+    looked = await look_up(client, raw=raw, remote_ip=remote_ip, mail_from=mail_from, helo=helo)
+    return await asyncio.to_thread(
+        decide, looked, raw=raw, mail_from=mail_from, helo=helo, authserv_id=authserv_id
+    )
 
 
 def _parse(raw: bytes) -> ParsedMessage:
+    """The header fields the checks read (From and the signatures and seals), unfolded."""
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     fields: list[list[bytes]] = []
+    wanted = False  # whether the last field read is one of those kept (its folded lines too)
     for line in head.splitlines():
-        if line[:1] in (b" ", b"\t") and fields:
-            fields[-1][1] += b" " + line.strip()
+        if line[:1] in (b" ", b"\t"):
+            if wanted and fields:
+                fields[-1][1] += b" " + line.strip()
         elif (match := _FIELD.match(line)) is not None:
-            fields.append([match.group(1), line[match.end() :].strip()])
+            wanted = match.group(1).lower() in _READ_FIELDS
+            if wanted:
+                fields.append([match.group(1), line[match.end() :].strip()])
     headers = tuple(
         Header(n.decode("ascii", "replace"), v.decode("utf-8", "replace")) for n, v in fields
     )

@@ -102,6 +102,28 @@ class CachingDnsClient(DnsClient):
             cache=self.cache,
         )
 
+    async def query(self, name: str, rdtype: str) -> Answer:
+        """As ``DnsClient.query``; an answer already in hand is returned without a task."""
+        pending = self._start(name, rdtype)
+        if pending.done():
+            return pending.result()
+        return await asyncio.shield(pending)
+
+    def _start(self, name: str, rdtype: str) -> asyncio.Future[Answer]:
+        # A kept answer becomes this copy's answer at once (a finished future in its memo):
+        # most questions of a busy receiver are answered from the cache, and a task and a
+        # shield for each cost more than the rest of the lookup.
+        key = (name.lower().rstrip("."), rdtype)
+        if key not in self._memo:
+            kept = self.cache.get(key)
+            if kept is not None:
+                self.cache.hits += 1
+                done: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+                done.set_result(kept)
+                self._memo[key] = done
+                return done
+        return super()._start(name, rdtype)
+
     async def _follow(self, name: str, rdtype: str) -> Answer:
         def ask() -> asyncio.Future[Answer]:
             return asyncio.ensure_future(DnsClient._follow(self, name, rdtype))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk.core import forwarding
-from postdesk.core.conversations import file_inbound
+from postdesk.core.conversations.filing import Incoming, file_group
 from postdesk.core.conversations.parse import ParsedMessage, parse_message
 from postdesk.core.relay.groupcommit import GroupCommit
 from postdesk.core.store import Store
@@ -71,23 +71,25 @@ def _commit(store: Store, batch: list[Received]) -> None:
                 m.owes_forwarding = forwarding.may_owe(
                     m.rcpt_tos, m.domain_id in forwarding_domains
                 )
-            ids = [
-                file_inbound(
-                    s,
-                    domain_id=m.domain_id,
-                    raw=m.raw,
-                    mail_from=m.mail_from,
-                    rcpt_tos=m.rcpt_tos,
-                    remote_ip=m.remote_ip,
-                    helo=m.helo,
-                    verdicts=m.verdicts,
-                    auth_results=m.auth_results,
-                    parsed=m.parsed,
-                    domain_name=m.domain_name or None,
-                    pending=forwarding.OWED if m.owes_forwarding else "",
-                )
-                for m in batch
-            ]
+            ids = file_group(
+                s,
+                [
+                    Incoming(
+                        m.domain_id,
+                        m.raw,
+                        m.mail_from,
+                        m.rcpt_tos,
+                        m.remote_ip,
+                        m.helo,
+                        m.verdicts,
+                        m.auth_results,
+                        parsed=m.parsed,
+                        domain_name=m.domain_name or None,
+                        pending=forwarding.OWED if m.owes_forwarding else "",
+                    )
+                    for m in batch
+                ],
+            )
     except (SQLAlchemyError, ValueError):
         # ValueError: the domain was removed while the message was on its way.
         log.exception("could not store received messages")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import re
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP
@@ -33,8 +35,31 @@ from postdesk.core.store import Store
 log = logging.getLogger(__name__)
 
 RELAYING_DENIED = "550 5.7.1 relaying denied"
+CHECK_FAILED = "451 4.3.0 Postdesk could not check the message; please try again shortly"
+ADDRESSES_KEPT = 4096  # envelope addresses whose reading is kept (senders repeat them)
 T = TypeVar("T")
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """One message as the connection delivered it, before its checks and commit."""
+
+    domain_id: int
+    domain_name: str
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+    ip: str
+    helo: str
+    tls: bool
+
+
+@functools.lru_cache(maxsize=ADDRESSES_KEPT)
+def _envelope_problem(address: str, role: str) -> str | None:
+    # The same addresses come again and again (a regular sender, the domain's own addresses):
+    # the answer depends on the text alone.
+    return envelope_problem(address, role)
 
 
 class InboundHandler:
@@ -78,7 +103,7 @@ class InboundHandler:
             return f"451 4.7.1 Too many messages from your address; try again in {wait:.0f} s"
         # The null sender stays "<>" in the envelope: aiosmtpd reads "" as "no MAIL yet".
         if address != "<>":
-            problem = envelope_problem(address, "Sender")
+            problem = _envelope_problem(address, "Sender")
             if problem:
                 return f"553 5.1.7 {problem}"
         envelope.mail_from = address
@@ -90,7 +115,7 @@ class InboundHandler:
     ) -> str:
         _, at, host = address.rpartition("@")
         domain_id, name = None, ""
-        if at and not envelope_problem(address, "Recipient"):
+        if at and not _envelope_problem(address, "Recipient"):
             name = lookup_name(host)
             known, domain_id = self.domains.recent(name)
             if not known:  # not read lately: the database, in a worker thread
@@ -115,32 +140,29 @@ class InboundHandler:
         ip = _peer_ip(session)
         helo = str(session.host_name or "")
         try:
-            verdicts = await auth.evaluate(
-                self.dns(),
-                raw=raw,
-                remote_ip=ip,
-                mail_from=mail_from,
-                helo=helo,
-                authserv_id=self.server_name,
+            looked = await auth.look_up(
+                self.dns(), raw=raw, remote_ip=ip, mail_from=mail_from, helo=helo
             )
         except Exception:
             # A bug, not the sender's fault: a temporary reply, so the message comes again.
             log.exception("could not check a received message")
-            return "451 4.3.0 Postdesk could not check the message; please try again shortly"
+            return CHECK_FAILED
         tls = isinstance(server, InboundSMTP) and server.tls_in_use
-        stamped = stamp(raw, self.server_name, verdicts.header, helo, ip, tls, envelope.rcpt_tos)
-        message = Received(
+        arrived = Arrived(
             envelope.inbound_domain_id,
-            stamped,
+            envelope.inbound_domain_name,
+            raw,
             mail_from,
             list(envelope.rcpt_tos),
             ip,
             helo,
-            verdicts.as_dict(),
-            verdicts.header.partition(": ")[2],
-            domain_name=envelope.inbound_domain_name,
+            tls,
         )
-        await self._blocking(file_received, self.store, message)
+        # One trip to a worker thread for everything CPU- or disk-bound: DKIM, DMARC, the
+        # stamp, parsing and the group commit.
+        message = await self._blocking(self._check_and_file, arrived, looked)
+        if message is None:
+            return CHECK_FAILED
         if message.failed or message.inbound_id is None:
             return "451 4.3.0 Postdesk could not store the message; please try again shortly"
         if self.after_commit is not None:
@@ -148,6 +170,42 @@ class InboundHandler:
             self._background.add(task)  # a reference, so the task is not collected mid-way
             task.add_done_callback(self._background.discard)
         return f"250 2.0.0 Received as {message.inbound_id}"
+
+    def _check_and_file(self, arrived: Arrived, looked: auth.Lookups) -> Received | None:
+        """Verdicts, stamp and commit of one message (blocking: a worker thread); None when
+        the checks themselves failed."""
+        try:
+            verdicts = auth.decide(
+                looked,
+                raw=arrived.raw,
+                mail_from=arrived.mail_from,
+                helo=arrived.helo,
+                authserv_id=self.server_name,
+            )
+        except Exception:
+            log.exception("could not check a received message")
+            return None
+        stamped = stamp(
+            arrived.raw,
+            self.server_name,
+            verdicts.header,
+            arrived.helo,
+            arrived.ip,
+            arrived.tls,
+            arrived.rcpt_tos,
+        )
+        message = Received(
+            arrived.domain_id,
+            stamped,
+            arrived.mail_from,
+            arrived.rcpt_tos,
+            arrived.ip,
+            arrived.helo,
+            verdicts.as_dict(),
+            verdicts.header.partition(": ")[2],
+            domain_name=arrived.domain_name,
+        )
+        return file_received(self.store, message)
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
@@ -207,6 +265,9 @@ def _without_forged(raw: bytes, server_name: str) -> bytes:
     return b"\r\n".join(kept) + raw[split:]
 
 
+_ADDRESS_READINGS: dict[tuple[str, int], tuple[str | None, str | None]] = {}
+
+
 def _peer_ip(session: Any) -> str:
     peer = session.peer if session is not None else None
     return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
@@ -222,6 +283,18 @@ class InboundSMTP(SMTP):
     @property
     def tls_in_use(self) -> bool:
         return self._tls_protocol is not None
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd reads MAIL and RCPT arguments with the email package's full address parser;
+        # its reading depends on the text (and the fixed local-part limit) alone.
+        key = (arg, self.local_part_limit)
+        found = _ADDRESS_READINGS.get(key)
+        if found is None:
+            found = super()._getaddr(arg)
+            if len(_ADDRESS_READINGS) >= ADDRESSES_KEPT:
+                _ADDRESS_READINGS.clear()
+            _ADDRESS_READINGS[key] = found
+        return found
 
     async def _handle_client(self) -> None:
         ip = _peer_ip(self.session)
