@@ -16,6 +16,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -67,6 +68,13 @@ def head_revision(migrations: Path = MIGRATIONS) -> str:
     return heads.pop()
 
 
+@lru_cache(maxsize=1)
+def _shipped_head() -> str:
+    # The migrations this version ships cannot change while it runs; a command that reads and
+    # then writes (test-send) asks twice.
+    return head_revision()
+
+
 def sqlite_file(url: str) -> Path | None:
     """The database file of a plain SQLite URL; None for anything else (PostgreSQL, options)."""
     match = _SQLITE_URL.match(url.strip())
@@ -115,7 +123,7 @@ def connect_current(url: str | None = None, *, write: bool) -> sqlite3.Connectio
         # One transaction: every read comes from the same snapshot of the workspace.
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
-        if row is None or row[0] != head_revision():
+        if row is None or row[0] != _shipped_head():
             conn.close()
             return None
     except sqlite3.Error:
