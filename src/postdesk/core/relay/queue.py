@@ -72,14 +72,15 @@ def bookkeeping(store: Store) -> Iterator[Connection]:
             yield s.connection()
         return
     with writing(store), store.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        conn.commit()
+        # Straight on the driver's connection, outside any transaction: no SQLAlchemy round trip.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute("PRAGMA synchronous=NORMAL")
         try:
             with conn.begin():
                 yield conn
         finally:
-            conn.exec_driver_sql("PRAGMA synchronous=FULL")
-            conn.commit()
+            raw.execute("PRAGMA synchronous=FULL")
 
 
 @dataclass(frozen=True)
