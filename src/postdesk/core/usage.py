@@ -110,8 +110,10 @@ def count_sent(
     service_id: int | None = None,
     domain_id: int | None = None,
     at: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> Recorded:
-    """Count mail in the caller's transaction (the relay counts with the queue commit).
+    """Count mail in the caller's transaction (the relay counts with the queue commit);
+    ``limit``: the daily limit when the caller read it in this transaction already.
 
     After the commit, pass ``Recorded.forget`` to :func:`forget_secrets`: keyring entries of
     credentials the limit rule deleted are removed only once the deletion is committed.
@@ -124,7 +126,7 @@ def count_sent(
     _upsert(session, day, bucket, recipients, domain_id, smtp_user_id, service_id)
     if smtp_user_id is not None:
         session.connection().execute(_TOUCH_USER, {"user": smtp_user_id, "at": at})
-    limit = daily_limit(session)
+    limit = daily_limit(session) if limit is None else limit
     sent = total_on(session, day)
     enforced = None
     refs: list[str] = []

@@ -273,7 +273,7 @@ def _commit(store: Store, batch: list[_Request]) -> None:
                     totals[day] += len(request.rcpt_tos)
             ids = queue.enqueue_many(conn, rows)
             _record_accepted(conn, queued, rows, ids)
-            fired = _count_group(s, queued, forget)
+            fired = _count_group(s, queued, forget, limit)
     except SQLAlchemyError:
         log.exception("could not store accepted messages")
         for request in batch:
@@ -334,7 +334,9 @@ def _domains(conn: Connection, ids: set[int]) -> dict[int, _Domain]:
 _grouped = GroupCommit(_commit, lambda request: request.outcome is not None)
 
 
-def _count_group(s: Session, requests: list[_Request], forget: list[str]) -> dict[int, bool]:
+def _count_group(
+    s: Session, requests: list[_Request], forget: list[str], limit: int
+) -> dict[int, bool]:
     """Count queued messages, one update per login and day; whether each count fired the rule."""
     groups: dict[tuple[int, int, dt.date], list[_Request]] = {}
     for request in requests:
@@ -349,6 +351,7 @@ def _count_group(s: Session, requests: list[_Request], forget: list[str]) -> dic
             smtp_user_id=login.user_id,
             domain_id=login.domain_id,
             at=members[-1].now,
+            limit=limit,
         )
         forget.extend(recorded.forget)
         if recorded.enforced is not None:
