@@ -83,6 +83,8 @@ def test_listings_of_an_up_to_date_workspace_load_no_orm(argv, workspace, tmp_pa
     assert json.loads(output)  # it did list
     assert "postdesk.core.store.lite" in modules
     assert heavy(modules, (*LISTING_NEVER, "sqlalchemy", "postdesk.core.store.models")) == []
+    if argv[0] == "service":  # services have a view of their own: the other six are not built
+        assert "postdesk.core.views" not in modules
 
 
 def test_a_new_workspace_is_created_without_alembic(postdesk_home: Path, tmp_path: Path) -> None:
@@ -208,7 +210,14 @@ def test_a_test_send_loads_no_orm(postdesk_home, secret_service, smtp_server, tm
     modules, output = loaded_by(argv, tmp_path)
     assert json.loads(output)["ok"] is True
     assert "postdesk.core.store.litewrite" in modules  # it was kept on the light path
-    never = (*TEST_SEND_NEVER, *STARTUP_NEVER, "dkim", "postdesk.core.store.models")
+    # Nor the read models beyond the service's own (core/serviceview.py).
+    never = (
+        *TEST_SEND_NEVER,
+        *STARTUP_NEVER,
+        "dkim",
+        "postdesk.core.store.models",
+        "postdesk.core.views",
+    )
     assert heavy(modules, never) == []
     assert len(server.handler.messages) == 1
     # Kept as the store keeps it: the service's badge, the domain's activity, today's count.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from postdesk.core.errors import UserError
 from postdesk.core.servicesecret import service_password
+from postdesk.core.serviceview import ServiceView
 from postdesk.core.smtptest import (
     MessageSigner,
     SmtpEndpoint,
@@ -28,7 +29,6 @@ from postdesk.core.smtptest import (
     run_test,
 )
 from postdesk.core.smtptest.verdicts import Situation, advice
-from postdesk.core.views import ServiceView
 
 if TYPE_CHECKING:
     from postdesk.core.store import Store

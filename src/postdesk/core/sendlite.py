@@ -29,10 +29,10 @@ from postdesk.core.sending import (
     signer_for,
 )
 from postdesk.core.servicesecret import service_password
+from postdesk.core.serviceview import ServiceView
 from postdesk.core.smtptest import TestResult, build_test_message, run_test
 from postdesk.core.store import lite
 from postdesk.core.store.litewrite import TestSendOutcome, record_test_send
-from postdesk.core.views import ServiceView
 
 
 @dataclass(frozen=True)

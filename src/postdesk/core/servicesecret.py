@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from postdesk.core import secrets
 from postdesk.core.errors import UserError
-from postdesk.core.views import ServiceView
+from postdesk.core.serviceview import ServiceView
 
 
 def service_password(service: ServiceView) -> str | None:

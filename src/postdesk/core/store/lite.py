@@ -18,13 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from postdesk.core import usageday
 from postdesk.core.config import database_url
 from postdesk.core.errors import UserError
-from postdesk.core.views import DomainView, IpView, ServiceView, SmtpUserView
+from postdesk.core.serviceview import ServiceView
+
+if TYPE_CHECKING:  # built where listed: a test send needs only the service's view
+    from postdesk.core.views import DomainView, IpView, SmtpUserView
 
 BUSY_TIMEOUT_S = 30
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -246,6 +249,7 @@ class LiteReader:
     def domains(self) -> list[DomainView]:
         """Every dedicated domain with its service's name, by name (as ``domains.list_domains``)."""
         from postdesk.core.validation import display_domain
+        from postdesk.core.views import DomainView
 
         rows = self._conn.execute(
             "SELECT d.id, d.name, d.status, d.service_id, s.name, d.reply_to, d.dkim_selector,"
@@ -279,6 +283,7 @@ class LiteReader:
         """
         from postdesk.core.domainname import to_a_label
         from postdesk.core.validation import quote_input
+        from postdesk.core.views import SmtpUserView
 
         name = to_a_label(domain_name)
         found = self._conn.execute(
@@ -313,6 +318,8 @@ class LiteReader:
 
     def ips(self) -> list[IpView]:
         """All dedicated IPs in the order they were added (as ``ips.list_ips``)."""
+        from postdesk.core.views import IpView
+
         rows = self._conn.execute(
             "SELECT id, address, label, created_at, last_checked_at, last_status, last_report"
             " FROM dedicated_ips ORDER BY id"
