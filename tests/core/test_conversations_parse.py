@@ -64,3 +64,27 @@ def test_headers_are_decoded_and_the_text_comes_from_html_when_alone() -> None:
     assert parsed.from_header == "José Niño <jose@ejemplo.example>"
     assert parsed.subject == "¡Hola!"
     assert parsed.text.splitlines() == ["Primera línea", "", "Segunda"]
+
+
+def test_a_message_id_taken_as_written_is_what_the_full_parser_reads() -> None:
+    import random
+
+    from postdesk.core.conversations.parse import (
+        _message_id,
+        first_message_id,
+        header,
+        message_object,
+    )
+
+    atext = "abcXYZ0189!#$%&'*+-/=?^_`{|}~"
+    rng = random.Random(7)
+    ids = ["<a@b>", " <x.y@z.example> ", "<=?utf-8?q?x?=@b>", "<a..b@c>", "<a@b@c>", '<a"b@c>',
+           "<a(b)@c>", "<a@[192.0.2.1]>", "no-brackets@x", "<a@b> <c@d>", ""]  # fmt: skip
+    ids += [
+        "<" + "".join(rng.choice(atext + ".@") for _ in range(rng.randint(3, 30))) + ">"
+        for _ in range(2000)
+    ]
+    for value in ids:
+        raw = f"From: a@b.example\r\nMessage-ID: {value}\r\nSubject: x\r\n\r\nbody\r\n".encode()
+        msg = message_object(raw)
+        assert _message_id(msg) == first_message_id(header(msg, "Message-ID")), value

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 import dkim
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from postdesk.core import audit, outgoing, srs
@@ -272,13 +272,14 @@ _FORWARDING_DOMAINS = (
 )
 
 
-def forwarding_domains(session: Session, domain_ids: set[int]) -> set[int]:
+def forwarding_domains(session: Session | Connection, domain_ids: set[int]) -> set[int]:
     """Which of ``domain_ids`` have a forwarding rule in effect (one query for a whole group
     of received messages)."""
     if not domain_ids:
         return set()
     # A plain statement on the session's connection: no ORM work inside the group commit.
-    rows = session.connection().execute(_FORWARDING_DOMAINS, {"ids": list(domain_ids)})
+    connection = session.connection() if isinstance(session, Session) else session
+    rows = connection.execute(_FORWARDING_DOMAINS, {"ids": list(domain_ids)})
     return {int(domain_id) for (domain_id,) in rows}
 
 

@@ -6,7 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, Table, bindparam, case, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Result,
+    Table,
+    bindparam,
+    case,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from postdesk.core.conversations import threads
@@ -206,7 +216,7 @@ class Incoming:
     pending: str = ""
 
 
-def file_group(session: Session, messages: Sequence[Incoming]) -> list[int]:
+def file_group(session: Session | Connection, messages: Sequence[Incoming]) -> list[int]:
     """Store received messages as ``file_inbound`` would one after another, with one INSERT
     for all their new threads and one for all the messages; their new ids, in order.
 
@@ -214,7 +224,8 @@ def file_group(session: Session, messages: Sequence[Incoming]) -> list[int]:
     reply in the same group as its parent joins its thread. A thread continued from before
     the group is updated at once, so the next message's subject lookup sees it as it is now.
     Runs in the caller's transaction and commits nothing."""
-    connection = session.connection()  # plain statements: no ORM work inside the group commit
+    # Plain statements: no ORM work inside the group commit.
+    connection = session.connection() if isinstance(session, Session) else session
     group = threads.Group()
     rows: list[dict[str, Any]] = []
     row_threads: list[int | threads.NewThread] = []
@@ -252,7 +263,8 @@ def file_group(session: Session, messages: Sequence[Incoming]) -> list[int]:
         else:
             connection.execute(_BUMP_THREAD, {"thread": found, "unread_add": 1, "at": now})
             group.continued_stored = True
-            _expire(session, InboundThread, found)
+            if isinstance(session, Session):
+                _expire(session, InboundThread, found)
         row = _message_row(
             domain_id=m.domain_id,
             thread_id=None,

@@ -250,7 +250,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
         to_header=header(msg, "To"),
         cc_header=header(msg, "Cc"),
         date_header=header(msg, "Date"),
-        message_id=first_message_id(header(msg, "Message-ID")),
+        message_id=_message_id(msg),
         in_reply_to=first_message_id(header(msg, "In-Reply-To")),
         references=" ".join(message_ids(header(msg, "References"))),
         text=text.replace("\r\n", "\n")[:MAX_BODY_CHARS],
@@ -260,6 +260,27 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
+_ATEXT = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
+# A Message-ID of the usual shape, <dot-atom@dot-atom> on one line: the standard library's
+# parser reads it back unchanged, so it is taken as written.
+_PLAIN_MSGID = re.compile(rf"[ \t]*<{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*>[ \t]*")
+
+
+def _message_id(msg: Message) -> str:
+    """``first_message_id`` of the Message-ID header as ``header()`` reads it. The standard
+    library's Message-ID parser is the slowest part of reading a header block, and every
+    message has a Message-ID of its own (so no parsed form is ever reused): an ID of the
+    usual shape, which that parser returns as written, is not parsed."""
+    for key, value in msg.raw_items():
+        if key.lower() == "message-id":
+            if (
+                isinstance(value, str)
+                and len(value) <= MAX_HEADER_CHARS
+                and _PLAIN_MSGID.fullmatch(value)
+            ):
+                return first_message_id(value.strip())
+            break
+    return first_message_id(header(msg, "Message-ID"))
 
 
 def message_ids(value: str) -> list[str]:

@@ -65,7 +65,8 @@ def file_received(store: Store, message: Received) -> Received:
 
 def _commit(store: Store, batch: list[Received]) -> None:
     try:
-        with store.session() as s:
+        # A connection's transaction, not an ORM session: nothing here needs objects.
+        with store.engine.begin() as s:
             forwarding_domains = forwarding.forwarding_domains(s, {m.domain_id for m in batch})
             for m in batch:
                 m.owes_forwarding = forwarding.may_owe(
