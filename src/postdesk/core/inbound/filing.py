@@ -42,6 +42,7 @@ class Received:
     parsed: ParsedMessage | None = None  # read before the group forms, outside the write turn
     domain_name: str = ""  # the receiving domain's name, known from RCPT ("" : read it)
     owes_forwarding: bool = False  # marked so in its commit: copies may be owed
+    settled: bool = False  # committed, and nothing is left to do with it after the 250
     inbound_id: int | None = None
     failed: bool = False
     done: bool = False

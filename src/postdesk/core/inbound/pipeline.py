@@ -76,6 +76,12 @@ async def process(
     return Processed(kind, forwarded)
 
 
+def nothing_to_do(raw: bytes, mail_from: str, owed: bool) -> bool:
+    """Whether ``process`` would find nothing to do for a message just committed (most mail:
+    not a report, a bounce or a code, and no copies owed), so it need not run at all."""
+    return not owed and len(raw) <= INLINE_BYTES and _plainly_a_message(raw, mail_from)
+
+
 def _plainly_a_message(raw: bytes, mail_from: str) -> bool:
     """What ``_classify`` would call "message" without reading anything: not from the null
     sender, no part that could be a report, no confirmation-code header."""

@@ -26,7 +26,7 @@ from aiosmtpd.smtp import SMTP
 
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.domains import lookup_name
-from postdesk.core.inbound import auth
+from postdesk.core.inbound import auth, pipeline
 from postdesk.core.inbound.filing import Received, ReceivingDomains, file_received
 from postdesk.core.inbound.limits import PeerLimits
 from postdesk.core.relay.addresses import envelope_problem, smtp_safe
@@ -165,7 +165,7 @@ class InboundHandler:
             return CHECK_FAILED
         if message.failed or message.inbound_id is None:
             return "451 4.3.0 Postdesk could not store the message; please try again shortly"
-        if self.after_commit is not None:
+        if self.after_commit is not None and not message.settled:
             task = asyncio.ensure_future(self.after_commit(message))
             self._background.add(task)  # a reference, so the task is not collected mid-way
             task.add_done_callback(self._background.discard)
@@ -205,7 +205,13 @@ class InboundHandler:
             verdicts.header.partition(": ")[2],
             domain_name=arrived.domain_name,
         )
-        return file_received(self.store, message)
+        file_received(self.store, message)
+        if message.inbound_id is not None and not message.failed:
+            # Worked out here, off the event loop: most mail needs no after-commit step.
+            message.settled = pipeline.nothing_to_do(
+                message.raw, message.mail_from, message.owes_forwarding
+            )
+        return message
 
     async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)

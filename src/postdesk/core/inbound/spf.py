@@ -10,6 +10,7 @@ at most 2 of them answered with nothing ("void"), at most 10 MX or PTR names loo
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import time
@@ -97,6 +98,16 @@ async def check_host(client: DnsClient, ip: str, mail_from: str, helo: str = "")
     return SpfVerdict(result, domain, reason, run.lookups)
 
 
+# A sender's record is the same for every message it sends: its reading (only read here,
+# never changed) is kept, as are the networks of its ip4/ip6 terms.
+_parsed = functools.lru_cache(maxsize=1024)(parse_spf)
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(value: str) -> Network:
+    return ipaddress.ip_network(value, strict=False)
+
+
 def _valid_domain(domain: str) -> bool:
     labels = domain.split(".")
     return len(labels) > 1 and len(domain) <= 253 and all(_LABEL.match(x) for x in labels)
@@ -113,7 +124,7 @@ async def _evaluate(run: _Run, domain: str) -> tuple[str, str]:
         return "none", f"{domain} publishes no SPF record"
     if len(records) > 1:
         raise _Stop("permerror", f"{domain} publishes {len(records)} SPF records")
-    parsed = parse_spf(records[0])
+    parsed = _parsed(records[0])
     if parsed.errors:
         raise _Stop("permerror", f"{domain}'s SPF record is invalid: {parsed.errors[0]}")
     for term in parsed.terms:
@@ -138,7 +149,7 @@ async def _matches(run: _Run, domain: str, name: str, value: str) -> bool:
     if name == "all":
         return True
     if name in ("ip4", "ip6"):
-        network = ipaddress.ip_network(value, strict=False)
+        network = _network(value)
         return network.version == run.ip.version and run.ip in network
     run.count(name)
     if name == "include":
