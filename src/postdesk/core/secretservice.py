@@ -9,7 +9,7 @@ keyring, so items carry exactly keyring's label and attributes.
 
 The usual read (an unlocked default collection and item, a daemon that offers the encrypted
 transfer) speaks D-Bus through ``jeepney`` itself: two round trips after the connection's
-greeting instead of secretstorage's eight, no import of secretstorage or of cryptography's
+greeting instead of secretstorage's nine, no import of secretstorage or of cryptography's
 OpenSSL backend object, and a Diffie-Hellman exchange with a shorter private exponent (see
 ``_EXPONENT_BYTES``). Anything else
 (a locked collection that needs the unlock prompt, no default collection yet, a daemon without
