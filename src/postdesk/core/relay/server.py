@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from postdesk.core.relay import accept
+from postdesk.core.relay import accept, intake
 from postdesk.core.relay.accept import RelayLogin
 from postdesk.core.relay.addresses import plain_angle_address, smtp_safe
 from postdesk.core.relay.ratelimit import LoginLimiter
@@ -101,7 +101,7 @@ class RelayHandler:
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         login: RelayLogin = session.auth_data
         outcome = await asyncio.to_thread(
-            accept.accept_message,
+            intake.accept_message,
             self.store,
             login,
             envelope.mail_from,
