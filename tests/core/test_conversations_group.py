@@ -120,7 +120,8 @@ def test_the_subject_fallback_still_ends_after_a_month_in_a_group(
 ) -> None:
     hello = file_sample("hello.eml")
     _age_every_thread(conversations_store, 45)
-    [followup] = _file_group(conversations_store, ["hello-followup.eml"])
+    # Two messages: the group's lookups are read ahead for both.
+    [followup, _] = _file_group(conversations_store, ["hello-followup.eml", "list-1.eml"])
     assert _thread(conversations_store, followup) != _thread(conversations_store, hello)
 
 

@@ -239,15 +239,13 @@ def file_group(session: Session | Connection, messages: Sequence[Incoming]) -> l
                 raise ValueError(f"no dedicated domain with id {m.domain_id}")
         names[m.domain_id] = name
         every.append(m.parsed if m.parsed is not None else parse_message(m.raw))
-    # Each domain's threading lookups for the whole group in one query each.
+    # Each domain's threading lookups for the whole group in one query each (for a single
+    # message, the plain lookups cost less).
     start = utcnow()
     for domain_id in names:
-        group.look_ahead(
-            connection,
-            domain_id,
-            [p for m, p in zip(messages, every, strict=True) if m.domain_id == domain_id],
-            start,
-        )
+        mine = [p for m, p in zip(messages, every, strict=True) if m.domain_id == domain_id]
+        if len(mine) > 1:
+            group.look_ahead(connection, domain_id, mine, start)
     for m, parsed in zip(messages, every, strict=True):
         name = names[m.domain_id]
         now = utcnow()
