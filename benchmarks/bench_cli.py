@@ -10,9 +10,13 @@ Rows, each printed with both sides and the ratio:
   both asking a local NSD on loopback (target: Postdesk at least 3x faster).
 
 Runs are interleaved (A B A B …) after a warm-up; medians, and the load average before and after.
-Needs NSD (Debian package) and checkdmarc (a test dependency).
+Each side runs as a user installs it (``uservenv.py``): Postdesk from its package in a venv of its
+own, started with its ``postdesk`` command, and checkdmarc 6.0.4 in another; ``--dev-venv`` runs
+both with this interpreter instead (the development venv: an editable install and the test
+tools). Needs NSD (Debian package) and, the first time, the package index (pip).
 
     .venv/bin/python benchmarks/bench_cli.py [--runs 9] [--listings-only] [--compare SRC]
+        [--dev-venv]
 
 ``--compare SRC`` adds Postdesk run from another source tree (``SRC`` first on ``PYTHONPATH``) to
 every row, interleaved in the same rounds, to compare code before and after a change.
@@ -30,7 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 DOMAIN = "shop.test"
 ZONE = """
@@ -42,6 +46,7 @@ _dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@shop.test"
 pd1._domainkey IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu"
 """
 
+CHECKDMARC_PACKAGE = "checkdmarc==6.0.4"
 CHECKDMARC = """
 import sys, dns.nameserver, checkdmarc
 checkdmarc.check_domains([sys.argv[1]], nameservers=[dns.nameserver.Do53Nameserver(
@@ -107,13 +112,21 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--listings-only", action="store_true", help="skip the check row")
     parser.add_argument("--compare", metavar="SRC", help="also time Postdesk from this src tree")
+    parser.add_argument("--dev-venv", action="store_true", help="run both sides in this venv")
     args = parser.parse_args()
+    if args.dev_venv:
+        postdesk, peer_python = [sys.executable, "-m", "postdesk"], sys.executable
+    else:
+        from uservenv import peer_python as peer_venv
+        from uservenv import project_python
+
+        postdesk = [str(Path(project_python()).with_name("postdesk"))]
+        peer_python = peer_venv(CHECKDMARC_PACKAGE)
     load_before = os.getloadavg()[0]
     env = {**os.environ, "POSTDESK_HOME": tempfile.mkdtemp(prefix="postdesk-bench-")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # listing needs no secret
     subprocess.run([sys.executable, "-c", FILL], env=env, check=True)
-    postdesk = [sys.executable, "-m", "postdesk"]
     for listing in (["service", "list"], ["domain", "list"], ["usage"]):
         _side_by_side(
             f"{' '.join(listing)} --json (one service, one domain) vs --version, whole process",
@@ -133,7 +146,7 @@ def main() -> int:
             f"check {DOMAIN} vs checkdmarc on the same domain, whole process, NSD on loopback",
             # Neither side tries the MX hosts' STARTTLS (checkdmarc: skip_tls).
             ([*postdesk, "check", DOMAIN, "--no-mx-tls"], dns_env),
-            ([sys.executable, "-c", CHECKDMARC, DOMAIN, str(server.port)], dns_env),
+            ([peer_python, "-c", CHECKDMARC, DOMAIN, str(server.port)], dns_env),
             args.runs,
             faster=True,
             other_src=args.compare,

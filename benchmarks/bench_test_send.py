@@ -4,10 +4,13 @@ Starts a local aiosmtpd server with STARTTLS and AUTH (certificate from a throwa
 tools trust through SSL_CERT_FILE), a private Secret Service for the service password, and a
 workspace with that service. Then it runs a complete successful test send N times with each tool,
 interleaved (A B A B …) after a warm-up, and prints both medians, the ratio and the load average.
-Bytecode caching is on, as for a user. Needs swaks, dbus-daemon and gnome-keyring (Debian
-packages).
+Bytecode caching is on, as for a user, and Postdesk runs as a user installs it: from its package
+in a venv of its own, started with its ``postdesk`` command (``uservenv.py``; ``--dev-venv`` runs
+it with this interpreter instead: the development venv, an editable install beside the test
+tools). Needs swaks, dbus-daemon and gnome-keyring (Debian packages) and, the first time, the
+package index (pip).
 
-    .venv/bin/python benchmarks/bench_test_send.py [--runs 15] [--compare SRC]
+    .venv/bin/python benchmarks/bench_test_send.py [--runs 15] [--compare SRC] [--dev-venv]
 
 ``--compare SRC`` adds a third side, interleaved in the same rounds: Postdesk run from another
 source tree (``SRC`` first on ``PYTHONPATH``, e.g. ``git archive REV src | tar -x -C DIR`` and
@@ -28,7 +31,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 USER, PASSWORD = "bench@shop.example", "bench-password-123"
 
@@ -102,7 +105,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--compare", metavar="SRC", help="also time Postdesk from this src tree")
+    parser.add_argument("--dev-venv", action="store_true", help="run Postdesk in this venv")
     args = parser.parse_args()
+    if args.dev_venv:
+        command = [sys.executable, "-m", "postdesk"]
+    else:
+        from uservenv import project_python
+
+        command = [str(Path(project_python()).with_name("postdesk"))]
     for tool in ("swaks", "dbus-daemon", "gnome-keyring-daemon"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is not installed (apt-get install swaks gnome-keyring)")
@@ -113,7 +123,9 @@ def main() -> int:
     load_before = os.getloadavg()
     try:
         with secret_service_daemon() as bus:
-            ours, theirs, other = _compare(port, cafile, bus, root, args.runs, args.compare)
+            ours, theirs, other = _compare(
+                port, cafile, bus, root, args.runs, args.compare, command
+            )
     finally:
         controller.stop()  # type: ignore[attr-defined]
         shutil.rmtree(root, ignore_errors=True)
@@ -131,7 +143,13 @@ def main() -> int:
 
 
 def _compare(
-    port: int, cafile: str, bus: str, root: Path, runs: int, other_src: str | None
+    port: int,
+    cafile: str,
+    bus: str,
+    root: Path,
+    runs: int,
+    other_src: str | None,
+    command: list[str],
 ) -> tuple[list[float], list[float], list[float]]:
     env = {
         **os.environ,
@@ -145,9 +163,7 @@ def _compare(
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's install caches bytecode
     _prepare_workspace(env, port)
     postdesk = [
-        sys.executable,
-        "-m",
-        "postdesk",
+        *command,
         "test-send",
         "--service",
         "Local",
