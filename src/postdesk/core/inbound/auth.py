@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -160,7 +161,13 @@ def _single_from_domain(message: ParsedMessage) -> str:
     froms = message.all("From")
     if len(froms) != 1:
         return ""
-    addresses = email.utils.getaddresses(froms)
+    return _domain_of(froms[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain_of(value: str) -> str:
+    # A regular sender's From line is the same in every message: read once.
+    addresses = email.utils.getaddresses([value])
     domains = {a.rpartition("@")[2].lower().rstrip(".") for _, a in addresses if "@" in a}
     return domains.pop() if len(domains) == 1 else ""
 
