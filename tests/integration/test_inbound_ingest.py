@@ -15,6 +15,7 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select, text
 
+from postdesk.core.inbound import filing
 from postdesk.core.relay import queue
 from postdesk.core.store.models import InboundMessage, InboundThread
 from support.reception import InboundWorld, mail, signed
@@ -149,6 +150,15 @@ async def test_a_failed_commit_refuses_every_message_in_it_and_keeps_none(
     assert sorted(subjects) == ["a", "b", "c", "plug", "poison"]
 
 
+async def _until_grouped(store, wanted: tuple[int, int], timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Until the received messages in the commit under way and those waiting for the next one
+    are ``wanted`` (however busy the machine: a fixed sleep let a slow sender miss the group)."""
+    deadline = time.monotonic() + timeout
+    while (state := filing._grouped.state(store)) != wanted:
+        assert time.monotonic() < deadline, f"committing and waiting: {state}, not {wanted}"
+        await asyncio.sleep(0.02)
+
+
 @contextlib.contextmanager
 def _writes_held(store) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Hold the database's writes (the process's write turn on SQLite, a table lock on
@@ -187,8 +197,10 @@ def _plain(sender: str, subject: str, message_id: str, extra: str = "") -> tuple
 async def test_messages_of_one_group_that_answer_each_other_share_a_thread(
     database: str, inbound_world: InboundWorld
 ) -> None:
-    # Related only by their reply headers (different subjects and senders), arriving in the
-    # same commit in any order: a reply may even be filed before the message it answers.
+    # Related only by their reply headers (different subjects and senders), in one commit,
+    # the replies filed before the message they answer. They join the group one after another
+    # so the order is this one: threading's out-of-order rule (a message whose In-Reply-To
+    # names a later one) holds for it, whether the messages share a commit or not.
     question = _plain("ann@one.test", "A question", "<q-1@one.test>")
     answer = _plain("bob@two.test", "Different words", "<a-1@two.test>",
                     "In-Reply-To: <q-1@one.test>\r\n")  # fmt: skip
@@ -198,11 +210,14 @@ async def test_messages_of_one_group_that_answer_each_other_share_a_thread(
     with _writes_held(inbound_world.store):
         plug = [_message("plug", "sender.test")]
         first = asyncio.ensure_future(_deliver_all(inbound_world, plug))
-        await asyncio.sleep(1.0)
-        rest = asyncio.ensure_future(_deliver_all(inbound_world, group))
-        await asyncio.sleep(3.0)
+        # The plug's commit waits for the held writes; the group forms behind it.
+        await _until_grouped(inbound_world.store, (1, 0))
+        rest = []
+        for waiting, message in enumerate(group, start=1):
+            rest.append(asyncio.ensure_future(_deliver_all(inbound_world, [message])))
+            await _until_grouped(inbound_world.store, (1, waiting))
     assert await first == [250]
-    assert await rest == [250] * len(group)
+    assert [code for delivered in rest for code in await delivered] == [250] * len(group)
     rows = inbound_world.stored()
     assert sorted(r.subject for r in rows) == sorted(
         ["A question", "Different words", "Third", "unrelated", "plug"]

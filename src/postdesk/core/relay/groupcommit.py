@@ -26,6 +26,7 @@ class _Group(Generic[T]):
         self.pending: list[T] = []
         self.pending_lock = threading.Lock()
         self.leader = threading.Lock()
+        self.committing = 0  # items in the commit under way
 
 
 class GroupCommit(Generic[T]):
@@ -38,6 +39,16 @@ class GroupCommit(Generic[T]):
         self._groups: weakref.WeakKeyDictionary[Store, _Group[T]] = weakref.WeakKeyDictionary()
         self._groups_lock = threading.Lock()
 
+    def state(self, store: Store) -> tuple[int, int]:
+        """How many items are in the commit under way on ``store``, and how many wait for the
+        next one (what tests that form a group on purpose wait for)."""
+        with self._groups_lock:
+            group = self._groups.get(store)
+        if group is None:
+            return 0, 0
+        with group.pending_lock:
+            return group.committing, len(group.pending)
+
     def submit(self, store: Store, item: T) -> None:
         """Commit ``item`` with whatever else is pending on ``store`` (blocking: worker
         threads only); returns once the commit that holds it is over."""
@@ -49,5 +60,9 @@ class GroupCommit(Generic[T]):
             if not self._done(item):  # no earlier leader took it: lead this group
                 with group.pending_lock:
                     batch, group.pending = group.pending, []
-                with queue.writing(store):
-                    self._commit(store, batch)
+                    group.committing = len(batch)
+                try:
+                    with queue.writing(store):
+                        self._commit(store, batch)
+                finally:
+                    group.committing = 0
