@@ -104,34 +104,13 @@ async def test_a_failed_commit_refuses_every_message_in_it_and_keeps_none(
             s.execute(text(statement))
     plug = _message("plug", "sender.test")
     group = [_message(subject, "sender.test") for subject in ("a", "b", "poison", "c")]
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold_the_write_turn() -> None:
-        if store.dialect == "sqlite":
-            with queue.writing(store):
-                held.set()
-                release.wait(60)
-            return
-        # PostgreSQL has no write turn of the process: a table lock holds the writes instead.
-        with store.engine.connect() as conn, conn.begin():
-            conn.execute(text("LOCK TABLE inbound_messages IN EXCLUSIVE MODE"))
-            held.set()
-            release.wait(60)
-
-    holder = threading.Thread(target=hold_the_write_turn)
-    holder.start()
-    held.wait(10)
-    try:
-        # The plug's commit waits for the write turn; the four arrive meanwhile and so form the
-        # next group together, committed in one transaction once the plug's is done.
+    with _writes_held(store):
+        # The plug's commit waits for the held writes; the four arrive meanwhile and so form
+        # the next group together, committed in one transaction once the plug's is done.
         first = asyncio.ensure_future(_deliver_all(inbound_world, [plug]))
-        await asyncio.sleep(1.0)
+        await _until_grouped(store, (1, 0))
         rest = asyncio.ensure_future(_deliver_all(inbound_world, group))
-        await asyncio.sleep(3.0)
-    finally:
-        release.set()
-        holder.join(10)
+        await _until_grouped(store, (1, len(group)))
     assert await first == [250]
     assert await rest == [451] * 4
     rows = inbound_world.stored()
