@@ -80,7 +80,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_reader_sees_imports_inside_functions_too() -> None:
     graph = _graph()
     assert "postdesk.core.dnscheck" in graph["postdesk.core.domains"]  # imported inside verify
-    assert "postdesk.core.relay.queue" in graph["postdesk.core.relay.accept"]  # from pkg import m
+    assert "postdesk.core.relay.queue" in graph["postdesk.core.relay.intake"]  # from pkg import m
 
 
 def test_a_cycle_is_found_when_there_is_one() -> None:
