@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
-    CursorResult,
-    Result,
-    Table,
     bindparam,
     case,
     insert,
@@ -21,22 +18,20 @@ from sqlalchemy.orm import Session
 
 from postdesk.core.conversations import threads
 from postdesk.core.conversations.parse import ParsedMessage, clean_text, parse_message
-from postdesk.core.store.models import DedicatedDomain, InboundMessage, InboundThread, utcnow
+from postdesk.core.store.models import (
+    DedicatedDomain,
+    InboundMessage,
+    InboundThread,
+    table_of,
+    utcnow,
+)
 
 VERDICTS = ("spf", "dkim", "dmarc")
 
 
-def _table(model: type[InboundThread] | type[InboundMessage]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-_THREADS = _table(InboundThread)
-_MESSAGES = _table(InboundMessage)
+_THREADS = table_of(InboundThread)
+_MESSAGES = table_of(InboundMessage)
 # Built once: filing runs for every received message, inside the group commit.
-_NEW_THREAD = insert(_THREADS)
-_NEW_MESSAGE = insert(_MESSAGES)
 # A group's rows in one statement each, ids handed back in the order of the rows.
 _NEW_THREADS = insert(_THREADS).returning(_THREADS.c.id, sort_by_parameter_order=True)
 _NEW_MESSAGES = insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True)
@@ -62,87 +57,33 @@ def _cut(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def file_inbound(
-    session: Session,
-    *,
-    domain_id: int,
-    raw: bytes,
-    mail_from: str,
-    rcpt_tos: list[str],
-    remote_ip: str,
-    helo: str,
-    verdicts: dict[str, str],
-    auth_results: str,
-    direction: str = "in",
-    parsed: ParsedMessage | None = None,
-    domain_name: str | None = None,
-    pending: str = "",
-) -> int:
-    """Store a message received for (or, with ``direction="out"``, sent from) a dedicated domain.
+@dataclass
+class Incoming:
+    """One message to file: received for (or, with ``direction="out"``, sent from) a dedicated
+    domain. ``domain_name``, when known, spares reading the domain; ``pending`` marks what the
+    relay still owes the message (``"forward"``: copies)."""
 
-    Parses ``raw`` once (unless the caller already did: ``parsed``), files it into its thread
-    (a new one when it continues none), updates the thread's counters and last activity, and
-    returns the new ``inbound_messages.id``. It runs in the caller's transaction and commits
-    nothing: the inbound server commits before its 250. ``domain_name``, when the caller knows
-    it, spares reading the domain (a removed domain still fails: the row refers to it).
-    ``pending`` marks what the relay still owes the message (``"forward"``: copies).
-    The search index follows by itself (triggers on SQLite, an index on PostgreSQL).
-    """
-    if domain_name is None:
-        domain_name = session.execute(
-            select(DedicatedDomain.name).where(DedicatedDomain.id == domain_id)
-        ).scalar()
-        if domain_name is None:
-            raise ValueError(f"no dedicated domain with id {domain_id}")
-    if parsed is None:
-        parsed = parse_message(raw)
-    now = utcnow()
-    unread = direction == "in"
-    # Plain INSERT/UPDATE statements rather than ORM objects: filing runs for every received
-    # message inside the group commit, and nothing here needs the objects afterwards.
-    found = threads.find_thread_id(session, domain_id, domain_name, parsed, now)
-    thread_id = found if isinstance(found, int) else None  # no group: never a NewThread
-    if thread_id is None:
-        subject = threads.normalized_subject(parsed.subject) or parsed.subject
-        inserted = session.execute(
-            _NEW_THREAD,
-            {
-                "domain_id": domain_id,
-                "subject": _cut(subject, 300),
-                "last_at": now,
-                "message_count": 1,
-                "unread_count": 1 if unread else 0,
-            },
-        )
-        thread_id = _inserted_id(inserted)
-    else:
-        session.execute(
-            _BUMP_THREAD, {"thread": thread_id, "unread_add": 1 if unread else 0, "at": now}
-        )
-        _expire(session, InboundThread, thread_id)
-    row = _message_row(
-        domain_id=domain_id,
-        thread_id=thread_id,
-        direction=direction,
-        now=now,
-        raw=raw,
-        mail_from=mail_from,
-        rcpt_tos=rcpt_tos,
-        remote_ip=remote_ip,
-        helo=helo,
-        verdicts=verdicts,
-        auth_results=auth_results,
-        parsed=parsed,
-        pending=pending,
-    )
-    inserted = session.execute(_NEW_MESSAGE, row)
-    return _inserted_id(inserted)
+    domain_id: int
+    raw: bytes
+    mail_from: str
+    rcpt_tos: list[str]
+    remote_ip: str
+    helo: str
+    verdicts: dict[str, str]
+    auth_results: str
+    parsed: ParsedMessage | None = None
+    domain_name: str | None = None
+    pending: str = ""
+    direction: str = "in"
 
 
-def _inserted_id(result: Result[Any]) -> int:
-    key = cast(CursorResult[Any], result).inserted_primary_key
-    assert key is not None
-    return int(key[0])
+def file_inbound(session: Session, **fields: Any) -> int:
+    """Store one message (``fields`` are :class:`Incoming`'s) and return its new
+    ``inbound_messages.id``: parsed once (unless ``parsed`` is given), filed into the thread it
+    continues (a new one otherwise), the thread's counters and last activity updated. It runs
+    in the caller's transaction and commits nothing; the search index follows by itself
+    (triggers on SQLite, an index on PostgreSQL)."""
+    return file_group(session, [Incoming(**fields)])[0]
 
 
 def _expire(session: Session, model: type[InboundThread], ident: int) -> None:
@@ -199,23 +140,6 @@ def _message_row(
     }
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One received message for ``file_group``: what ``file_inbound`` takes, for mail in."""
-
-    domain_id: int
-    raw: bytes
-    mail_from: str
-    rcpt_tos: list[str]
-    remote_ip: str
-    helo: str
-    verdicts: dict[str, str]
-    auth_results: str
-    parsed: ParsedMessage | None = None
-    domain_name: str | None = None
-    pending: str = ""
-
-
 def file_group(session: Session | Connection, messages: Sequence[Incoming]) -> list[int]:
     """Store received messages as ``file_inbound`` would one after another, with one INSERT
     for all their new threads and one for all the messages; their new ids, in order.
@@ -254,19 +178,20 @@ def file_group(session: Session | Connection, messages: Sequence[Incoming]) -> l
             subject = threads.normalized_subject(parsed.subject) or parsed.subject
             found = threads.NewThread(m.domain_id, _cut(subject, 300), now)
             group.threads.append(found)
+        unread = 1 if m.direction == "in" else 0
         if isinstance(found, threads.NewThread):
             found.message_count += 1
-            found.unread_count += 1
+            found.unread_count += unread
             found.last_at = max(found.last_at, now)
         else:
-            connection.execute(_BUMP_THREAD, {"thread": found, "unread_add": 1, "at": now})
+            connection.execute(_BUMP_THREAD, {"thread": found, "unread_add": unread, "at": now})
             group.continued_stored = True
             if isinstance(session, Session):
                 _expire(session, InboundThread, found)
         row = _message_row(
             domain_id=m.domain_id,
             thread_id=None,
-            direction="in",
+            direction=m.direction,
             now=now,
             raw=m.raw,
             mail_from=m.mail_from,

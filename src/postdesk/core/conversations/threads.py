@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from postdesk.core.conversations.parse import ParsedMessage, message_ids
-from postdesk.core.store.models import InboundMessage, InboundThread
+from postdesk.core.store.models import InboundMessage, InboundThread, table_of
 
 SUBJECT_WINDOW = dt.timedelta(days=30)
 MAX_SUBJECT_CANDIDATES = 20
@@ -31,16 +31,10 @@ _PREFIX = re.compile(
 )
 
 
-def _table(model: type[InboundMessage] | type[InboundThread]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 # Built once: the lookups run for every received message, and a statement built anew each
 # time costs more Python work than the indexed query itself.
-_M = _table(InboundMessage).c
-_T = _table(InboundThread).c
+_M = table_of(InboundMessage).c
+_T = table_of(InboundThread).c
 _BY_REFERENCE = (
     select(_M.thread_id)
     .where(

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from postdesk.core import forwarding
 from postdesk.core.conversations.filing import Incoming, file_group
-from postdesk.core.conversations.parse import ParsedMessage, parse_message
+from postdesk.core.conversations.parse import parse_message
 from postdesk.core.relay.groupcommit import GroupCommit
 from postdesk.core.store import Store
 from postdesk.core.store.models import DedicatedDomain
@@ -28,24 +28,19 @@ DOMAINS_FRESH_FOR = 5.0  # seconds a read of the receiving domains is trusted
 
 
 @dataclass
-class Received:
-    """One message waiting for its group's commit; ``inbound_id`` is set once committed."""
+class Received(Incoming):
+    """One message waiting for its group's commit (``parsed`` is read before the group forms,
+    outside the write turn); ``inbound_id`` is set once committed."""
 
-    domain_id: int
-    raw: bytes
-    mail_from: str
-    rcpt_tos: list[str]
-    remote_ip: str
-    helo: str
-    verdicts: dict[str, str]
-    auth_results: str
-    parsed: ParsedMessage | None = None  # read before the group forms, outside the write turn
-    domain_name: str = ""  # the receiving domain's name, known from RCPT ("" : read it)
-    owes_forwarding: bool = False  # marked so in its commit: copies may be owed
     settled: bool = False  # committed, and nothing is left to do with it after the 250
     inbound_id: int | None = None
     failed: bool = False
     done: bool = False
+
+    @property
+    def owes_forwarding(self) -> bool:
+        """Marked so in its commit: copies may be owed."""
+        return self.pending == forwarding.OWED
 
 
 def file_received(store: Store, message: Received) -> Received:
@@ -70,28 +65,9 @@ def _commit(store: Store, batch: list[Received]) -> None:
         with store.engine.begin() as s:
             forwarding_domains = forwarding.forwarding_domains(s, {m.domain_id for m in batch})
             for m in batch:
-                m.owes_forwarding = forwarding.may_owe(
-                    m.rcpt_tos, m.domain_id in forwarding_domains
-                )
-            ids = file_group(
-                s,
-                [
-                    Incoming(
-                        m.domain_id,
-                        m.raw,
-                        m.mail_from,
-                        m.rcpt_tos,
-                        m.remote_ip,
-                        m.helo,
-                        m.verdicts,
-                        m.auth_results,
-                        parsed=m.parsed,
-                        domain_name=m.domain_name or None,
-                        pending=forwarding.OWED if m.owes_forwarding else "",
-                    )
-                    for m in batch
-                ],
-            )
+                owed = forwarding.may_owe(m.rcpt_tos, m.domain_id in forwarding_domains)
+                m.pending = forwarding.OWED if owed else ""
+            ids = file_group(s, batch)
     except (SQLAlchemyError, ValueError):
         # ValueError: the domain was removed while the message was on its way.
         log.exception("could not store received messages")
