@@ -39,6 +39,10 @@ from postdesk.core.store.models import (
 STATUSES = ("pending", "sending", "sent", "bounced")
 UNFINISHED = ("pending", "sending")
 _QUEUE = table_of(QueuedMessage)
+_Q = _QUEUE.c
+# Still claimed by the worker named in the statement's ``worker`` value (its lease not lost).
+_HELD_BY_WORKER = and_(_Q.status == "sending", _Q.claimed_by == bindparam("worker"))
+_LISTED = _Q.id.in_(bindparam("ids", expanding=True))
 
 
 _write_locks: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
@@ -176,16 +180,16 @@ def enqueue_many(conn: Connection, rows: list[dict[str, object]]) -> list[int]:
 
 # Built once: a busy relay claims many times a second. ``now`` is a bound value.
 _READY = or_(
-    and_(_QUEUE.c.status == "pending", _QUEUE.c.next_attempt_at <= bindparam("now")),
-    and_(_QUEUE.c.status == "sending", _QUEUE.c.claimed_until < bindparam("now")),
+    and_(_Q.status == "pending", _Q.next_attempt_at <= bindparam("now")),
+    and_(_Q.status == "sending", _Q.claimed_until < bindparam("now")),
 )
-_CANDIDATES = select(_QUEUE.c.id, _QUEUE.c.size).where(_READY).order_by(_QUEUE.c.id)
+_CANDIDATES = select(_Q.id, _Q.size).where(_READY).order_by(_Q.id)
 _CANDIDATES_LOCKED = _CANDIDATES.with_for_update(skip_locked=True)
 _TAKE = (
     update(_QUEUE)
-    .where(_QUEUE.c.id.in_(bindparam("ids", expanding=True)), _READY)
+    .where(_LISTED, _READY)
     .values(status="sending", claimed_by=bindparam("worker"), claimed_until=bindparam("until"))
-    .returning(_QUEUE.c.id, _QUEUE.c.domain_id, _QUEUE.c.size)
+    .returning(_Q.id, _Q.domain_id, _Q.size)
 )
 
 
@@ -252,10 +256,8 @@ class Claimed:
     tracking_key: str = field(repr=False)
 
 
-_HELD_BY = select(*(_QUEUE.c[name] for name in Claimed.__dataclass_fields__)).where(
-    _QUEUE.c.id.in_(bindparam("ids", expanding=True)),
-    _QUEUE.c.status == "sending",
-    _QUEUE.c.claimed_by == bindparam("worker"),
+_HELD_BY = select(*(_Q[name] for name in Claimed.__dataclass_fields__)).where(
+    _LISTED, _HELD_BY_WORKER
 )
 
 
@@ -381,16 +383,11 @@ def _retry_values(
     return "pending", reply, min(now + delay, deadline)
 
 
-_Q = _QUEUE.c
 # Built once: every group of outcomes reads the messages it finishes and writes their new state.
-_HELD = select(_Q.id, _Q.attempts, _Q.accepted_at, _Q.rcpt_tos).where(
-    _Q.id.in_(bindparam("ids", expanding=True)),
-    _Q.status == "sending",
-    _Q.claimed_by == bindparam("worker"),
-)
+_HELD = select(_Q.id, _Q.attempts, _Q.accepted_at, _Q.rcpt_tos).where(_LISTED, _HELD_BY_WORKER)
 _RECORD = (
     update(_QUEUE)
-    .where(_Q.id == bindparam("b_id"), _Q.status == "sending", _Q.claimed_by == bindparam("worker"))
+    .where(_Q.id == bindparam("b_id"), _HELD_BY_WORKER)
     .values(
         status=bindparam("b_status"),
         last_reply=bindparam("b_reply"),
