@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from postdesk.core import secrets
+from support.cli import postdesk
 from support.nsd import txt
 from support.relay import RelayProcess
 from support.services import free_port
@@ -33,14 +34,7 @@ class Cli:
         self.outputs: list[str] = []
 
     def __call__(self, *args: str, stdin: str | None = None, ok: bool = True) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "postdesk", *args],
-            env=dict(os.environ),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = postdesk(*args, stdin=stdin)
         if ok:
             assert done.returncode == 0, f"{args}: {done.stderr}"
         self.outputs.append(done.stdout + done.stderr)

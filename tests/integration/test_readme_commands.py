@@ -27,6 +27,7 @@ from postdesk.cli import build_parser
 from postdesk.core import conversations, credentials, domains, services, settings, usage
 from postdesk.core.relay import queue
 from postdesk.core.store.models import DedicatedDomain, SmtpUser
+from support import cli
 from support.nsd import txt
 from support.relay import UPSTREAM_PASSWORD, UPSTREAM_USER, Sink, message
 from support.services import free_port
@@ -408,14 +409,7 @@ def populate(store, nsd, sink: Sink) -> None:  # type: ignore[no-untyped-def]
 
 
 def postdesk(argv: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *argv],
-        env=dict(os.environ),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return cli.postdesk(*argv, stdin=stdin, timeout=180)
 
 
 def problems_of(

@@ -11,32 +11,22 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from support import cli
 from support.services import free_port, need
+
+postdesk = partial(cli.postdesk, timeout=60)
 
 pytestmark = pytest.mark.nsd
 
 TABLES = ("smtp_services", "dedicated_domains", "smtp_users", "dedicated_ips", "settings")
 TMPFS_SIZE = "3m"
-
-
-def postdesk(
-    *args: str, stdin: str | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "postdesk", *args],
-        env=dict(os.environ),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def one_line_failure(done: subprocess.CompletedProcess) -> str:

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 
-def postdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def postdesk(
+    *args: str, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run one command in its own process, with this test's environment (its workspace)."""
     return subprocess.run(
         [sys.executable, "-m", "postdesk", *args],
@@ -15,7 +17,7 @@ def postdesk(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
