@@ -217,6 +217,9 @@ def test_a_test_send_loads_no_orm(postdesk_home, secret_service, smtp_server, tm
         "dkim",
         "postdesk.core.store.models",
         "postdesk.core.views",
+        # Addresses in ASCII need neither an IDNA codec nor the Public Suffix List.
+        "idna",
+        "publicsuffixlist",
     )
     assert heavy(modules, never) == []
     assert len(server.handler.messages) == 1

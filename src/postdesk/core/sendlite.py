@@ -14,9 +14,9 @@ and the record falls back to the ORM when the light write cannot do it identical
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
+from typing import NamedTuple
 
 from postdesk.core.sending import (
     OnLine,
@@ -35,8 +35,7 @@ from postdesk.core.store import lite
 from postdesk.core.store.litewrite import TestSendOutcome, record_test_send
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """What a test send through a service needs from the workspace."""
 
     service: ServiceView

@@ -9,26 +9,41 @@ with Python's built-in IDNA 2003 codec, which accepts a few names IDNA 2008 does
 from __future__ import annotations
 
 import contextlib
-import encodings.idna as _idna2003
+import importlib.util
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Collection
 from functools import lru_cache
 from types import ModuleType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from publicsuffixlist import PublicSuffixList
 
 from postdesk.core.errors import UserError
 
-_idna: ModuleType | None
-try:
-    import idna as _idna
-except ImportError:  # pragma: no cover - depends on what is installed
-    _idna = None
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
-IDNA_STANDARD = "IDNA 2008" if _idna is not None else "IDNA 2003"
+# Only names with non-ASCII characters need an IDNA codec; it is imported when one comes.
+IDNA_STANDARD = "IDNA 2008" if importlib.util.find_spec("idna") is not None else "IDNA 2003"
+
+
+@lru_cache(maxsize=1)
+def _idna() -> ModuleType | None:
+    """The ``idna`` package (IDNA 2008), or None when it is not installed."""
+    try:
+        import idna
+    except ImportError:  # pragma: no cover - depends on what is installed
+        return None
+    return idna
+
+
+def _idna2003() -> ModuleType:
+    """Python's built-in IDNA 2003 codec, the fallback without the ``idna`` package."""
+    import encodings.idna
+
+    return encodings.idna
+
 
 MAX_NAME_LENGTH = 253
 MAX_LABEL_LENGTH = 63
@@ -52,6 +67,8 @@ def public_suffixes() -> PublicSuffixList:
     Unknown endings are not public by default here, so "localhost" gets the clearer one-part
     message; callers that need the other answer pass ``accept_unknown`` to the query.
     """
+    from publicsuffixlist import PublicSuffixList
+
     return PublicSuffixList(_suffix_rules(), accept_unknown=False, accept_encoded_idn=False)
 
 
@@ -129,6 +146,8 @@ def _suffixes_under(top: str) -> PublicSuffixList:
         elif not top.isascii():
             forms.add(_a_label(top))
     rules = [rule for form in sorted(forms) for rule in _rules_ending_in(form)]
+    from publicsuffixlist import PublicSuffixList
+
     return PublicSuffixList(rules, accept_unknown=False)
 
 
@@ -254,18 +273,20 @@ def _bad_idn_error(label: str) -> UserError:
 
 def _remap(name: str) -> str:
     """Apply the IDNA case folding and character mapping to a name with non-ASCII characters."""
-    if _idna is None:
+    idna = _idna()
+    if idna is None:
         return unicodedata.normalize("NFKC", name).lower()
-    return str(_idna.uts46_remap(name, std3_rules=False, transitional=False))
+    return str(idna.uts46_remap(name, std3_rules=False, transitional=False))
 
 
 def _to_a_label(label: str) -> str:
     """Convert one non-ASCII label to its xn-- form (length is checked by the caller)."""
     try:
-        if _idna is not None:
-            _idna.check_label(label)
+        idna = _idna()
+        if idna is not None:
+            idna.check_label(label)
             return "xn--" + label.encode("punycode").decode("ascii")
-        prepared = _idna2003.nameprep(label)
+        prepared = _idna2003().nameprep(label)
         if prepared.isascii():
             return prepared
         return "xn--" + prepared.encode("punycode").decode("ascii")
@@ -278,11 +299,12 @@ def _to_a_label(label: str) -> str:
 
 def _idna_allowed(char: str) -> bool:
     """Whether IDNA 2008 allows a character at all (some only in the right company)."""
-    if char.isascii() or _idna is None:
+    idna = None if char.isascii() else _idna()
+    if idna is None:
         return True
-    classes = _idna.idnadata.codepoint_classes
+    classes = idna.idnadata.codepoint_classes
     return any(
-        _idna.intranges_contain(ord(char), classes[name])
+        idna.intranges_contain(ord(char), classes[name])
         for name in ("PVALID", "CONTEXTJ", "CONTEXTO")
         if name in classes
     )
@@ -290,9 +312,10 @@ def _idna_allowed(char: str) -> bool:
 
 def _to_u_label(label: str) -> str:
     """Decode an xn-- label; raises UnicodeError when it is not a valid A-label."""
-    if _idna is not None:
-        return str(_idna.ulabel(label))
-    return str(_idna2003.ToUnicode(label))
+    idna = _idna()
+    if idna is not None:
+        return str(idna.ulabel(label))
+    return str(_idna2003().ToUnicode(label))
 
 
 def _check_label(label: str, original: str) -> None:

@@ -15,10 +15,9 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 from postdesk.core import usageday
@@ -44,8 +43,7 @@ MAX_USERS_PER_DOMAIN = 5
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class DkimKeyRef:
+class DkimKeyRef(NamedTuple):
     """Where a domain's signing key is: the domain, its selector and the keyring entry's name."""
 
     domain: str

@@ -17,20 +17,16 @@ import datetime as dt
 import json
 import secrets as _random
 import sqlite3
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from postdesk.core import usageday
-from postdesk.core.providerid import provider_message_id
 from postdesk.core.store.lite import DEFAULT_DAILY_LIMIT, connect_current
 
 _DETAIL_LIMIT = 2000  # as ``activity``: a timeline line, not a transcript
 
 
-@dataclass(frozen=True)
-class TestSendOutcome:
+class TestSendOutcome(NamedTuple):
     """One finished test send through a service, as the ORM path would record it."""
-
-    __test__ = False  # not a pytest test class
 
     service_id: int
     service_name: str
@@ -46,6 +42,12 @@ class TestSendOutcome:
     message_id_header: str
     reply_code: int | None
     reply: str
+
+
+def _provider_message_id(reply: str) -> str | None:
+    from postdesk.core.providerid import provider_message_id  # only after an accepted send
+
+    return provider_message_id(reply)
 
 
 def stamp(moment: dt.datetime) -> str:
@@ -117,7 +119,7 @@ def _record_activity(
             _random.token_urlsafe(18),
             _random.token_hex(32),
             when if ok else None,
-            provider_message_id(outcome.reply) if ok else None,
+            _provider_message_id(outcome.reply) if ok else None,
             klass,
         ),
     )
