@@ -2,16 +2,21 @@
 
 The relay runs as ``postdesk relay`` (its own process, SQLite workspace with the durable queue,
 DKIM signing with a real 2048-bit key from a private gnome-keyring). Postfix (Debian package)
-runs from a private config and queue directory on another loopback port, with SASL (Cyrus,
-sasldb) so its clients log in too, and relays to the same sink with SASL. Clients log in
-over plain SMTP on loopback and send ``--messages`` small messages over ``--concurrency``
-connections, Postdesk and Postfix taking turns (``--rounds``, after ``--warmup`` messages
-each); it prints each round, the medians and their ratio, and the machine's load average (the
-figures mean little on a busy machine). Latency is from the client starting a message to the
-sink receiving it. Bounded in count and time; not a test.
+runs from a private config and queue directory, with SASL (Cyrus, sasldb) so its clients log in
+too, and relays to the same sink with SASL. It listens twice: on one port its smtpd signs every
+message through OpenDKIM (Debian package; a milter, a fresh 2048-bit key, relaxed/relaxed, the
+same header list as Postdesk), the usual way Postfix signs DKIM; on the other it signs nothing.
+The first is the peer of the target (DKIM and a durable queue on both sides); the second is shown
+beside it. The sink counts the signed messages, so a side that skipped signing would show.
+
+Clients log in over plain SMTP on loopback and send ``--messages`` small messages over
+``--concurrency`` connections, the systems taking turns (``--rounds``, after ``--warmup``
+messages each); it prints each round, the medians and the ratios, and the machine's load
+average (the figures mean little on a busy machine). Latency is from the client starting a
+message to the sink receiving it. Bounded in count and time; not a test.
 
     PYTHONPATH=src:tests .venv/bin/python benchmarks/bench_relay.py [--messages 400] [--rounds 2]
-        [--warmup 50]
+        [--warmup 50] [--skip-postfix] [--skip-unsigned-postfix]
 """
 
 from __future__ import annotations
@@ -40,12 +45,15 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 from support.relay import UPSTREAM_PASSWORD, UPSTREAM_USER, _sink_auth  # noqa: E402
 from support.services import free_port, secret_service_daemon  # noqa: E402
 
+SENDER = "shop@example.com"  # the workspace's signing domain (support/relay.py)
+
 
 class TimedSink:
     """The upstream stand-in: notes when each benchmark message arrives."""
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.signed: set[str] = set()
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(
@@ -63,8 +71,12 @@ class TimedSink:
         start = content.find(b"X-Bench-Id: ")
         if start >= 0:
             key = content[start + 12 : content.find(b"\r\n", start)].decode()
+            # The first header, as both Postdesk and OpenDKIM add it.
+            signed = content.startswith(b"DKIM-Signature:") or b"\nDKIM-Signature:" in content
             with self.lock:
                 self.arrived.setdefault(key, now)
+                if signed:
+                    self.signed.add(key)
         return "250 2.0.0 Ok"
 
 
@@ -94,7 +106,7 @@ async def load(port: int, user: str, password: str, sink: TimedSink, args, tag: 
             if time.monotonic() > deadline:
                 break
             msg = EmailMessage()
-            msg["From"] = "shop@example.com"
+            msg["From"] = SENDER
             msg["To"] = f"customer{i}@client.test"
             msg["Subject"] = f"Your order {i}"
             msg["X-Bench-Id"] = f"{tag}-{i}"
@@ -124,9 +136,10 @@ def report(name: str, started: dict[str, float], seconds: float, sink: TimedSink
         return 0.0
     rate = len(latencies) / seconds if seconds else 0.0
     q = statistics.quantiles(latencies, n=100)
+    signed = sum(1 for k in started if k in sink.signed)
     print(
-        f"{name:9} {len(latencies):5d}/{len(started)} delivered  {rate:7.1f} msg/s  "
-        f"p50 {q[49]:7.1f} ms  p95 {q[94]:7.1f} ms  p99 {q[98]:7.1f} ms"
+        f"{name:14} {len(latencies):5d}/{len(started)} delivered ({signed} signed)  "
+        f"{rate:7.1f} msg/s  p50 {q[49]:7.1f} ms  p95 {q[94]:7.1f} ms  p99 {q[98]:7.1f} ms"
     )
     return rate
 
@@ -200,6 +213,8 @@ smtp_sasl_auth_enable = yes
 smtp_sasl_password_maps = static:{up_user}:{up_pass}
 smtp_sasl_security_options = noanonymous
 smtp_tls_security_level = none
+milter_protocol = 6
+milter_default_action = tempfail
 in_flow_delay = 0s
 maillog_file = {d}/maillog
 maillog_file_prefixes = {d}
@@ -208,7 +223,8 @@ alias_database =
 local_transport = error:no local mail
 """
 
-POSTFIX_MASTER = """127.0.0.1:{port} inet n - n - - smtpd
+POSTFIX_MASTER = """127.0.0.1:{port} inet n - n - - smtpd -o smtpd_milters=unix:{milter}
+127.0.0.1:{unsigned_port} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -233,10 +249,79 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def start_postfix(root: Path, port: int, sink_port: int, user: str, password: str) -> Path:
-    """A private Postfix instance; raises SystemExit with the reason when it can't start."""
+# OpenDKIM signs what Postdesk signs: rsa-sha256, relaxed/relaxed, the same header list.
+OPENDKIM_CONF = """Syslog no
+Mode s
+Domain {domain}
+Selector bench
+KeyFile {key}
+Canonicalization relaxed/relaxed
+SignatureAlgorithm rsa-sha256
+SignHeaders {headers}
+InternalHosts 127.0.0.1
+RequireSafeKeys false
+Socket local:{socket}
+UMask 000
+PidFile {d}/opendkim.pid
+"""
+
+
+def start_opendkim(root: Path, domain: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """OpenDKIM as a milter with a fresh 2048-bit key for ``domain``; returns it and its socket
+    (a Unix socket, as Debian sets it up: a loopback TCP milter connection adds delays)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if not shutil.which("opendkim"):
+        raise SystemExit("OpenDKIM is missing: apt-get install opendkim")
+    d = root / "opendkim"
+    d.mkdir()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    (d / "bench.private").write_bytes(pem)
+    os.chmod(d / "bench.private", 0o600)
+    socket_path = d / "opendkim.sock"
+    from postdesk.core.relay.dkimsign import SIGNED_HEADERS
+
+    headers = ",".join(SIGNED_HEADERS)
+    conf = OPENDKIM_CONF.format(
+        domain=domain, key=d / "bench.private", socket=socket_path, d=d, headers=headers
+    )
+    (d / "opendkim.conf").write_text(conf)
+    process = subprocess.Popen(
+        ["opendkim", "-f", "-x", str(d / "opendkim.conf")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_socket(socket_path, process, 15)
+    except SystemExit:
+        process.kill()
+        _, err = process.communicate()
+        raise SystemExit(f"OpenDKIM would not start: {err.decode(errors='replace')}") from None
+    return process, socket_path
+
+
+def _wait_socket(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {path}")
+
+
+def start_postfix(
+    root: Path, ports: tuple[int, int], milter: Path, sink_port: int, user: str, password: str
+) -> Path:
+    """A private Postfix instance listening on ``ports`` (signed through the ``milter``
+    socket, unsigned); raises SystemExit with the reason when it can't start."""
     if not shutil.which("postfix") or not shutil.which("saslpasswd2"):
         raise SystemExit("Postfix is missing: apt-get install postfix sasl2-bin libsasl2-modules")
+    port, unsigned_port = ports
     d = root / "postfix"
     for sub in ("sasl", "spool", "data"):
         (d / sub).mkdir(parents=True)
@@ -244,7 +329,9 @@ def start_postfix(root: Path, port: int, sink_port: int, user: str, password: st
     (d / "main.cf").write_text(
         POSTFIX_MAIN.format(d=d, sink=sink_port, up_user=UPSTREAM_USER, up_pass=UPSTREAM_PASSWORD)
     )
-    (d / "master.cf").write_text(POSTFIX_MASTER.format(port=port))
+    (d / "master.cf").write_text(
+        POSTFIX_MASTER.format(port=port, unsigned_port=unsigned_port, milter=milter)
+    )
     login, _, realm = user.partition("@")
     (d / "sasl" / "smtpd.conf").write_text(
         f"pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\n"
@@ -264,6 +351,7 @@ def start_postfix(root: Path, port: int, sink_port: int, user: str, password: st
         if done.returncode:
             raise SystemExit(f"Postfix would not start: {(done.stderr + done.stdout).strip()}")
     _wait_port(port)
+    _wait_port(unsigned_port)
     return d
 
 
@@ -284,13 +372,16 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=120.0, help="per system, seconds")
     parser.add_argument("--skip-postfix", action="store_true")
+    parser.add_argument(
+        "--skip-unsigned-postfix", action="store_true", help="only Postfix with OpenDKIM"
+    )
     args = parser.parse_args()
     logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's deprecation notes
     root = Path(tempfile.mkdtemp(prefix="postdesk-bench-relay-"))
     os.environ["POSTDESK_HOME"] = str(root / "home")
     os.environ.pop("POSTDESK_DATABASE_URL", None)
-    relay = postfix_dir = None
-    rates: dict[str, list[float]] = {"Postdesk": [], "Postfix": []}
+    relay = postfix_dir = opendkim = None
+    rates: dict[str, list[float]] = {"Postdesk": [], "Postfix+DKIM": [], "Postfix": []}
     with secret_service_daemon() as bus:
         os.environ["DBUS_SESSION_BUS_ADDRESS"] = bus
         os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.SecretService.Keyring"
@@ -300,16 +391,19 @@ def main() -> int:
             sink.controller.start()
             relay_port = free_port()
             relay = start_relay(relay_port, sink.port)
-            postfix_port = free_port()
+            postfix_ports = (free_port(), free_port())
             if not args.skip_postfix:
-                postfix_dir = start_postfix(root, postfix_port, sink.port, user, password)
+                opendkim, milter = start_opendkim(root, SENDER.partition("@")[2])
+                postfix_dir = start_postfix(root, postfix_ports, milter, sink.port, user, password)
             print(
                 f"{args.messages} messages, {args.concurrency} connections, loopback, "
                 f"{args.rounds} interleaved rounds; load average {_load_average()}\n"
             )
             systems = [("Postdesk", relay_port, "relay")]
             if postfix_dir is not None:
-                systems.append(("Postfix", postfix_port, "pf"))
+                systems.append(("Postfix+DKIM", postfix_ports[0], "pfdkim"))
+                if not args.skip_unsigned_postfix:
+                    systems.append(("Postfix", postfix_ports[1], "pf"))
             # First logins, key loading and lazy imports are paid once, outside the figures.
             warm = argparse.Namespace(**{**vars(args), "messages": args.warmup})
             for _, port, tag in systems if args.warmup else []:
@@ -322,14 +416,20 @@ def main() -> int:
             ours = statistics.median(rates["Postdesk"])
             print(f"\nload average after: {_load_average()}")
             print(f"Postdesk median {ours:.1f} msg/s")
-            if rates["Postfix"]:
-                theirs = statistics.median(rates["Postfix"])
-                print(f"Postfix  median {theirs:.1f} msg/s")
-                if theirs:
-                    print(f"throughput ratio Postdesk / Postfix: {ours / theirs:.2f}")
+            for peer, what in (
+                ("Postfix+DKIM", "the target's peer: DKIM and a durable queue on both sides"),
+                ("Postfix", "Postfix signing nothing"),
+            ):
+                if rates[peer]:
+                    theirs = statistics.median(rates[peer])
+                    ratio = f"{ours / theirs:.2f}" if theirs else "-"
+                    print(
+                        f"{peer:12} median {theirs:.1f} msg/s; Postdesk / {peer}: {ratio} ({what})"
+                    )
             print(
                 "Postdesk signs every message with DKIM and commits it to SQLite (fsync) before "
-                "answering 250; Postfix here signs nothing (no milter) and fsyncs its queue file."
+                "answering 250; Postfix fsyncs its queue file, and on its first port OpenDKIM "
+                "signs every message before Postfix answers 250."
             )
         finally:
             if relay is not None:
@@ -337,6 +437,9 @@ def main() -> int:
                 relay.wait(15)
             if postfix_dir is not None:
                 subprocess.run(["postfix", "-c", str(postfix_dir), "stop"], capture_output=True)
+            if opendkim is not None:
+                opendkim.terminate()
+                opendkim.wait(15)
             shutil.rmtree(root, ignore_errors=True)
     return 0
 
