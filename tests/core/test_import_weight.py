@@ -139,6 +139,63 @@ _dmarc IN TXT "v=DMARC1; p=none"
     assert not (postdesk_home / "postdesk.db").exists()
 
 
+# What only some domains or options need, loaded where it is used: the STARTTLS prober (the
+# run says --no-mx-tls), the HTTPS fetch and the MTA-STS policy reader (no _mta-sts record), IP
+# blocklist look-ups (a command of their own) and DKIM key making (not a check's business).
+CHECK_ON_DEMAND = (
+    "postdesk.core.dnscheck.mxtls",
+    "postdesk.core.dnscheck.httpsfetch",
+    "postdesk.core.dnscheck.mtastspolicy",
+    "postdesk.core.dnscheck.ip",
+    "postdesk.core.dkimkeys",
+)
+
+
+@pytest.mark.nsd
+def test_check_loads_only_what_the_domain_and_options_need(nsd, tmp_path: Path) -> None:
+    nsd.serve(
+        {
+            "shop.test": """
+@ IN MX 10 mx.shop.test.
+mx IN A 192.0.2.25
+@ IN TXT "v=spf1 include:_spf.esp.shop.test ~all"
+_spf.esp IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+_dmarc IN TXT "v=DMARC1; p=quarantine; rua=mailto:dmarc@shop.test"
+"""
+        }
+    )
+    modules, output = loaded_by(["check", "shop.test", "--no-mx-tls", "--json"], tmp_path)
+    report = json.loads(output)
+    kinds = {r["kind"]: r["status"] for r in report["records"]}
+    # Every newer standard was still looked at: absent, and STARTTLS not tried.
+    assert kinds == {
+        "spf": "ok",
+        "dmarc": "ok",
+        "mx": "ok",
+        "mta_sts": "missing",
+        "tls_rpt": "missing",
+        "bimi": "missing",
+        "dnssec": "missing",
+        "mx_tls": "error",
+    }
+    assert "postdesk.core.dnscheck.mtasts" in modules  # the record was asked for
+    assert heavy(modules, CHECK_ON_DEMAND) == []
+
+
+@pytest.mark.nsd
+def test_a_published_mta_sts_record_still_loads_its_policy_check(nsd, tmp_path: Path) -> None:
+    """The policy host does not exist here: the record is judged as one without a policy."""
+    nsd.serve({"shop.test": '_mta-sts IN TXT "v=STSv1; id=20240101"\n@ IN MX 10 mx.shop.test.'})
+    modules, output = loaded_by(
+        ["check", "shop.test", "--no-mx-tls", "--json"], tmp_path, exit_codes=(1,)
+    )
+    (sts,) = [r for r in json.loads(output)["records"] if r["kind"] == "mta_sts"]
+    assert sts["status"] == "mismatch"
+    assert [p["code"] for p in sts["problems"]] == ["mtasts.record_without_policy"]
+    assert {"postdesk.core.dnscheck.mtastspolicy", "postdesk.core.dnscheck.httpsfetch"} <= modules
+    assert "postdesk.core.dnscheck.mxtls" not in modules
+
+
 def test_dnscheck_answers_dnspythons_package_questions_as_the_metadata_would() -> None:
     import dns._features
 

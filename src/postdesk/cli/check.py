@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     from postdesk.cli.domain import print_report
     from postdesk.core.dnscheck import diagnose_domain
-    from postdesk.core.dnscheck.mxtls import MxTlsOptions
     from postdesk.core.dnscheck.newer import NewerOptions
+    from postdesk.core.dnscheck.options import MxTlsOptions
     from postdesk.core.domainname import check_selector, normalize_domain
 
     name = normalize_domain(args.domain)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
-from postdesk.core.dkimkeys import dkim_txt_value
 from postdesk.core.domainname import canonical, display_domain
 from postdesk.core.records import ExpectedRecord
 
@@ -50,6 +49,9 @@ def build_expected_records(
     No SPF record is proposed when there is nothing to authorise (no include, no extra terms)
     and the domain has no SPF record yet: a record that allows nobody would only block mail.
     """
+    # Here, not at the top: checks read SPF records through this module and need no DKIM keys.
+    from postdesk.core.dkimkeys import dkim_txt_value
+
     domain = canonical(domain)
     records = [
         ExpectedRecord(

@@ -5,6 +5,8 @@ Nothing here touches the database; the workflow that calls these records the res
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dns._features
 
 # Postdesk asks DNS over UDP and TCP only. Without this, dnspython imports its whole DNS-over-HTTPS
@@ -44,9 +46,24 @@ from postdesk.core.dnscheck.domain import (  # noqa: E402
     verify_many,
     verify_records,
 )
-from postdesk.core.dnscheck.ip import DEFAULT_BLOCKLISTS, IpReport, check_ip  # noqa: E402
 from postdesk.core.dnscheck.resolver import NAMESERVERS_ENV, DnsClient, make_client  # noqa: E402
 from postdesk.core.dnscheck.spf import count_spf_lookups  # noqa: E402
+
+if TYPE_CHECKING:
+    from postdesk.core.dnscheck.ip import DEFAULT_BLOCKLISTS, IpReport, check_ip
+
+# Looking up IP addresses (reverse DNS, blocklists) is a command of its own: a domain check
+# does not load it.
+_IP_NAMES = ("DEFAULT_BLOCKLISTS", "IpReport", "check_ip")
+
+
+def __getattr__(name: str) -> object:
+    if name in _IP_NAMES:
+        from postdesk.core.dnscheck import ip
+
+        return getattr(ip, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_BLOCKLISTS",

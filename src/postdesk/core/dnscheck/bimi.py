@@ -6,8 +6,8 @@ import re
 from typing import TYPE_CHECKING
 
 from postdesk.core.dnscheck.dmarc import dmarc_errors, dmarc_tags, is_dmarc
-from postdesk.core.dnscheck.httpsfetch import HttpsOptions, fetch_https
 from postdesk.core.dnscheck.messages_newer import newer_problem, valid_newer_record
+from postdesk.core.dnscheck.options import HttpsOptions
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tags import tag_list
@@ -22,7 +22,7 @@ _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 _ANIMATION = {"animate", "animateMotion", "animateColor", "animateTransform", "set"}
 _FORBIDDEN = {"script": "a <script>", "image": "a raster <image>", "foreignObject": "HTML content"}
 _ENFORCED = ("quarantine", "reject")
-_URL_IN_STYLE = re.compile(r"url\(\s*['\"]?(?!#)", re.I)
+_URL_IN_STYLE = r"url\(\s*['\"]?(?!#)"  # compiled (and cached by re) for a logo only
 
 
 def svg_problems(data: bytes) -> list[str]:
@@ -84,8 +84,8 @@ def _content_problems(root: Element) -> list[str]:
         href = element.get(_XLINK_HREF) or element.get("href")
         if href is not None and not href.startswith("#"):
             found[f"it links outside the file ({href[:60]})"] = None
-        if _URL_IN_STYLE.search(element.get("style") or "") or (
-            name == "style" and _URL_IN_STYLE.search(element.text or "")
+        if re.search(_URL_IN_STYLE, element.get("style") or "", re.I) or (
+            name == "style" and re.search(_URL_IN_STYLE, element.text or "", re.I)
         ):
             found["its styles load something from outside the file"] = None
         if any(a.startswith("on") for a in element.attrib):
@@ -180,6 +180,9 @@ async def check_bimi(
 async def _check_logo(
     client: DnsClient, url: str, https: HttpsOptions, result: RecordResult
 ) -> None:
+    # Loaded for a logo to fetch only: most domains publish no BIMI record.
+    from postdesk.core.dnscheck.httpsfetch import fetch_https
+
     # Fetched past the limit so that an oversized logo is reported with its size.
     fetched = await fetch_https(client, url, options=https, max_bytes=SVG_MAX_BYTES * 4)
     if not fetched.ok:

@@ -9,7 +9,7 @@ keys. The chain up to the root is not followed: the verdict is "signed and self-
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.asyncresolver
 import dns.exception
@@ -33,8 +33,7 @@ _DS_DIGESTS = {1: "SHA1", 2: "SHA256", 4: "SHA384"}
 _APEX_TYPES = ("SOA", "DNSKEY", "TXT", "DS")
 
 
-@dataclass(frozen=True)
-class _Reply:
+class _Reply(NamedTuple):  # not a dataclass: ~1 ms less at import
     """One DNSSEC question's outcome: the message, or the DNS failure status."""
 
     message: dns.message.Message | None

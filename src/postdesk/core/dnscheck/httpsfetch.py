@@ -14,22 +14,13 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from postdesk.core.dnscheck.options import DEFAULT_HTTPS_TIMEOUT, HTTPS_PORT, HttpsOptions
 from postdesk.core.dnscheck.resolver import DnsClient
 
 if TYPE_CHECKING:
     import aiohttp
 
-DEFAULT_HTTPS_TIMEOUT = 10.0
-HTTPS_PORT = 443
-
-
-@dataclass(frozen=True)
-class HttpsOptions:
-    """How checks fetch over HTTPS: an extra trusted CA and another port exist for tests."""
-
-    cafile: str | None = None
-    port: int = HTTPS_PORT
-    timeout: float = DEFAULT_HTTPS_TIMEOUT
+__all__ = ["DEFAULT_HTTPS_TIMEOUT", "HTTPS_PORT", "Fetched", "HttpsOptions", "fetch_https"]
 
 
 @dataclass(frozen=True)

@@ -3,31 +3,39 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from postdesk.core.dnscheck.httpsfetch import HttpsOptions, fetch_https
 from postdesk.core.dnscheck.messages_newer import newer_problem, valid_newer_record
+from postdesk.core.dnscheck.options import HttpsOptions
 from postdesk.core.dnscheck.outcome import new_result
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import RecordResult
 
 POLICY_MAX_BYTES = 64 * 1024  # RFC 8461 §3.3 lets senders stop at 64 KB
-MAX_AGE_LIMIT = 31_557_600  # one year, the RFC's upper bound
-SHORT_MAX_AGE = 86_400
-_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-_MODES = ("enforce", "testing", "none")
+_ID = r"^[A-Za-z0-9]{1,32}$"  # compiled (and cached by re) when a record is read
+__all__ = [
+    "MAX_AGE_LIMIT",
+    "POLICY_MAX_BYTES",
+    "SHORT_MAX_AGE",
+    "StsPolicy",
+    "check_mta_sts",
+    "is_mta_sts",
+    "mx_matches",
+    "parse_policy",
+    "policy_url",
+    "record_errors",
+]
+_POLICY_NAMES = ("MAX_AGE_LIMIT", "SHORT_MAX_AGE", "StsPolicy", "mx_matches", "parse_policy")
 
-
-@dataclass
-class StsPolicy:
-    """A parsed policy file; ``errors`` says what makes it invalid (empty when valid)."""
-
-    version: str = ""
-    mode: str = ""
-    max_age: int | None = None
-    mx: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+if TYPE_CHECKING:
+    from postdesk.core.dnscheck.mtastspolicy import (
+        MAX_AGE_LIMIT,
+        SHORT_MAX_AGE,
+        StsPolicy,
+        mx_matches,
+        parse_policy,
+    )
 
 
 def is_mta_sts(value: str) -> bool:
@@ -46,58 +54,9 @@ def record_errors(value: str) -> list[str]:
         errors.append("the id= tag is missing")
     elif len(ids) > 1:
         errors.append("the id= tag appears more than once")
-    elif not _ID.match(ids[0]):
+    elif not re.match(_ID, ids[0]):
         errors.append(f"id={ids[0]} must be 1 to 32 letters or digits")
     return errors
-
-
-def parse_policy(text: str) -> StsPolicy:
-    """Read a policy file (``key: value`` lines, LF or CRLF) and note everything invalid."""
-    policy = StsPolicy()
-    seen: set[str] = set()
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        key, sep, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if not sep:
-            policy.errors.append(f"the line {line.strip()[:40]!r} is not key: value")
-            continue
-        if key != "mx" and key in seen:
-            policy.errors.append(f"{key}: appears more than once")
-        seen.add(key)
-        if key == "version":
-            policy.version = value
-        elif key == "mode":
-            policy.mode = value
-        elif key == "max_age":
-            policy.max_age = int(value) if value.isdigit() and len(value) <= 10 else None
-            if policy.max_age is None or policy.max_age > MAX_AGE_LIMIT:
-                policy.errors.append(f"max_age: {value} must be 0 to {MAX_AGE_LIMIT} seconds")
-        elif key == "mx":
-            policy.mx.append(value.lower().rstrip("."))
-    if policy.version != "STSv1":
-        policy.errors.append("version: STSv1 is missing")
-    if policy.mode not in _MODES:
-        policy.errors.append(f"mode: must be enforce, testing or none, not {policy.mode!r}")
-    if "max_age" not in seen:
-        policy.errors.append("max_age: is missing")
-    if policy.mode in ("enforce", "testing") and not policy.mx:
-        policy.errors.append("no mx: line names a mail server")
-    return policy
-
-
-def mx_matches(host: str, patterns: list[str]) -> bool:
-    """Whether MX ``host`` fits a policy pattern; ``*.`` stands for exactly one leftmost label."""
-    host = host.lower().rstrip(".")
-    for pattern in patterns:
-        if pattern.startswith("*."):
-            label, _, rest = host.partition(".")
-            if label and rest == pattern[2:]:
-                return True
-        elif host == pattern:
-            return True
-    return False
 
 
 def policy_url(domain: str) -> str:
@@ -130,60 +89,18 @@ async def check_mta_sts(
     )
     if record is None:
         return result
-    url = policy_url(domain)
-    fetched = await fetch_https(
-        client, url, options=https or HttpsOptions(), max_bytes=POLICY_MAX_BYTES
-    )
-    if not fetched.ok:
-        code = "mtasts.record_without_policy" if fetched.absent else "mtasts.policy_unreachable"
-        result.status = "mismatch"
-        result.problems.append(newer_problem(code, domain=domain, url=url, reason=fetched.reason))
-        return result
-    assert fetched.body is not None
-    if fetched.content_type and fetched.content_type != "text/plain":
-        result.problems.append(
-            newer_problem(
-                "mtasts.content_type", url=url, content_type=fetched.content_type or "nothing"
-            )
-        )
-    policy = parse_policy(fetched.body.decode("utf-8", "replace"))
-    result.found.append(_policy_summary(policy))
-    if policy.errors:
-        result.status = "mismatch"
-        result.problems.append(
-            newer_problem("mtasts.policy_invalid", url=url, detail="; ".join(policy.errors))
-        )
-        return result
-    await _judge_policy(client, domain, url, policy, result)
+    # The policy's fetch and judgement only for a domain that publishes a record (most do
+    # not): with them the HTTPS client, loaded on its first use.
+    from postdesk.core.dnscheck.mtastspolicy import check_policy
+
+    await check_policy(client, domain, https or HttpsOptions(), result)
     return result
 
 
-async def _judge_policy(
-    client: DnsClient, domain: str, url: str, policy: StsPolicy, result: RecordResult
-) -> None:
-    if policy.mode == "none":
-        result.problems.append(newer_problem("mtasts.mode_none", domain=domain))
-        return
-    if policy.mode == "testing":
-        result.problems.append(newer_problem("mtasts.testing_mode", domain=domain))
-    if policy.max_age is not None and policy.max_age < SHORT_MAX_AGE:
-        result.problems.append(
-            newer_problem("mtasts.max_age_short", domain=domain, max_age=policy.max_age)
-        )
-    answer = await client.query(domain, "MX")  # shared with the MX check in the same run
-    exchanges = [v.split()[1] for v in answer.values if len(v.split()) == 2]
-    code = "mtasts.mx_not_covered" if policy.mode == "enforce" else "mtasts.mx_not_covered_testing"
-    for mx in exchanges:
-        if mx != "." and not mx_matches(mx, policy.mx):
-            result.problems.append(
-                newer_problem(code, mx=mx, domain=domain, patterns=", ".join(policy.mx), url=url)
-            )
-            if policy.mode == "enforce":
-                result.status = "mismatch"
+def __getattr__(name: str) -> object:
+    """The policy's names, still found here (they live in ``mtastspolicy``)."""
+    if name in _POLICY_NAMES:
+        from postdesk.core.dnscheck import mtastspolicy
 
-
-def _policy_summary(policy: StsPolicy) -> str:
-    mx = " ".join(f"mx: {m}" for m in policy.mx)
-    return (
-        f"policy: version: {policy.version}; mode: {policy.mode}; max_age: {policy.max_age}; {mx}"
-    )
+        return getattr(mtastspolicy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,31 +16,22 @@ from typing import TYPE_CHECKING
 from postdesk.core.dnscheck.httpsfetch import verifying_context
 from postdesk.core.dnscheck.messages import dns_problem
 from postdesk.core.dnscheck.messages_newer import newer_problem
-from postdesk.core.dnscheck.outcome import new_result
+from postdesk.core.dnscheck.options import DEFAULT_MX_TIMEOUT, SMTP_PORT, MxTlsOptions
+from postdesk.core.dnscheck.outcome import new_result, not_checked
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import Problem, RecordResult
 
 if TYPE_CHECKING:
     from aiosmtplib import SMTP
 
+__all__ = ["DEFAULT_MX_TIMEOUT", "SMTP_PORT", "MxTlsOptions", "check_mx_tls"]
+
 # The SMTP client and the certificate reader are imported when a host is really tried: a check
 # with STARTTLS skipped (or a domain without MX hosts) does not load them.
 
-SMTP_PORT = 25
-DEFAULT_MX_TIMEOUT = 10.0
 MAX_MX_HOSTS = 10  # beyond this a domain's MX list is a configuration problem of its own
 EXPIRY_WARNING_DAYS = 14
 _OLD_PROTOCOLS = {"SSLv3", "TLSv1", "TLSv1.1"}
-
-
-@dataclass(frozen=True)
-class MxTlsOptions:
-    """How the MX hosts are tried: the port and an extra trusted CA exist for tests."""
-
-    port: int = SMTP_PORT
-    timeout: float = DEFAULT_MX_TIMEOUT
-    cafile: str | None = None
-    skip: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,9 +72,7 @@ async def check_mx_tls(
 
 
 def _not_checked(domain: str, why: Problem) -> RecordResult:
-    result = new_result("mx_tls", "STARTTLS", domain, None)
-    result.required, result.status, result.problems = False, "error", [why]
-    return result
+    return not_checked("mx_tls", "STARTTLS", domain, why)
 
 
 def _result(host: str, probe: _Probe, domain: str, options: MxTlsOptions) -> RecordResult:

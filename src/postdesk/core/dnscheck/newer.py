@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from postdesk.core.dnscheck.bimi import check_bimi
 from postdesk.core.dnscheck.dnssec import check_dnssec
-from postdesk.core.dnscheck.httpsfetch import HttpsOptions
 from postdesk.core.dnscheck.messages_newer import newer_problem
 from postdesk.core.dnscheck.mtasts import check_mta_sts
-from postdesk.core.dnscheck.mxtls import MxTlsOptions, check_mx_tls
+from postdesk.core.dnscheck.options import HttpsOptions, MxTlsOptions
+from postdesk.core.dnscheck.outcome import not_checked
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tlsrpt import check_tls_rpt
 from postdesk.core.records import RecordResult
@@ -25,12 +25,11 @@ NEWER_KINDS = frozenset({"mta_sts", "tls_rpt", "bimi", "dnssec", "mx_tls"})
 VERIFY_KINDS = frozenset({"mta_sts", "tls_rpt", "bimi"})
 
 
-@dataclass(frozen=True)
-class NewerOptions:
+class NewerOptions(NamedTuple):  # not a frozen dataclass: as immutable, ~1 ms less at import
     """Which newer checks run and how they reach HTTPS and SMTP servers."""
 
-    https: HttpsOptions = field(default_factory=HttpsOptions)
-    mx_tls: MxTlsOptions = field(default_factory=MxTlsOptions)
+    https: HttpsOptions = HttpsOptions()
+    mx_tls: MxTlsOptions = MxTlsOptions()
     dnssec: bool = True
 
 
@@ -44,11 +43,21 @@ async def check_newer_standards(
         check_tls_rpt(client, domain),
         check_bimi(client, domain, https=options.https),
         check_dnssec(client, domain) if options.dnssec else _nothing(),
-        check_mx_tls(client, domain, options=options.mx_tls),
+        _mx_tls(client, domain, options.mx_tls),
     )
     if sts.status not in ("missing", "error") and rpt.status == "missing":
         rpt.problems.append(newer_problem("tlsrpt.suggested", domain=domain))
     return [sts, rpt, bimi, *([dnssec] if dnssec else []), *mx_tls]
+
+
+async def _mx_tls(client: DnsClient, domain: str, options: MxTlsOptions) -> list[RecordResult]:
+    if options.skip:  # answered here, so that a skipped check never loads the SMTP prober
+        return [
+            not_checked("mx_tls", "STARTTLS", domain, newer_problem("mxtls.skipped", domain=domain))
+        ]
+    from postdesk.core.dnscheck.mxtls import check_mx_tls
+
+    return await check_mx_tls(client, domain, options=options)
 
 
 async def check_published_standards(

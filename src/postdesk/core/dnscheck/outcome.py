@@ -23,6 +23,13 @@ def new_result(
     )
 
 
+def not_checked(kind: RecordKind, rtype: str, host: str, why: Problem) -> RecordResult:
+    """An optional check that could not be made (skipped, or its servers out of reach)."""
+    result = new_result(kind, rtype, host, None)
+    result.required, result.status, result.problems = False, "error", [why]
+    return result
+
+
 def the_one_record(
     result: RecordResult,
     answer: Answer,
