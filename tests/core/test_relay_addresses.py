@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from postdesk.core.relay.accept import addresses_of
 from postdesk.core.relay.addresses import plain_angle_address
 
 PLAIN = [
@@ -46,3 +47,13 @@ def test_a_plain_address_reads_as_the_full_parser_reads_it(arg: str) -> None:
 @pytest.mark.parametrize("arg", OTHER)
 def test_every_other_form_is_left_to_the_full_parser(arg: str) -> None:
     assert plain_angle_address(arg) is None
+
+
+def test_a_remembered_from_header_gives_every_message_its_own_answer() -> None:
+    """From headers are parsed once per value; a caller changing its list changes no other's."""
+    first = addresses_of('"Shop, Inc." <shop@example.com>, orders@example.com')
+    assert first == ["shop@example.com", "orders@example.com"]
+    first.append("intruder@example.org")
+    again = addresses_of('"Shop, Inc." <shop@example.com>, orders@example.com')
+    assert again == ["shop@example.com", "orders@example.com"]
+    assert addresses_of("shop@example.com orders@example.com") is None  # no comma: misread
