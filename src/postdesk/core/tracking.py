@@ -113,15 +113,11 @@ def in_effect(session: Session, domain_id: int, feature: Feature, at: dt.datetim
 
 
 _CHANGES = table_of(TrackingChange)
-# The changes of one domain and feature, oldest first: a plain Core query, read for every group
-# of messages the relay accepts.
+# The changes of one domain (both features), oldest first: a plain Core query, read for every
+# group of messages the relay accepts.
 _IN_EFFECT = (
-    select(_CHANGES.c.effective_at, _CHANGES.c.enabled)
-    .where(
-        _CHANGES.c.domain_id == bindparam("domain"),
-        _CHANGES.c.feature == bindparam("feature"),
-        _CHANGES.c.cancelled_at.is_(None),
-    )
+    select(_CHANGES.c.feature, _CHANGES.c.effective_at, _CHANGES.c.enabled)
+    .where(_CHANGES.c.domain_id == bindparam("domain"), _CHANGES.c.cancelled_at.is_(None))
     .order_by(_CHANGES.c.effective_at, _CHANGES.c.id)
 )
 
@@ -132,16 +128,17 @@ class InEffect:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._read: dict[tuple[int, Feature], list[tuple[dt.datetime, bool]]] = {}
+        self._read: dict[tuple[int, str], list[tuple[dt.datetime, bool]]] = {}
 
     def __call__(self, domain_id: int, feature: Feature, at: dt.datetime) -> bool:
-        key = (domain_id, feature)
-        changes = self._read.get(key)
-        if changes is None:
-            read = self.session.connection().execute(
-                _IN_EFFECT, {"domain": domain_id, "feature": feature}
-            )
-            changes = self._read[key] = [(row.effective_at, row.enabled) for row in read]
+        if (domain_id, FEATURES[0]) not in self._read:
+            for name in FEATURES:
+                self._read[(domain_id, name)] = []
+            for row in self.session.connection().execute(_IN_EFFECT, {"domain": domain_id}):
+                self._read.setdefault((domain_id, row.feature), []).append(
+                    (row.effective_at, row.enabled)
+                )
+        changes = self._read[(domain_id, feature)]
         enabled = True
         for effective_at, value in changes:  # oldest first: the last one in effect wins
             if effective_at <= at:
