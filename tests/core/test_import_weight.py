@@ -196,6 +196,28 @@ def test_a_published_mta_sts_record_still_loads_its_policy_check(nsd, tmp_path: 
     assert "postdesk.core.dnscheck.mxtls" not in modules
 
 
+@pytest.mark.nsd
+def test_a_check_run_in_process_leaves_the_cycle_collector_working(nsd) -> None:
+    """``check`` pauses the collector while it runs; whoever called it still has one after."""
+    nsd.serve({"shop.test": '@ IN TXT "v=spf1 -all"'})
+    probe = """
+import gc, weakref
+from postdesk.cli import main
+main(["check", "shop.test", "--no-mx-tls", "--json"])
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a
+gone = weakref.ref(a)
+del a, b
+gc.collect()
+print(gc.isenabled(), gone() is None)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["True", "True"]
+
+
 def test_dnscheck_answers_dnspythons_package_questions_as_the_metadata_would() -> None:
     import dns._features
 
