@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
-import shlex
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -253,6 +252,8 @@ async def check_spf(
         result.status, result.required = "ok", False
         result.problems = [problem("spf.none", domain=domain)]
     if service and not include:
+        import shlex  # for this advice only
+
         result.problems.append(
             problem(
                 "spf.include_unknown",
