@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from postdesk.cli.brief import run_briefly
+
+    return run_briefly(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     from postdesk.core import sending
     from postdesk.core.validation import check_field, normalize_email
 
