@@ -30,22 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # A check of one domain creates little garbage and is over in a fraction of a second, yet
-    # the cycle collector would pass ~50 times over the objects its imports create, and once
-    # more over all of them as the process exits (together ~25 ms, a tenth of the command), to
-    # free a few hundred. So it is off during the check, and what exists when the check ends is
-    # frozen (never looked at again, the last pass included); a caller that goes on (tests run
-    # commands in their own process) collects what it makes afterwards as before.
-    import gc
+    # One domain's check is over in a fraction of a second: no cycle collector (see brief.py).
+    from postdesk.cli.brief import run_briefly
 
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _check(args)
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
+    return run_briefly(lambda: _check(args))
 
 
 def _check(args: argparse.Namespace) -> int:
