@@ -12,7 +12,6 @@ from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tags import tag_list
 from postdesk.core.records import RecordResult
 
-POLICY_MAX_BYTES = 64 * 1024  # RFC 8461 §3.3 lets senders stop at 64 KB
 _ID = r"^[A-Za-z0-9]{1,32}$"  # compiled (and cached by re) when a record is read
 __all__ = [
     "MAX_AGE_LIMIT",
@@ -26,15 +25,25 @@ __all__ = [
     "policy_url",
     "record_errors",
 ]
-_POLICY_NAMES = ("MAX_AGE_LIMIT", "SHORT_MAX_AGE", "StsPolicy", "mx_matches", "parse_policy")
+_POLICY_NAMES = (
+    "MAX_AGE_LIMIT",
+    "POLICY_MAX_BYTES",
+    "SHORT_MAX_AGE",
+    "StsPolicy",
+    "mx_matches",
+    "parse_policy",
+    "policy_url",
+)
 
 if TYPE_CHECKING:
     from postdesk.core.dnscheck.mtastspolicy import (
         MAX_AGE_LIMIT,
+        POLICY_MAX_BYTES,
         SHORT_MAX_AGE,
         StsPolicy,
         mx_matches,
         parse_policy,
+        policy_url,
     )
 
 
@@ -57,11 +66,6 @@ def record_errors(value: str) -> list[str]:
     elif not re.match(_ID, ids[0]):
         errors.append(f"id={ids[0]} must be 1 to 32 letters or digits")
     return errors
-
-
-def policy_url(domain: str) -> str:
-    """Where senders fetch the policy of ``domain``."""
-    return f"https://mta-sts.{domain}/.well-known/mta-sts.txt"
 
 
 async def check_mta_sts(

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 
 from postdesk.core.dnscheck.httpsfetch import fetch_https
 from postdesk.core.dnscheck.messages_newer import newer_problem
-from postdesk.core.dnscheck.mtasts import POLICY_MAX_BYTES, policy_url
 from postdesk.core.dnscheck.options import HttpsOptions
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import RecordResult
 
 MAX_AGE_LIMIT = 31_557_600  # one year, the RFC's upper bound
 SHORT_MAX_AGE = 86_400
+POLICY_MAX_BYTES = 64 * 1024  # RFC 8461 §3.3 lets senders stop at 64 KB
 _MODES = ("enforce", "testing", "none")
 
 
@@ -28,6 +28,11 @@ class StsPolicy:
     max_age: int | None = None
     mx: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+def policy_url(domain: str) -> str:
+    """Where senders fetch the policy of ``domain``."""
+    return f"https://mta-sts.{domain}/.well-known/mta-sts.txt"
 
 
 def parse_policy(text: str) -> StsPolicy:
