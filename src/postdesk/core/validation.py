@@ -102,26 +102,29 @@ def _a_label(label: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _suffix_text() -> str:
+def _suffix_bytes() -> bytes:
+    """The list's file with its ASCII letters lowercased (bytes: decoding and lowercasing the
+    whole file as text cost ten times more; the list's other letters are lowercase already)."""
     import publicsuffixlist
 
-    with open(publicsuffixlist.PSLFILE, encoding="utf-8") as source:
-        return source.read().lower()  # the library lowercases every line too
+    with open(publicsuffixlist.PSLFILE, "rb") as source:
+        return source.read().lower()
 
 
 def _rules_ending_in(label: str) -> list[str]:
     """The list's rules (read as the library reads a line) whose last label is ``label``.
 
-    Found with ``str.find`` rather than a loop over every line, which would cost most of
+    Found with ``bytes.find`` rather than a loop over every line, which would cost most of
     what reading the whole list costs; each line holding the label is looked at once.
     """
-    text, rules, start = _suffix_text(), [], 0
-    while (at := text.find(label, start)) != -1:
-        begin = text.rfind("\n", 0, at) + 1
-        end = text.find("\n", at)
-        end = len(text) if end == -1 else end
+    data, needle, rules, start = _suffix_bytes(), label.encode("utf-8"), [], 0
+    while (at := data.find(needle, start)) != -1:
+        begin = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end == -1 else end
         start = end + 1
-        rule = text[begin:end].split(" ")[0].rstrip()
+        # The library lowercases every line as text.
+        rule = data[begin:end].decode("utf-8").lower().split(" ")[0].rstrip()
         if rule and not rule.startswith("//") and rule.rpartition(".")[2] == label:
             rules.append(rule)
     return rules
