@@ -17,7 +17,7 @@ from postdesk.core.dnscheck.httpsfetch import verifying_context
 from postdesk.core.dnscheck.messages import dns_problem
 from postdesk.core.dnscheck.messages_newer import newer_problem
 from postdesk.core.dnscheck.options import DEFAULT_MX_TIMEOUT, SMTP_PORT, MxTlsOptions
-from postdesk.core.dnscheck.outcome import new_result, not_checked
+from postdesk.core.dnscheck.outcome import mx_tls_skipped, new_result, not_checked
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.records import Problem, RecordResult
 
@@ -49,7 +49,7 @@ async def check_mx_tls(
     when skipped or when no MX host answers on the port)."""
     options = options or MxTlsOptions()
     if options.skip:
-        return [_not_checked(domain, newer_problem("mxtls.skipped", domain=domain))]
+        return [mx_tls_skipped(domain)]
     answer = await client.query(domain, "MX")
     if answer.failed:
         result = new_result("mx_tls", "STARTTLS", domain, None)

@@ -15,7 +15,7 @@ from postdesk.core.dnscheck.dnssec import check_dnssec
 from postdesk.core.dnscheck.messages_newer import newer_problem
 from postdesk.core.dnscheck.mtasts import check_mta_sts
 from postdesk.core.dnscheck.options import HttpsOptions, MxTlsOptions
-from postdesk.core.dnscheck.outcome import not_checked
+from postdesk.core.dnscheck.outcome import mx_tls_skipped
 from postdesk.core.dnscheck.resolver import DnsClient
 from postdesk.core.dnscheck.tlsrpt import check_tls_rpt
 from postdesk.core.records import RecordResult
@@ -52,9 +52,7 @@ async def check_newer_standards(
 
 async def _mx_tls(client: DnsClient, domain: str, options: MxTlsOptions) -> list[RecordResult]:
     if options.skip:  # answered here, so that a skipped check never loads the SMTP prober
-        return [
-            not_checked("mx_tls", "STARTTLS", domain, newer_problem("mxtls.skipped", domain=domain))
-        ]
+        return [mx_tls_skipped(domain)]
     from postdesk.core.dnscheck.mxtls import check_mx_tls
 
     return await check_mx_tls(client, domain, options=options)

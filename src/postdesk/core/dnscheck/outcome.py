@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from postdesk.core.dnscheck.messages import dns_problem, problem
+from postdesk.core.dnscheck.messages_newer import newer_problem
 from postdesk.core.dnscheck.resolver import Answer
 from postdesk.core.records import ExpectedRecord, Problem, RecordKind, RecordResult
 
@@ -28,6 +29,12 @@ def not_checked(kind: RecordKind, rtype: str, host: str, why: Problem) -> Record
     result = new_result(kind, rtype, host, None)
     result.required, result.status, result.problems = False, "error", [why]
     return result
+
+
+def mx_tls_skipped(domain: str) -> RecordResult:
+    """The STARTTLS check of the MX hosts, skipped on request (``--no-mx-tls``)."""
+    why = newer_problem("mxtls.skipped", domain=domain)
+    return not_checked("mx_tls", "STARTTLS", domain, why)
 
 
 def the_one_record(
