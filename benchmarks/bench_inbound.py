@@ -173,8 +173,10 @@ def main() -> int:
             for round_no in range(args.rounds):
                 chunk = raws[50 + round_no * args.messages : 50 + (round_no + 1) * args.messages]
                 cpu_before = cpu_seconds(relay.pid)
+                client_before = time.process_time()
                 seconds, latencies, refused = asyncio.run(load(port, chunk, args.concurrency))
                 cpu_after = cpu_seconds(relay.pid)
+                client_cpu = (time.process_time() - client_before) * 1000 / len(chunk)
                 # The relay's own CPU per message: what a busy shared machine disturbs least.
                 cpu = (
                     (cpu_after - cpu_before) * 1000 / len(chunk)
@@ -190,7 +192,8 @@ def main() -> int:
                 print(
                     f"round {round_no + 1}: {len(latencies)}/{len(chunk)} answered 250 "
                     f"({refused} refused) in {seconds:.2f} s = {rate:.1f} msg/s; "
-                    f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms; relay CPU {cpu:.2f} ms a message"
+                    f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms; relay CPU {cpu:.2f} ms a message "
+                    f"(the clients {client_cpu:.2f} ms)"
                 )
             verdicts = stored_count()
     finally:
