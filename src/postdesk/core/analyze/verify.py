@@ -168,19 +168,13 @@ def verify_signatures(raw: bytes, keys: dict[str, Answer]) -> list[SignatureChec
 
 
 class _Message:
-    """A message's header fields and body as dkimpy parses them, with what each
-    canonicalization makes of them worked out once for all its signatures."""
+    """A message's header fields and body as dkimpy parses them, with the body hash of each
+    canonicalization worked out once for all its signatures."""
 
     def __init__(self, headers: list[list[bytes]], body: bytes) -> None:
         self.headers = headers
         self.body = body
-        self._headers: dict[object, list[tuple[bytes, bytes]]] = {}
         self._bodies: dict[tuple[object, bytes], bytes] = {}
-
-    def canonical_headers(self, policy: CanonicalizationPolicy) -> list[tuple[bytes, bytes]]:
-        if policy.header_algorithm not in self._headers:
-            self._headers[policy.header_algorithm] = policy.canonicalize_headers(self.headers)
-        return self._headers[policy.header_algorithm]
 
     def body_hash(self, policy: CanonicalizationPolicy, length: bytes | None) -> bytes:
         key = (policy.body_algorithm, length or b"")
@@ -190,6 +184,28 @@ class _Message:
                 body = body[: int(length)]
             self._bodies[key] = hashlib.sha256(body).digest()
         return self._bodies[key]
+
+
+_B_TAG = re.compile(rb"[;\s]b\s*=")
+_B_VALUE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r\n")
+
+
+def _without_b(value: bytes) -> bytes | None:
+    """The signature field's value with the b= tag's value taken out, as dkimpy's ``RE_BTAG``
+    does (its whitespace-heavy pattern took a tenth of a millisecond on a 2048-bit signature);
+    None when the value is not plain base64 and whitespace (dkimpy then decides)."""
+    found = _B_TAG.search(value)
+    if found is None:
+        return None
+    end = value.find(b";", found.end())
+    end = len(value) if end < 0 else end
+    tag_value = value[found.end() : end]
+    if not _B_VALUE.issuperset(tag_value):
+        return None
+    trailing = tag_value[len(tag_value.rstrip(b" \t\r\n")) :]
+    if end == len(value):
+        trailing = b""  # the end of the field: dkimpy's pattern takes the line ending too
+    return value[: found.end()] + trailing + value[end:]
 
 
 _PKCS1 = padding.PKCS1v15()
@@ -236,8 +252,17 @@ def _quick_pass(message: _Message, header: tuple[bytes, bytes], keys: dict[str, 
         include = [x.lower() for x in re.split(rb"\s*:\s*", sig[b"h"])]
         if b"from" in include:
             include.append(b"from")  # as dkimpy: a second From is hashed too
+        unsigned = _without_b(header[1])
+        if unsigned is None:
+            return False
         hasher = hashlib.sha256()
-        dkim.hash_headers(hasher, policy, message.canonical_headers(policy), include, header, sig)
+        # The fields named in h=, as dkimpy picks them (field names never end in spaces, so
+        # picking before canonicalizing picks the same ones), then the signature itself.
+        signed = dkim.select_headers(message.headers, include)
+        for name, value in policy.canonicalize_headers(signed):
+            hasher.update(name + b":" + value)
+        ((name, value),) = policy.canonicalize_headers([(header[0], unsigned)])
+        hasher.update(name + b":" + value.rstrip())  # no line ending, as dkimpy
         signature = base64.b64decode(re.sub(rb"\s+", b"", sig[b"b"]))
         public_key.verify(signature, hasher.digest(), _PKCS1, _PREHASHED)
     except Exception:  # a bad signature, tag or key: dkimpy says which
