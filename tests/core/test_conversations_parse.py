@@ -88,3 +88,30 @@ def test_a_message_id_taken_as_written_is_what_the_full_parser_reads() -> None:
         raw = f"From: a@b.example\r\nMessage-ID: {value}\r\nSubject: x\r\n\r\nbody\r\n".encode()
         msg = message_object(raw)
         assert _message_id(msg) == first_message_id(header(msg, "Message-ID")), value
+
+
+@pytest.mark.parametrize("name", ["Subject", "In-Reply-To", "References"])
+def test_plain_text_taken_as_written_is_what_the_full_parser_reads(name: str) -> None:
+    import email
+
+    from postdesk.core.conversations.parse import _POLICY, clean_text, header
+
+    values = [
+        "Where is my order?",
+        "  spaced   out\t words  ",
+        "folded over\r\n two lines",
+        'Re: [club] a (comment) "quoted" <not@an.address>',
+        "=?utf-8?q?encoded?= and plain",  # decoded by the parser, never taken as written
+        "=?broken",
+        "caf\udce9 in raw 8-bit",
+        "",
+        "<a@b> <c@d>",
+    ]
+    for value in values:
+        raw = f"From: a@b.example\r\n{name}: {value}\r\n\r\nbody\r\n".encode(
+            "utf-8", "surrogateescape"
+        )
+        msg = email.message_from_bytes(raw, policy=_POLICY)
+        parsed = msg.get(name)
+        expected = " ".join(clean_text(str(parsed)).split()) if parsed is not None else ""
+        assert header(msg, name) == expected, value
