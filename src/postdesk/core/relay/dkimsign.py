@@ -1,9 +1,10 @@
 """DKIM-signing outgoing mail with the domain's active key (rsa-sha256, relaxed/relaxed).
 
 dkimpy parses the message and canonicalizes it; the RSA signature itself is made by
-``cryptography`` (OpenSSL), about twenty times faster than dkimpy's pure-Python RSA (it holds
-the GIL, see ``signer``). Loading and checking a key takes longer than signing, so a loaded key
-is kept in memory for a few minutes (never written anywhere).
+``cryptography`` (OpenSSL), about twenty times faster than dkimpy's pure-Python RSA (and
+without the GIL from cryptography 47 on, see ``signer``). Loading and checking a key takes
+longer than signing, so a loaded key is kept in memory for a few minutes (never written
+anywhere).
 
 A domain whose active key cannot be read (its keyring item is gone, the vault is unreadable) has
 its mail held, never sent unsigned: :func:`domain_key` raises :class:`KeyUnavailable` with the
