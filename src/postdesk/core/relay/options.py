@@ -42,6 +42,11 @@ class RelayOptions:
     lease: float = 120.0  # how long a claim holds before another process may take the message
     poll_interval: float = 1.0
     batch_size: int = 50
+    # While messages are being delivered: claims come at most every claim_gap seconds, and an
+    # outcome waits up to outcome_gather seconds for others due at the same moment, so a busy
+    # relay claims and records many messages per transaction rather than one or two.
+    claim_gap: float = 0.03
+    outcome_gather: float = 0.02
     concurrency: int = 4  # upstream connections delivering in parallel, per service
     upstream_timeout: float = 60.0
     max_recipients: int = 1000

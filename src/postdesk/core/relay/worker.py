@@ -8,9 +8,11 @@ when their lease runs out: a rare duplicate, never a loss.
 
 Throughput comes from overlap, never from skipping a commit:
 - each service gets up to ``concurrency`` connections sending at once (``upstream.Pool``);
-- outcomes that arrive while a commit runs are written together in the next one (group commit);
+- outcomes that arrive while a commit runs, or within ``outcome_gather`` while other deliveries
+  are under way, are written together in the next one (group commit); while lanes are busy,
+  claims come at most every ``claim_gap`` and take what was accepted meanwhile;
 - claimed messages are tracked and signed ahead of their turn, in a thread, or in helper
-  processes when the relay is busy (RSA signing holds the GIL; see ``signer``).
+  processes when the relay is busy (see ``signer``).
 No message waits for another: a temporary failure retries that message alone, later.
 """
 
@@ -145,6 +147,7 @@ class Worker:
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._counted = 0.0
+        self._claimed_at = 0.0
         self._renewed = time.monotonic()
         self._in_flight: dict[int, int] = {}  # claimed, not yet settled: id -> size
         self._jobs: set[asyncio.Task[None]] = set()
@@ -225,13 +228,21 @@ class Worker:
         while not self._stopping:
             self.wake.clear()
             free = capacity - len(self._in_flight)
+            timeout = opts.poll_interval
             # Claim in groups (one transaction for many messages), but never let lanes starve.
             if free > 0 and (not self._in_flight or free >= capacity // 2):
-                await self._claim(free)
+                # While lanes are busy, at most one claim every claim_gap seconds: each takes
+                # what was accepted meanwhile instead of a message or two per wake-up.
+                wait = self._claimed_at + opts.claim_gap - time.monotonic()
+                if not self._in_flight or wait <= 0:
+                    self._claimed_at = time.monotonic()
+                    await self._claim(free)
+                else:
+                    timeout = min(timeout, wait)
             await self._keep_leases()
             await self.pool.close_idle()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), opts.poll_interval)
+                await asyncio.wait_for(self.wake.wait(), timeout)
 
     async def _claim(self, free: int) -> None:
         opts = self.options
@@ -483,6 +494,10 @@ class Worker:
     async def _commit(self) -> None:
         """Write every waiting outcome in one transaction, again and again until none wait."""
         while self._commits:
+            if len(self._in_flight) > len(self._commits) and self.options.outcome_gather > 0:
+                # Other deliveries are under way: the outcomes due any moment join this
+                # transaction instead of each paying for one of their own.
+                await asyncio.sleep(self.options.outcome_gather)
             batch, self._commits = self._commits, []
             outcomes = [outcome for outcome, _ in batch]
             error: Exception | None = None
