@@ -15,6 +15,7 @@ import functools
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dkim
@@ -140,7 +141,7 @@ def verify_signatures(raw: bytes, keys: dict[str, Answer]) -> list[SignatureChec
     signatures = [(k, v) for k, v in headers if k.lower() == b"dkim-signature"]
     for index, (name, value) in enumerate(signatures):
         tags = tag_list(value.decode("utf-8", "replace"))
-        if _quick_pass(message, (name, value), keys):
+        if _quick_pass(message, (name, value), lookup):
             ok, error = True, ""
         else:
             logger, collect = _logger()
@@ -213,12 +214,12 @@ _PREHASHED = Prehashed(hashes.SHA256())
 
 
 @functools.lru_cache(maxsize=256)
-def _rsa_key(record: str) -> rsa.RSAPublicKey | None:
+def _rsa_key(record: bytes) -> rsa.RSAPublicKey | None:
     """The RSA key of a DKIM key record as dkimpy reads it, for OpenSSL; None for any record
     the quick path leaves to dkimpy (not RSA, under 1024 bits, a service type other than
     email, or unreadable)."""
     try:
-        pk, size, ktag, tlsrpt = dkim.evaluate_pk("", record.encode("utf-8"))
+        pk, size, ktag, tlsrpt = dkim.evaluate_pk("", record)
         if ktag != b"rsa" or tlsrpt or size < 1024:
             return None
         return rsa.RSAPublicNumbers(pk["publicExponent"], pk["modulus"]).public_key()
@@ -226,7 +227,9 @@ def _rsa_key(record: str) -> rsa.RSAPublicKey | None:
         return None
 
 
-def _quick_pass(message: _Message, header: tuple[bytes, bytes], keys: dict[str, Answer]) -> bool:
+def _quick_pass(
+    message: _Message, header: tuple[bytes, bytes], lookup: Callable[[bytes], bytes | None]
+) -> bool:
     """Whether an rsa-sha256 signature verifies, worked out with dkimpy's own parsing,
     checks and canonicalization but OpenSSL's RSA (dkimpy's pure-Python RSA and the parsing of
     the message and the key for every signature took most of the time of a check).
@@ -238,11 +241,11 @@ def _quick_pass(message: _Message, header: tuple[bytes, bytes], keys: dict[str, 
         dkim.validate_signature_fields(sig)
         if sig[b"a"] != b"rsa-sha256" or b"bh" not in sig:
             return False
-        name = f"{sig[b's'].decode()}._domainkey.{sig[b'd'].decode()}".lower()
-        answer = keys.get(name)
-        if answer is None or answer.failed or answer.empty or not answer.values:
+        # The key record as dkimpy would ask for it (a failed lookup raises: dkimpy says why).
+        record = lookup(sig[b"s"] + b"._domainkey." + sig[b"d"] + b".")
+        if record is None:
             return False
-        public_key = _rsa_key(answer.values[0])
+        public_key = _rsa_key(record)
         if public_key is None:
             return False
         policy = CanonicalizationPolicy.from_c_value(sig.get(b"c", b"simple/simple"))

@@ -96,21 +96,14 @@ def message_object(raw: bytes) -> EmailMessage:
     return parsed
 
 
-# Fields the standard library reads as unstructured text (no addresses, dates or IDs to parse).
-_UNSTRUCTURED = frozenset({"subject", "in-reply-to", "references", "comments", "keywords"})
+# The fields ``parse_message`` reads that the standard library takes as unstructured text.
+_UNSTRUCTURED = frozenset({"subject", "in-reply-to", "references"})
 
 
-def _plain_value(msg: Message, name: str) -> str | None:
-    """The first ``name`` field as written, when it is plain ASCII text without encoded words:
-    what the standard library's parser would return for it, give or take whitespace (which
-    ``header()`` normalizes anyway). None for anything it must decode."""
+def _as_written(msg: Message, name: str) -> Any:
+    """The first ``name`` field's value as written (unparsed), or None when there is none."""
     wanted = name.lower()
-    for key, value in msg.raw_items():
-        if key.lower() == wanted:
-            if isinstance(value, str) and value.isascii() and "=?" not in value:
-                return value
-            return None
-    return None
+    return next((value for key, value in msg.raw_items() if key.lower() == wanted), None)
 
 
 def header(msg: Message, name: str) -> str:
@@ -118,8 +111,10 @@ def header(msg: Message, name: str) -> str:
     if name.lower() in _UNSTRUCTURED:
         # Every message has a subject of its own, so no parsed form is ever reused, and the
         # parser took a fifth of the time of reading a message: plain text is not parsed.
-        plain = _plain_value(msg, name)
-        if plain is not None:
+        # Plain ASCII without encoded words reads the same unparsed, give or take the
+        # whitespace that is normalized here anyway.
+        plain = _as_written(msg, name)
+        if isinstance(plain, str) and plain.isascii() and "=?" not in plain:
             return " ".join(clean_text(plain).split())[:MAX_HEADER_CHARS]
     try:
         value = msg.get(name)
@@ -294,15 +289,9 @@ def _message_id(msg: Message) -> str:
     library's Message-ID parser is the slowest part of reading a header block, and every
     message has a Message-ID of its own (so no parsed form is ever reused): an ID of the
     usual shape, which that parser returns as written, is not parsed."""
-    for key, value in msg.raw_items():
-        if key.lower() == "message-id":
-            if (
-                isinstance(value, str)
-                and len(value) <= MAX_HEADER_CHARS
-                and _PLAIN_MSGID.fullmatch(value)
-            ):
-                return first_message_id(value.strip())
-            break
+    value = _as_written(msg, "Message-ID")
+    if isinstance(value, str) and len(value) <= MAX_HEADER_CHARS and _PLAIN_MSGID.fullmatch(value):
+        return first_message_id(value.strip())
     return first_message_id(header(msg, "Message-ID"))
 
 
