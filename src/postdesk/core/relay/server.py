@@ -3,17 +3,23 @@
 It is never an open relay: every MAIL, RCPT and DATA needs a login (530 otherwise). Logins are
 checked against the database in a worker thread (scrypt is slow on purpose), so the event loop
 — possibly the GUI's — never waits on them.
+
+Sessions have threads of their own (``SESSION_THREADS``), not the loop's default pool: a
+session waiting for its group commit holds a thread, and with a pool of a few threads (CPUs + 4)
+the next session's RCPT check queued behind those waits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -24,6 +30,9 @@ from postdesk.core.relay.ratelimit import LoginLimiter
 from postdesk.core.store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SESSION_THREADS = 32  # sessions checking a recipient or waiting for their commit at once
 
 
 class _KnownNotices(logging.Filter):
@@ -59,11 +68,21 @@ class RelayHandler:
     """aiosmtpd hooks: sender checks at MAIL, a recipient cap, and queueing at DATA."""
 
     def __init__(
-        self, store: Store, *, max_recipients: int, on_queued: Callable[[int], None]
+        self,
+        store: Store,
+        *,
+        max_recipients: int,
+        on_queued: Callable[[int], None],
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
         self.max_recipients = max_recipients
         self.on_queued = on_queued
+        self.executor = executor  # None: the loop's default threads
+
+    async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """Run blocking work (database, password check) on a session thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     async def handle_MAIL(
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
@@ -84,7 +103,7 @@ class RelayHandler:
         if problem:
             return problem
         login: RelayLogin = session.auth_data
-        refusal = await asyncio.to_thread(accept.suppressed_reply, self.store, address, login)
+        refusal = await self.call(accept.suppressed_reply, self.store, address, login)
         if refusal is not None:
             # Shown in the message's activity if the message is accepted for others.
             vars(envelope).setdefault("suppressed", []).append((address, refusal))
@@ -100,14 +119,16 @@ class RelayHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         login: RelayLogin = session.auth_data
-        outcome = await asyncio.to_thread(
-            intake.accept_message,
+        outcome = await self.call(
+            functools.partial(
+                intake.accept_message,
+                suppressed=list(vars(envelope).get("suppressed", ())),
+            ),
             self.store,
             login,
             envelope.mail_from,
             list(envelope.rcpt_tos),
             bytes(envelope.original_content),
-            suppressed=list(vars(envelope).get("suppressed", ())),
         )
         if outcome.message_id is not None:
             self.on_queued(outcome.message_id)
@@ -185,7 +206,8 @@ class RelaySMTP(SMTP):
         username = data.login.decode("utf-8", "replace")
         password = data.password.decode("utf-8", "replace")
         try:
-            login = await asyncio.to_thread(accept.check_login, self._store, username, password)
+            handler: RelayHandler = self.event_handler
+            login = await handler.call(accept.check_login, self._store, username, password)
         except Exception:
             self._limiter.withdraw(ip)
             log.exception("could not check a login")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from postdesk.core.relay.options import (
     is_loopback,
 )
 from postdesk.core.relay.ratelimit import LoginLimiter
-from postdesk.core.relay.server import RelayHandler, start_smtp_server
+from postdesk.core.relay.server import SESSION_THREADS, RelayHandler, start_smtp_server
 from postdesk.core.relay.tracker import start_tracker
 from postdesk.core.relay.worker import Worker
 from postdesk.core.store import Store
@@ -58,6 +59,7 @@ class Relay:
         self._tracking_port: int | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self._inbound: Any = None  # the inbound server's part (core.inbound.service)
+        self._session_threads: ThreadPoolExecutor | None = None
 
     @property
     def status(self) -> RelayStatus:
@@ -112,10 +114,14 @@ class Relay:
             ban_for=opts.ban_seconds,
         )
         self._worker = Worker(self.store, opts, tracking_base=self.tracking_base)
+        self._session_threads = ThreadPoolExecutor(
+            SESSION_THREADS, thread_name_prefix="postdesk-smtp"
+        )
         handler = RelayHandler(
             self.store,
             max_recipients=opts.max_recipients,
             on_queued=lambda _id: self.wake(),
+            executor=self._session_threads,
         )
         plain_auth = opts.auth_without_tls
         if plain_auth is None:
@@ -223,4 +229,8 @@ class Relay:
             await self._tracker.cleanup()
             self._tracker = None
             self._tracking_port = None
+        if self._session_threads is not None:
+            # Sessions were cut above; a commit still under way finishes on its thread.
+            self._session_threads.shutdown(wait=False)
+            self._session_threads = None
         self._status = RelayStatus(running=False)
