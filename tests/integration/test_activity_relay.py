@@ -5,7 +5,6 @@ and each message's timeline, classes and the provider's id come out right."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from postdesk.core import activity, sending
 from postdesk.core.activity import ActivityQuery
 from postdesk.core.relay import queue
 from postdesk.core.store.models import QueuedMessage
-from support.relay import SinkHandler, message
+from support.relay import SinkHandler, message, wait_until
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
 
@@ -54,15 +53,6 @@ def _provider_sink(world: Any) -> ProviderSink:
     world.sink.handler = ProviderSink()
     world.sink.start()
     return world.sink.handler
-
-
-async def _wait(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _finished(store: Any, count: int) -> bool:
@@ -108,7 +98,7 @@ async def test_each_handover_keeps_the_providers_id_and_a_timeline_in_order(rela
         # One at a time, so each message meets its scripted reply.
         headers = {"X-Postdesk-Critical": "1"} if number == 0 else None
         await _send(world, relay.port, f"order {number}", headers=headers)
-        await _wait(lambda n=number: _finished(world.store, n + 1))
+        await wait_until(lambda n=number: _finished(world.store, n + 1))
     rows = activity.search(world.store, ActivityQuery())
     assert [r.subject for r in rows] == [f"order {n}" for n in reversed(range(len(ACCEPTED)))]
     for row, (reply, provider_id) in zip(reversed(rows), ACCEPTED, strict=True):
@@ -144,9 +134,9 @@ async def test_greylisting_then_acceptance_and_a_refusal_get_their_classes(relay
     ]
     relay = await world.start_relay()
     await _send(world, relay.port, "greylisted")
-    await _wait(lambda: _finished(world.store, 1))
+    await wait_until(lambda: _finished(world.store, 1))
     await _send(world, relay.port, "to nobody", to="nobody@client.test")
-    await _wait(lambda: _finished(world.store, 2))
+    await wait_until(lambda: _finished(world.store, 2))
 
     later, first = activity.search(world.store, ActivityQuery())
     detail = activity.message_detail(world.store, first.id)
@@ -181,7 +171,7 @@ async def test_a_message_partly_refused_is_delivered_to_the_others(relay_world):
     sink.data_replies = ["250 2.0.0 Ok: queued as 1A2B3C4D5E"]
     relay = await world.start_relay()
     await _send(world, relay.port, "two", rcpts=[CUSTOMER, ghost])
-    await _wait(lambda: _finished(world.store, 1))
+    await wait_until(lambda: _finished(world.store, 1))
     (row,) = activity.search(world.store, ActivityQuery())
     statuses = {r.address: (r.status, r.bounce_class) for r in row.recipients}
     assert statuses == {CUSTOMER: ("sent", None), ghost: ("bounced", "hard.unknown_user")}
@@ -202,7 +192,7 @@ async def test_a_recipient_told_to_try_later_gets_the_message_when_the_others_al
     sink.refuse_once = {busy: "452 4.2.2 <busy@client.test>: Mailbox full, try again later"}
     relay = await world.start_relay()
     await _send(world, relay.port, "two, one busy", rcpts=[CUSTOMER, busy])
-    await _wait(lambda: _finished(world.store, 1))
+    await wait_until(lambda: _finished(world.store, 1))
     assert [e.rcpt_tos for e in sink.messages] == [[CUSTOMER], [busy]]  # once each
     (row,) = activity.search(world.store, ActivityQuery())
     assert {r.address: r.status for r in row.recipients} == {CUSTOMER: "sent", busy: "sent"}
@@ -235,7 +225,7 @@ async def test_a_bounce_that_arrives_later_by_mail_lands_on_the_message(relay_wo
     world = relay_world
     relay = await world.start_relay()
     await _send(world, relay.port, "handed over, bounced later")
-    await _wait(lambda: _finished(world.store, 1))
+    await wait_until(lambda: _finished(world.store, 1))
     (row,) = activity.search(world.store, ActivityQuery())
     with world.store.session() as s:
         assert activity.apply_dsn(s, _postfix_dsn(row.message_id_header, CUSTOMER))

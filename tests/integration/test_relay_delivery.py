@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from postdesk.core.relay import queue
-from support.relay import build_world, close_world, message
+from support.relay import build_world, close_world, message, wait_until
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
-
-
-async def _wait(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def test_upstream_down_then_back_delivers_everything_once(relay_world):
@@ -35,13 +25,13 @@ async def test_upstream_down_then_back_delivers_everything_once(relay_world):
         waiting = queue.list_messages(world.store, status="pending")
         return len(waiting) == len(subjects) and all(m.attempts >= 1 for m in waiting)
 
-    await _wait(all_tried)
+    await wait_until(all_tried)
     for waiting in queue.list_messages(world.store, status="pending"):
         assert "Could not connect to the SMTP service 'Sink'" in (waiting.last_reply or "")
 
     world.sink.start()
     received = await world.sink.await_for(len(subjects))
-    await _wait(lambda: queue.counts(world.store)["sent"] == len(subjects))
+    await wait_until(lambda: queue.counts(world.store)["sent"] == len(subjects))
     assert sorted(_subject(e) for e in world.sink.messages) == subjects  # each exactly once
     assert all(world.dkim_valid(e.content) for e in received)
 
@@ -52,7 +42,7 @@ async def test_permanent_refusal_bounces_with_the_upstream_reply(relay_world):
     relay = await world.start_relay()
     code, _ = await asyncio.to_thread(world.send, relay.port, message("refused"))
     assert code == 250
-    await _wait(lambda: queue.counts(world.store)["bounced"] == 1)
+    await wait_until(lambda: queue.counts(world.store)["bounced"] == 1)
     (bounced,) = queue.list_messages(world.store, status="bounced")
     assert "554" in (bounced.last_reply or "") and "Sender blocked" in (bounced.last_reply or "")
 
@@ -60,7 +50,7 @@ async def test_permanent_refusal_bounces_with_the_upstream_reply(relay_world):
     assert queue.retry_now(world.store, bounced.id)
     relay.wake()
     await world.sink.await_for(1)
-    await _wait(lambda: queue.counts(world.store)["sent"] == 1)
+    await wait_until(lambda: queue.counts(world.store)["sent"] == 1)
 
 
 async def test_temporary_refusal_retries_and_expires_into_a_bounce(relay_world):
@@ -68,7 +58,7 @@ async def test_temporary_refusal_retries_and_expires_into_a_bounce(relay_world):
     world.sink.handler.reply = "451 4.3.0 Try again later"
     relay = await world.start_relay(max_age=3.0)
     await asyncio.to_thread(world.send, relay.port, message("never"))
-    await _wait(lambda: queue.counts(world.store)["bounced"] == 1)
+    await wait_until(lambda: queue.counts(world.store)["bounced"] == 1)
     (bounced,) = queue.list_messages(world.store, status="bounced")
     assert bounced.attempts >= 2
     assert "gave up" in (bounced.last_reply or "") and "451" in (bounced.last_reply or "")
@@ -153,7 +143,7 @@ async def test_a_refusal_retries_that_message_alone(relay_world):
     await asyncio.to_thread(_send_all, world, relay.port, subjects)
     await world.sink.await_for(len(subjects))
     assert sorted(subject for subject, _ in seen) == subjects
-    await _wait(lambda: queue.counts(world.store)["sent"] == len(subjects))
+    await wait_until(lambda: queue.counts(world.store)["sent"] == len(subjects))
     attempts = {m.subject: m.attempts for m in queue.list_messages(world.store)}
     assert attempts == {s: 2 if s == "order 2" else 1 for s in subjects}
 
@@ -178,14 +168,14 @@ async def test_a_stuck_message_never_holds_back_the_others(relay_world):
     await asyncio.to_thread(_send_all, world, relay.port, subjects)
 
     await world.sink.await_for(len(subjects))
-    await _wait(lambda: queue.counts(world.store)["sent"] == len(subjects))
+    await wait_until(lambda: queue.counts(world.store)["sent"] == len(subjects))
     assert sorted(_subject(e) for e in world.sink.messages) == sorted(subjects)
 
     def retried() -> bool:
         (stuck,) = queue.list_messages(world.store, status="pending")
         return stuck.attempts >= 2
 
-    await _wait(retried)  # still trying, on its own schedule
+    await wait_until(retried)  # still trying, on its own schedule
     (stuck,) = queue.list_messages(world.store, status="pending")
     assert stuck.subject == "stuck"
     assert "451 4.2.2 Mailbox full" in (stuck.last_reply or "")
@@ -196,10 +186,10 @@ async def test_a_dropped_upstream_connection_is_replaced_without_a_retry(relay_w
     relay = await world.start_relay()
     await asyncio.to_thread(_send_all, world, relay.port, ["before"])
     await world.sink.await_for(1)
-    await _wait(lambda: queue.counts(world.store)["sent"] == 1)
+    await wait_until(lambda: queue.counts(world.store)["sent"] == 1)
     world.sink.stop()  # closes the connection the relay keeps open
     world.sink.start()
     await asyncio.to_thread(_send_all, world, relay.port, ["after"])
     await world.sink.await_for(2)
-    await _wait(lambda: queue.counts(world.store)["sent"] == 2)
+    await wait_until(lambda: queue.counts(world.store)["sent"] == 2)
     assert [m.attempts for m in queue.list_messages(world.store)] == [1, 1]

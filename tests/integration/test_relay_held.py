@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 
 import pytest
 
@@ -12,18 +11,9 @@ from postdesk.core import secrets
 from postdesk.core.config import data_dir
 from postdesk.core.relay import dkimsign, queue
 from postdesk.core.store.models import DkimKey, SmtpService
-from support.relay import DOMAIN, UPSTREAM_PASSWORD, message
+from support.relay import DOMAIN, UPSTREAM_PASSWORD, message, wait_until
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
-
-
-async def _wait(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _held(world) -> queue.MessageInfo:  # type: ignore[no-untyped-def]
@@ -46,7 +36,7 @@ async def test_a_missing_service_password_holds_mail_instead_of_sending_without_
     code, _ = await asyncio.to_thread(world.send, relay.port, message("held"))
     assert code == 250
 
-    await _wait(lambda: _tried(world))
+    await wait_until(lambda: _tried(world))
     held = _held(world)
     assert held.status == "pending"
     assert "password of the SMTP service 'Sink' is missing from the keyring" in held.last_reply
@@ -59,7 +49,7 @@ async def test_a_missing_service_password_holds_mail_instead_of_sending_without_
     relay.wake()
     (env,) = await world.sink.await_for(1)
     assert world.dkim_valid(env.content)
-    await _wait(lambda: _held(world).status == "sent")
+    await wait_until(lambda: _held(world).status == "sent")
 
 
 def _remove_vault(vault_copy) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +78,7 @@ async def test_an_unreadable_dkim_key_holds_mail_instead_of_sending_it_unsigned(
     relay = await world.start_relay()
     code, _ = await asyncio.to_thread(world.send, relay.port, message("unsigned?"))
     assert code == 250
-    await _wait(lambda: _tried(world))
+    await wait_until(lambda: _tried(world))
     held = _held(world)
     assert held.status == "pending"
     assert held.last_reply == problem

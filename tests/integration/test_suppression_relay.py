@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import time
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from postdesk.core import audit, suppression
 from postdesk.core.relay import queue
 from postdesk.core.store.models import MessageEvent, MessageRecipient
-from support.relay import message
+from support.relay import message, wait_until
 
 pytestmark = [pytest.mark.keyring, pytest.mark.nsd]
 
@@ -23,15 +22,6 @@ GMAIL_NO_SUCH_USER = (
     "550 5.1.1 The email account that you tried to reach does not exist. Please try "
     "double-checking the recipient's email address for typos or unnecessary spaces."
 )
-
-
-async def _wait(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def _rcpt_reply(world, port: int, rcpt: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -55,8 +45,8 @@ async def test_a_hard_bounce_refuses_the_next_message_at_rcpt_until_removed(rela
     relay = await world.start_relay()
     code, _ = await asyncio.to_thread(world.send, relay.port, message("order 1", to=GONE))
     assert code == 250
-    await _wait(lambda: queue.counts(world.store)["bounced"] == 1)
-    await _wait(lambda: _suppressed(world.store, GONE))
+    await wait_until(lambda: queue.counts(world.store)["bounced"] == 1)
+    await wait_until(lambda: _suppressed(world.store, GONE))
 
     world.sink.handler.reply = None
     code, text = await asyncio.to_thread(_rcpt_reply, world, relay.port, GONE.upper())
@@ -81,7 +71,7 @@ async def test_a_soft_bounce_suppresses_nobody(relay_world):
     world.sink.handler.reply = "452 4.2.2 The email account that you tried to reach is over quota."
     relay = await world.start_relay(max_age=1.0)
     await asyncio.to_thread(world.send, relay.port, message("full", to="full@client.test"))
-    await _wait(lambda: queue.counts(world.store)["bounced"] == 1)
+    await wait_until(lambda: queue.counts(world.store)["bounced"] == 1)
     assert not _suppressed(world.store, "full@client.test")
 
 

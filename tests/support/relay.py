@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -235,6 +235,16 @@ class RelayProcess:
     def terminate(self) -> int:
         self.process.terminate()
         return self.process.wait(15)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 20) -> None:
+    """Wait until ``predicate`` (blocking: called in a thread) is true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(predicate):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 def submit(

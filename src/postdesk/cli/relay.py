@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how long a message claimed by a relay process that stopped answering is held "
         "before another process takes it over (default 120)",
     )
+    parser.add_argument(
+        "--single-process",
+        action="store_true",
+        help="deliver in the same process that accepts (default: delivery runs in a process of "
+        "its own, so a busy relay uses two CPUs)",
+    )
 
 
 def _hostport(option: str, text: str, default_port: int | None = None) -> tuple[str, int]:
@@ -89,6 +95,7 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     options = RelayOptions(
         retry_base=_seconds("--retry-after", args.retry_after),
         lease=_seconds("--lease", args.lease),
+        delivery_process=not args.single_process,
     )
     if args.listen is not None:
         options.listen_host, options.listen_port = _hostport("--listen", args.listen)

@@ -67,6 +67,21 @@ class RelayOptions:
     inbound_connections_per_ip: int | None = None
     inbound_messages_per_minute: int | None = None
     worker_id: str = field(default_factory=default_worker_id)
+    # Deliver in a process of its own (``delivery``), as ``postdesk relay`` does; embedded in
+    # another program's loop (the GUI's), delivery runs in that process.
+    delivery_process: bool = False
+
+
+def tracking_base(options: RelayOptions, tracking_port: int | None, host: str) -> str | None:
+    """The base URL of tracked links that use a domain's verified public tracking host
+    (``track.<domain>``, see ``tracking.tracking_address``); None when tracking is not served.
+    """
+    if options.tracking_base_url:
+        return options.tracking_base_url.rstrip("/")
+    if tracking_port is None:
+        return None
+    port = "" if tracking_port == 80 else f":{tracking_port}"
+    return f"http://{host}{port}"
 
 
 def is_loopback(host: str) -> bool:

@@ -16,10 +16,12 @@ from typing import Any
 from postdesk.core import settings
 from postdesk.core.errors import UserError
 from postdesk.core.relay import tlscert
+from postdesk.core.relay.delivery import DeliveryProcess
 from postdesk.core.relay.options import (
     DEFAULT_MAX_MESSAGE_BYTES,
     RelayOptions,
     is_loopback,
+    tracking_base,
 )
 from postdesk.core.relay.ratelimit import LoginLimiter
 from postdesk.core.relay.server import SESSION_THREADS, RelayHandler, start_smtp_server
@@ -55,6 +57,7 @@ class Relay:
         self._server: asyncio.Server | None = None
         self._tracker: Any = None
         self._worker: Worker | None = None
+        self._delivery: DeliveryProcess | None = None  # when delivering in a process of its own
         self._status = RelayStatus(running=False)
         self._tracking_port: int | None = None
         self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -64,7 +67,9 @@ class Relay:
     @property
     def status(self) -> RelayStatus:
         """The current status (queue counts as of the worker's last look)."""
-        if self._worker is not None:
+        if self._delivery is not None:
+            self._status.queue = dict(self._delivery.counts)
+        elif self._worker is not None:
             self._status.queue = dict(self._worker.counts)
         return self._status
 
@@ -82,7 +87,9 @@ class Relay:
 
     def wake(self) -> None:
         """Look at the queue now (after a retry-now from the GUI, for example)."""
-        if self._worker is not None:
+        if self._delivery is not None:
+            self._delivery.wake()
+        elif self._worker is not None:
             self._worker.wake.set()
 
     async def start(self) -> None:
@@ -113,7 +120,8 @@ class Relay:
             window=opts.ban_window,
             ban_for=opts.ban_seconds,
         )
-        self._worker = Worker(self.store, opts, tracking_base=self.tracking_base)
+        if not opts.delivery_process:
+            self._worker = Worker(self.store, opts, tracking_base=self.tracking_base)
         self._session_threads = ThreadPoolExecutor(
             SESSION_THREADS, thread_name_prefix="postdesk-smtp"
         )
@@ -163,7 +171,11 @@ class Relay:
                     "HOST:PORT, turn tracking off with --no-tracking, or stop the other program.",
                 ) from None
         inbound_address = await self._start_inbound(server_name, context)
-        self._worker.start()
+        if self._worker is not None:
+            self._worker.start()
+        else:
+            self._delivery = DeliveryProcess(opts, self._tracking_port)
+            self._delivery.start()
         self._status = RelayStatus(
             running=True,
             smtp_address=f"{opts.listen_host}:{self.port}",
@@ -192,15 +204,9 @@ class Relay:
         return self._inbound.port if self._inbound is not None else None
 
     def tracking_base(self, tracking_host: str) -> str | None:
-        """The base URL of tracked links that use a domain's verified public tracking host
-        (``track.<domain>``, see ``tracking.tracking_address``); None when tracking is not served.
-        """
-        if self.options.tracking_base_url:
-            return self.options.tracking_base_url.rstrip("/")
-        if self._tracking_port is None:
-            return None
-        port = "" if self._tracking_port == 80 else f":{self._tracking_port}"
-        return f"http://{tracking_host}{port}"
+        """The base URL of tracked links for a domain's verified public tracking host; None
+        when tracking is not served (``options.tracking_base``)."""
+        return tracking_base(self.options, self._tracking_port, tracking_host)
 
     def _tracking_description(self) -> str | None:
         if self._tracker is None and not self.options.tracking_base_url:
@@ -225,6 +231,9 @@ class Relay:
         if self._worker is not None:
             await self._worker.stop()
             self._worker = None
+        if self._delivery is not None:
+            await self._delivery.stop()
+            self._delivery = None
         if self._tracker is not None:
             await self._tracker.cleanup()
             self._tracker = None
