@@ -131,7 +131,7 @@ async def test_many_messages_share_a_few_upstream_connections(relay_world):
     received = await world.sink.await_for(len(subjects))
     assert sorted(subject for subject, _ in seen) == sorted(subjects)
     # A few logged-in connections carry them all, not one per message.
-    assert len({peer for _, peer in seen}) <= world.options().concurrency
+    assert len({peer for _, peer in seen}) <= world.options().max_connections
     assert all(world.dkim_valid(e.content) for e in received)
 
 

@@ -82,7 +82,7 @@ async def test_killed_relay_loses_nothing_it_accepted(relay_world):
     assert set(got) == accepted
     # A message may be delivered twice only if its upstream 250 arrived just before the kill,
     # before the queue recorded it: at most two per upstream connection (see relay/worker.py).
-    assert sum(n - 1 for n in got.values()) <= 2 * RelayOptions().concurrency
+    assert sum(n - 1 for n in got.values()) <= 2 * RelayOptions().max_connections
     assert relay.terminate() == 0
     console = relay.output.read_text()
     assert "Relay listening on 127.0.0.1:" in console

@@ -47,7 +47,11 @@ class RelayOptions:
     # relay claims and records many messages per transaction rather than one or two.
     claim_gap: float = 0.03
     outcome_gather: float = 0.02
-    concurrency: int = 4  # upstream connections delivering in parallel, per service
+    # Upstream connections delivering in parallel, per service: ``concurrency`` to begin with,
+    # one more at a time while messages wait for a connection, up to ``max_connections``; a
+    # service that refuses a connection gets no more than were working (see ``worker``).
+    concurrency: int = 4
+    max_connections: int = 8
     upstream_timeout: float = 60.0
     max_recipients: int = 1000
     # Failed logins from one address: each waits fail_delay * 2**(n-1) (capped) before the

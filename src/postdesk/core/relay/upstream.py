@@ -1,10 +1,11 @@
 """The upstream side of delivery: a domain's service and key, and pooled SMTP connections.
 
-Each service gets a small pool of logged-in connections (up to ``CONNECTIONS_PER_SERVICE``),
-kept open between messages for ``IDLE_CLOSE`` seconds after their last use, so a busy service
-pays for the TCP, STARTTLS and AUTH handshakes once per connection instead of per message. The
-service password is read from the keyring only when a connection is opened; the DKIM key is read
-once and kept loaded for a few minutes.
+Each service gets a small pool of logged-in connections (as many as delivery lets send to it
+at once, see ``worker``; ``CONNECTIONS_PER_SERVICE`` when used alone), kept open between
+messages for ``IDLE_CLOSE`` seconds after their last use, so a busy service pays for the TCP,
+STARTTLS and AUTH handshakes once per connection instead of per message. The service password
+is read from the keyring only when a connection is opened; the DKIM key is read once and kept
+loaded for a few minutes.
 
 A missing secret is a local problem, never a reason to send differently: without the service's
 password no connection is opened (``PasswordMissing``), and without a readable DKIM key the

@@ -7,7 +7,10 @@ for the commit before the message after. If this process dies between an answer 
 when their lease runs out: a rare duplicate, never a loss.
 
 Throughput comes from overlap, never from skipping a commit:
-- each service gets up to ``concurrency`` connections sending at once (``upstream.Pool``);
+- each service gets ``concurrency`` connections sending at once (``upstream.Pool``), and one
+  more at a time, up to ``max_connections``, while more messages wait than its connections take
+  (Postfix's slow start); a connection refused while others work brings it back to those,
+  with no growth for ``GROWTH_PAUSE``;
 - outcomes that arrive while a commit runs, or within ``outcome_gather`` while other deliveries
   are under way, are written together in the next one (group commit); while lanes are busy,
   claims come at most every ``claim_gap`` and take what was accepted meanwhile;
@@ -61,6 +64,7 @@ __all__ = ["PermanentFailure", "TemporaryFailure", "Worker", "prepare"]
 MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024  # claimed messages (and their signed copies) in memory
 COUNTS_EVERY = 0.5  # seconds between refreshes of the queue counts the status bar shows
 COMMIT_TRIES = 3  # a commit that fails (database busy) is tried again before giving up
+GROWTH_PAUSE = 300.0  # seconds without more connections to a service after it refused one
 
 
 def prepare(message: queue.Claimed, upstream: Upstream, tracking_base: str | None) -> Job:
@@ -143,7 +147,7 @@ class Worker:
         self.policy = RetryPolicy(options.retry_base, options.retry_cap, options.max_age)
         self.wake = asyncio.Event()
         self.counts: dict[str, int] = {}
-        self.pool = Pool(options.upstream_timeout, per_service=max(1, options.concurrency))
+        self.pool = Pool(options.upstream_timeout, per_service=self._most_connections)
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._counted = 0.0
@@ -153,12 +157,14 @@ class Worker:
         self._jobs: set[asyncio.Task[None]] = set()
         self._outbox: dict[Endpoint, collections.deque[_Item]] = {}
         self._lanes: dict[Endpoint, set[asyncio.Task[None]]] = {}
+        self._lane_limits: dict[Endpoint, int] = {}  # connections each service may have now
+        self._refused_at: dict[Endpoint, float] = {}  # when each last refused a connection
         self._commits: list[tuple[Outcome, asyncio.Future[str | None]]] = []
         self._committer: asyncio.Task[None] | None = None
         # Delivery's own threads: accepting sessions wait for the database in the default
         # executor, and delivery must never queue behind them.
         self._executor = ThreadPoolExecutor(
-            max_workers=max(2, options.concurrency) + 2, thread_name_prefix="postdesk-delivery"
+            max_workers=max(2, self._most_connections) + 2, thread_name_prefix="postdesk-delivery"
         )
         # Signing has threads of its own, so a commit never waits behind a batch's signatures.
         self._sign_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="postdesk-dkim")
@@ -340,12 +346,32 @@ class Worker:
 
     # --- sending ------------------------------------------------------------------------------
 
+    @property
+    def _most_connections(self) -> int:
+        return max(1, self.options.concurrency, self.options.max_connections)
+
     def _start_lanes(self, endpoint: Endpoint) -> None:
         box = self._outbox.get(endpoint)
         lanes = self._lanes.setdefault(endpoint, set())
-        while box and not self._stopping and len(lanes) < min(self.pool.per_service, len(box)):
+        limit = self._lane_limit(endpoint, len(lanes), len(box) if box else 0)
+        while box and not self._stopping and len(lanes) < min(limit, len(box)):
             task = self._spawn(self._lane(endpoint), lanes)
             task.add_done_callback(lambda _t: self._lane_done(endpoint))
+
+    def _lane_limit(self, endpoint: Endpoint, lanes: int, waiting: int) -> int:
+        """How many connections may send to this service now: one more than before when all
+        are busy and more messages wait than they take, unless it refused one lately."""
+        limit = self._lane_limits.get(endpoint, max(1, self.options.concurrency))
+        refused = self._refused_at.get(endpoint)
+        if (
+            lanes >= limit
+            and waiting > limit
+            and limit < self._most_connections
+            and (refused is None or time.monotonic() - refused >= GROWTH_PAUSE)
+        ):
+            limit += 1
+            self._lane_limits[endpoint] = limit
+        return limit
 
     def _lane_done(self, endpoint: Endpoint) -> None:
         if not self._stopping:
@@ -419,6 +445,12 @@ class Worker:
         """No connection to the service: when no other lane is sending there, none of its
         waiting messages can go now, so they all wait for their retry."""
         lanes = self._lanes.get(endpoint, set())
+        if len(lanes) > 1 and not isinstance(exc, Held):
+            # Refused while other connections work: the service's limit. No more than those,
+            # for a while. (Refused with none working, it is away, not limiting.)
+            limit = self._lane_limits.get(endpoint, max(1, self.options.concurrency))
+            self._lane_limits[endpoint] = min(limit, len(lanes) - 1)
+            self._refused_at[endpoint] = time.monotonic()
         items = [item]
         if len(lanes) <= 1 or isinstance(exc, Held):
             box = self._outbox[endpoint]
