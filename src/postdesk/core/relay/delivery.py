@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -32,7 +33,11 @@ from postdesk.core.relay.options import RelayOptions, default_worker_id, trackin
 log = logging.getLogger(__name__)
 
 WAKE = b"w"
-RESTART_AFTER = 1.0  # seconds before a delivery process that ended unasked is started again
+# Seconds before a delivery process that ended unasked is started again: doubled each time one
+# ends within SHORT_LIFE of its start (it cannot start: say so rarely, not every second).
+RESTART_AFTER = 1.0
+RESTART_MOST = 60.0
+SHORT_LIFE = 10.0
 STOP_GRACE = 10.0  # seconds the messages being sent get to finish when the relay stops
 COUNTS_EVERY = 0.5
 
@@ -49,6 +54,8 @@ class DeliveryProcess:
         self._wake: Connection | None = None
         self._stopping = False
         self._restart: asyncio.TimerHandle | None = None
+        self._started_at = 0.0
+        self._restart_after = RESTART_AFTER
 
     @property
     def pid(self) -> int | None:
@@ -75,6 +82,7 @@ class DeliveryProcess:
         with contextlib.suppress(OSError, ValueError):
             os.set_blocking(wake_write.fileno(), False)  # a full pipe already holds a wake
         self._process, self._wake = process, wake_write
+        self._started_at = time.monotonic()
         self.started += 1
         threading.Thread(
             target=self._listen,
@@ -110,11 +118,19 @@ class DeliveryProcess:
     def _ended(self, process: Any) -> None:
         if self._stopping or process is not self._process:
             return
+        if time.monotonic() - self._started_at < SHORT_LIFE:
+            self._restart_after = min(self._restart_after * 2, RESTART_MOST)
+        else:
+            self._restart_after = RESTART_AFTER
         log.warning(
-            "the delivery process ended (exit status %s); starting it again", process.exitcode
+            "the delivery process ended (exit status %s); starting it again in %g s",
+            process.exitcode,
+            self._restart_after,
         )
         self._close_wake()
-        self._restart = asyncio.get_running_loop().call_later(RESTART_AFTER, self._start_again)
+        self._restart = asyncio.get_running_loop().call_later(
+            self._restart_after, self._start_again
+        )
 
     def _start_again(self) -> None:
         self._restart = None
