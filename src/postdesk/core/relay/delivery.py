@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from postdesk.core.relay.options import RelayOptions, default_worker_id, tracking_base
+from postdesk.core.relay.worker import COUNTS_EVERY, STOP_GRACE, Worker
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ WAKE = b"w"
 RESTART_AFTER = 1.0
 RESTART_MOST = 60.0
 SHORT_LIFE = 10.0
-STOP_GRACE = 10.0  # seconds the messages being sent get to finish when the relay stops
-COUNTS_EVERY = 0.5
 
 
 class DeliveryProcess:
@@ -155,7 +154,7 @@ class DeliveryProcess:
         self._close_wake()  # its end reads what is left, then the end of the pipe: it stops
         if process is None:
             return
-        await asyncio.to_thread(process.join, grace + 5)
+        await asyncio.to_thread(process.join, grace + 5)  # its worker's grace, and its exit
         if process.is_alive():  # it did not finish: its claims come back when their lease ends
             log.warning("the delivery process did not stop in time; ending it")
             process.kill()
@@ -188,8 +187,6 @@ async def _deliver(
     options: RelayOptions,
     tracking_port: int | None,
 ) -> None:
-    from postdesk.core.relay.worker import Worker
-
     # Its own name in the queue: a process started again must not take its predecessor's
     # claims for its own before their lease ends (the predecessor may still be sending them).
     options = dataclasses.replace(options, worker_id=default_worker_id())
@@ -221,4 +218,4 @@ async def _deliver(
                 break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), COUNTS_EVERY)
-    await worker.stop(STOP_GRACE)
+    await worker.stop()

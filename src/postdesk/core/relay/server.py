@@ -80,9 +80,10 @@ class RelayHandler:
         self.on_queued = on_queued
         self.executor = executor  # None: the loop's default threads
 
-    async def call(self, fn: Callable[..., T], /, *args: Any) -> T:
+    async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run blocking work (database, password check) on a session thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
     async def handle_MAIL(
         self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
@@ -120,15 +121,13 @@ class RelayHandler:
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         login: RelayLogin = session.auth_data
         outcome = await self.call(
-            functools.partial(
-                intake.accept_message,
-                suppressed=list(vars(envelope).get("suppressed", ())),
-            ),
+            intake.accept_message,
             self.store,
             login,
             envelope.mail_from,
             list(envelope.rcpt_tos),
             bytes(envelope.original_content),
+            suppressed=list(vars(envelope).get("suppressed", ())),
         )
         if outcome.message_id is not None:
             self.on_queued(outcome.message_id)

@@ -63,6 +63,7 @@ __all__ = ["PermanentFailure", "TemporaryFailure", "Worker", "prepare"]
 
 MAX_BYTES_IN_FLIGHT = 32 * 1024 * 1024  # claimed messages (and their signed copies) in memory
 COUNTS_EVERY = 0.5  # seconds between refreshes of the queue counts the status bar shows
+STOP_GRACE = 10.0  # seconds the messages being sent get to finish when delivery stops
 COMMIT_TRIES = 3  # a commit that fails (database busy) is tried again before giving up
 GROWTH_PAUSE = 300.0  # seconds without more connections to a service after it refused one
 
@@ -147,6 +148,9 @@ class Worker:
         self.policy = RetryPolicy(options.retry_base, options.retry_cap, options.max_age)
         self.wake = asyncio.Event()
         self.counts: dict[str, int] = {}
+        # Connections per service: this many to begin with, growing up to the most allowed.
+        self._first_connections = max(1, options.concurrency)
+        self._most_connections = max(self._first_connections, options.max_connections)
         self.pool = Pool(options.upstream_timeout, per_service=self._most_connections)
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -161,8 +165,7 @@ class Worker:
         self._refused_at: dict[Endpoint, float] = {}  # when each last refused a connection
         self._commits: list[tuple[Outcome, asyncio.Future[str | None]]] = []
         self._committer: asyncio.Task[None] | None = None
-        # Delivery's own threads: accepting sessions wait for the database in the default
-        # executor, and delivery must never queue behind them.
+        # Delivery's own threads: it must never queue behind sessions waiting for the database.
         self._executor = ThreadPoolExecutor(
             max_workers=max(2, self._most_connections) + 2, thread_name_prefix="postdesk-delivery"
         )
@@ -197,7 +200,7 @@ class Worker:
     def start(self) -> None:
         self._loop_task = asyncio.get_running_loop().create_task(self._run())
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
         """Finish the messages being sent, give the rest back, then return."""
         self._stopping = True
         self.wake.set()
@@ -346,10 +349,6 @@ class Worker:
 
     # --- sending ------------------------------------------------------------------------------
 
-    @property
-    def _most_connections(self) -> int:
-        return max(1, self.options.concurrency, self.options.max_connections)
-
     def _start_lanes(self, endpoint: Endpoint) -> None:
         box = self._outbox.get(endpoint)
         lanes = self._lanes.setdefault(endpoint, set())
@@ -361,7 +360,7 @@ class Worker:
     def _lane_limit(self, endpoint: Endpoint, lanes: int, waiting: int) -> int:
         """How many connections may send to this service now: one more than before when all
         are busy and more messages wait than they take, unless it refused one lately."""
-        limit = self._lane_limits.get(endpoint, max(1, self.options.concurrency))
+        limit = self._lane_limits.get(endpoint, self._first_connections)
         refused = self._refused_at.get(endpoint)
         if (
             lanes >= limit
@@ -448,7 +447,7 @@ class Worker:
         if len(lanes) > 1 and not isinstance(exc, Held):
             # Refused while other connections work: the service's limit. No more than those,
             # for a while. (Refused with none working, it is away, not limiting.)
-            limit = self._lane_limits.get(endpoint, max(1, self.options.concurrency))
+            limit = self._lane_limits.get(endpoint, self._first_connections)
             self._lane_limits[endpoint] = min(limit, len(lanes) - 1)
             self._refused_at[endpoint] = time.monotonic()
         items = [item]
